@@ -1,0 +1,1 @@
+"""Zhengding (政钉): government collaboration and dispatch platform."""

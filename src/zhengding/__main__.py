@@ -1,0 +1,3 @@
+from zhengding.cli import app
+
+app()

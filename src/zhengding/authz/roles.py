@@ -1,0 +1,76 @@
+"""Permissions (named strings) and the built-in roles with their data scope."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class DataScope(StrEnum):
+    SELF = "self"
+    UNIT = "unit"
+    SUBTREE = "subtree"
+    ALL = "all"
+
+
+class Perm(StrEnum):
+    DIRECTORY_READ = "directory.read"
+    ORGS_MANAGE = "orgs.manage"
+    ACCOUNTS_READ = "accounts.read"
+    ACCOUNTS_MANAGE = "accounts.manage"
+    ACCOUNTS_IMPORT = "accounts.import"
+    ACTIVATION_EXPORT = "activation.export"
+    ACTIVATION_STATS = "activation.stats"
+    ROLES_ASSIGN = "roles.assign"
+    SESSIONS_MANAGE = "sessions.manage"
+    AUDIT_READ = "audit.read"
+    AUDIT_VERIFY = "audit.verify"
+    PERSONAL_DATA_REVEAL = "personal_data.reveal"
+
+
+@dataclass(frozen=True)
+class RoleDef:
+    name: str
+    label: str
+    scope: DataScope
+    permissions: frozenset[str]
+    admin: bool = False
+
+
+_STAFF = {Perm.DIRECTORY_READ}
+_COMMAND = _STAFF | {Perm.ACCOUNTS_READ, Perm.ACTIVATION_EXPORT, Perm.ACTIVATION_STATS, Perm.PERSONAL_DATA_REVEAL}
+
+
+def _role(name: str, label: str, scope: DataScope, perms: set[str], admin: bool = False) -> RoleDef:
+    return RoleDef(name, label, scope, frozenset(str(p) for p in perms), admin)
+
+
+ROLES: dict[str, RoleDef] = {
+    r.name: r
+    for r in [
+        _role("province_command", "省指挥部工作人员", DataScope.SUBTREE, _COMMAND),
+        _role("city_command", "市(县)指挥部工作人员", DataScope.SUBTREE, _COMMAND),
+        _role("county_command", "区(县)指挥部工作人员", DataScope.SUBTREE, _COMMAND),
+        _role("town_command", "乡镇(街道)指挥部工作人员", DataScope.SUBTREE, _COMMAND),
+        _role("village_staff", "村(社区)工作人员", DataScope.SUBTREE,
+              _STAFF | {Perm.ACTIVATION_STATS, Perm.PERSONAL_DATA_REVEAL}),
+        _role("grid_worker", "网格员", DataScope.SUBTREE, _STAFF | {Perm.PERSONAL_DATA_REVEAL}),
+        # Separation of duties (三权分立): no account may hold two of these.
+        _role("system_admin", "系统管理员", DataScope.SUBTREE,
+              _STAFF | {Perm.ORGS_MANAGE, Perm.ACCOUNTS_READ, Perm.ACCOUNTS_MANAGE, Perm.ACCOUNTS_IMPORT,
+                        Perm.ACTIVATION_EXPORT, Perm.ACTIVATION_STATS}, admin=True),
+        _role("security_admin", "安全管理员", DataScope.SUBTREE,
+              _STAFF | {Perm.ACCOUNTS_READ, Perm.ROLES_ASSIGN, Perm.SESSIONS_MANAGE}, admin=True),
+        _role("audit_admin", "审计管理员", DataScope.SUBTREE, {Perm.AUDIT_READ, Perm.AUDIT_VERIFY}, admin=True),
+    ]
+}
+
+ADMIN_ROLES = frozenset(name for name, role in ROLES.items() if role.admin)
+ALL_PERMISSIONS = frozenset(str(p) for p in Perm)
+
+
+def extend_role(role: str, *permissions: str) -> None:
+    """Later domains add their permissions to the built-in roles at import time."""
+    current = ROLES[role]
+    ROLES[role] = RoleDef(current.name, current.label, current.scope,
+                          current.permissions | frozenset(permissions), current.admin)

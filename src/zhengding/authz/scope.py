@@ -1,0 +1,68 @@
+"""The one scope filter (NetBox restrict()). Every list and access_* loader goes through here."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from sqlalchemy import ColumnElement, Select, false, or_
+
+from zhengding.authz.actor import Actor
+from zhengding.authz.roles import DataScope
+from zhengding.core.errors import NotFound
+
+S = TypeVar("S", bound=Select[Any])
+
+
+def scope_condition(
+    actor: Actor,
+    permission: str,
+    *,
+    path: Any = None,
+    unit_id: Any = None,
+    owner_id: Any = None,
+) -> ColumnElement[bool] | None:
+    """SQL condition for the rows the actor may see with `permission`; None means all rows.
+
+    `path` is the row's materialised org path column (subtree match by prefix), `unit_id` its
+    org unit column, `owner_id` the column naming the user it belongs to.
+    """
+    conditions: list[ColumnElement[bool]] = []
+    for grant in actor.grants_for(permission):
+        if grant.scope == DataScope.ALL:
+            return None
+        if grant.scope == DataScope.SUBTREE and path is not None:
+            conditions.append(path.startswith(grant.unit_path, autoescape=False))
+        elif grant.scope in (DataScope.UNIT, DataScope.SUBTREE) and unit_id is not None:
+            conditions.append(unit_id == grant.unit_id)
+        elif grant.scope == DataScope.SELF and owner_id is not None:
+            conditions.append(owner_id == actor.user_id)
+    if not conditions:
+        return false()
+    return or_(*conditions)
+
+
+def restrict(stmt: S, actor: Actor, permission: str, **columns: Any) -> S:
+    condition = scope_condition(actor, permission, **columns)
+    return stmt if condition is None else stmt.where(condition)
+
+
+def in_scope(
+    actor: Actor, permission: str, *, path: str | None = None, unit_id: str | None = None,
+    owner_id: str | None = None,
+) -> bool:
+    for grant in actor.grants_for(permission):
+        if grant.scope == DataScope.ALL:
+            return True
+        if grant.scope == DataScope.SUBTREE and path is not None and path.startswith(grant.unit_path):
+            return True
+        if grant.scope in (DataScope.UNIT, DataScope.SUBTREE) and unit_id is not None and unit_id == grant.unit_id:
+            return True
+        if grant.scope == DataScope.SELF and owner_id is not None and owner_id == actor.user_id:
+            return True
+    return False
+
+
+def ensure_in_scope(actor: Actor, permission: str, **values: Any) -> None:
+    """404 outside the scope, so that existence does not leak."""
+    if not in_scope(actor, permission, **values):
+        raise NotFound()

@@ -1,0 +1,185 @@
+"""Command line: `zhengding --help`."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from typing import Annotated
+
+import typer
+
+from zhengding.config import get_settings
+
+app = typer.Typer(help="政钉 Zhengding — 命令行工具", no_args_is_help=True, add_completion=False,
+                  pretty_exceptions_enable=False)
+db_app = typer.Typer(help="数据库", no_args_is_help=True)
+divisions_app = typer.Typer(help="行政区划", no_args_is_help=True)
+demo_app = typer.Typer(help="演示数据", no_args_is_help=True)
+audit_app = typer.Typer(help="审计日志", no_args_is_help=True)
+accounts_app = typer.Typer(help="账号", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(divisions_app, name="divisions")
+app.add_typer(demo_app, name="demo")
+app.add_typer(audit_app, name="audit")
+app.add_typer(accounts_app, name="accounts")
+
+
+def _run(coro):  # type: ignore[no-untyped-def]
+    return asyncio.run(coro)
+
+
+async def _with_db(fn):  # type: ignore[no-untyped-def]
+    from zhengding.core.db import init_db, set_db
+
+    settings = get_settings()
+    db = init_db(settings.database_url)
+    try:
+        return await fn(db)
+    finally:
+        await db.dispose()
+        set_db(None)
+
+
+def _ensure_var() -> None:
+    settings = get_settings()
+    if settings.database_url.startswith("sqlite"):
+        settings.var_dir.mkdir(parents=True, exist_ok=True)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """执行数据库迁移（alembic upgrade）。"""
+    from zhengding.core.migrate import upgrade
+
+    _ensure_var()
+    upgrade(get_settings().database_url, revision)
+    typer.echo(f"数据库已迁移到 {revision}")
+
+
+@divisions_app.command("load")
+def divisions_load(province: Annotated[str, typer.Option(help="省级代码前两位，如 46 海南、44 广东")] = "46") -> None:
+    """从随附的官方区划代码载入一个省，并建立对应的组织机构树。"""
+    from zhengding.demo import seed_org_tree
+
+    async def go(db):  # type: ignore[no-untyped-def]
+        async with db.unit_of_work() as session:
+            return await seed_org_tree(session, province)
+
+    created = _run(_with_db(go))
+    typer.echo(f"已载入省份 {province} 的行政区划，新建组织机构 {created} 个")
+
+
+@demo_app.command("seed")
+def demo_seed(per_village: int = 3) -> None:
+    """载入海南组织机构树、演示账号和待激活的网格员账号。"""
+    from zhengding import demo
+    from zhengding.orgs.models import OrgUnit
+
+    settings = get_settings()
+
+    async def go(db):  # type: ignore[no-untyped-def]
+        async with db.unit_of_work() as session:
+            created = await demo.seed_org_tree(session)
+        async with db.unit_of_work() as session:
+            personas = await demo.seed_personas(session)
+        async with db.unit_of_work() as session:
+            pending = await demo.seed_grid_workers(session, per_village)
+        async with db.unit_of_work() as session:
+            village = await session.get(OrgUnit, personas["grid1"]["unit_id"])
+            samples = await demo.activation_samples(session, village)
+        return created, personas, pending, samples
+
+    created, personas, pending, samples = _run(_with_db(go))
+    path = demo.write_accounts_file(settings.var_dir, personas, samples)
+    typer.echo(f"组织机构新建 {created} 个；待激活网格员账号新建 {pending} 个")
+    typer.echo("")
+    typer.echo(f"演示账号（密码均为 {demo.DEMO_PASSWORD}）：")
+    for username, info in personas.items():
+        extra = f"  动态口令密钥 {info['totp_secret']}" if info["totp_secret"] else ""
+        typer.echo(f"  {username:<11} {info['name']}  {info['role'] or '无角色'} @ {info['unit_name']}{extra}")
+    typer.echo("")
+    typer.echo("可用于体验激活的网格员（姓名 / 手机号 / 激活码）：")
+    for s in samples:
+        typer.echo(f"  {s['name']}  {s['phone']}  {s['code']}  ({s['unit_name']})")
+    typer.echo(f"\n以上信息已写入 {path}")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """校验审计日志哈希链：报告被修改、删除或调换顺序的记录位置。"""
+    from zhengding.audit.service import verify_chain
+
+    async def go(db):  # type: ignore[no-untyped-def]
+        async with db.unit_of_work(readonly=True) as session:
+            return await verify_chain(session)
+
+    checked, problems, head = _run(_with_db(go))
+    for p in problems:
+        typer.echo(f"第 {p.position} 条：{p.kind}  {p.detail}")
+    typer.echo(f"已校验 {checked} 条；链尾 #{head[0]} {head[1]}")
+    if problems:
+        typer.echo(f"发现 {len(problems)} 处问题", err=True)
+        raise typer.Exit(1)
+    typer.echo("审计日志链完整")
+
+
+@accounts_app.command("issue-code")
+def accounts_issue_code(phone: str) -> None:
+    """为一个待激活账号签发新的激活码（旧码作废）。"""
+    from sqlalchemy import select
+
+    from zhengding.accounts.models import User
+    from zhengding.accounts.service.users import issue_codes
+    from zhengding.privacy.crypto import blind_index
+    from zhengding.privacy.idcard import normalize_phone
+
+    async def go(db):  # type: ignore[no-untyped-def]
+        async with db.unit_of_work() as session:
+            user = (await session.execute(select(User).where(
+                User.phone_bidx == blind_index("phone", normalize_phone(phone))))).scalar_one_or_none()
+            if user is None or user.status != "pending":
+                return None
+            return (await issue_codes(session, None, [user.id]))[user.id]
+
+    code = _run(_with_db(go))
+    if code is None:
+        typer.echo("没有该手机号的待激活账号", err=True)
+        raise typer.Exit(1)
+    typer.echo(code)
+
+
+@app.command("resolve")
+def resolve(texts: Annotated[list[str] | None, typer.Argument(help="地址文本；不给则逐行读标准输入")] = None) -> None:
+    """把目的地文本解析为行政区划，每行输出一个 JSON 对象。"""
+    from zhengding.divisions.resolver_cli import main
+
+    main(list(texts or []))
+
+
+@app.command("serve")
+def serve(host: str | None = None, port: int | None = None, workers: int = 1) -> None:
+    """启动服务（API、WebSocket 与网页）。"""
+    import uvicorn
+
+    settings = get_settings()
+    settings.check_secrets()
+    _ensure_var()
+    uvicorn.run("zhengding.app:create_app", factory=True, host=host or settings.host, port=port or settings.port,
+                workers=workers, loop="uvloop", http="httptools", log_level=os.environ.get("ZD_LOG_LEVEL", "info"),
+                proxy_headers=False)
+
+
+def _register_domain_commands() -> None:
+    for module in ("zhengding.notify.cli",):
+        try:
+            register = __import__(module, fromlist=["register"]).register
+        except ModuleNotFoundError:
+            continue
+        register(app)
+
+
+_register_domain_commands()
+
+if __name__ == "__main__":
+    sys.exit(app())

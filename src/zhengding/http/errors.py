@@ -1,0 +1,63 @@
+"""Every error answers {"error": {"code", "message", "details"?}} with a Chinese message."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from zhengding.core.errors import AppError
+from zhengding.http.responses import JSON
+
+log = logging.getLogger("zhengding")
+
+_PYDANTIC_REASONS = {
+    "missing": "必填",
+    "string_too_short": "内容过短",
+    "string_too_long": "内容过长",
+    "string_type": "应为文本",
+    "int_parsing": "应为整数",
+    "json_invalid": "不是有效的 JSON",
+    "extra_forbidden": "不允许的字段",
+    "literal_error": "取值不在允许范围内",
+    "enum": "取值不在允许范围内",
+    "string_pattern_mismatch": "格式不正确",
+    "greater_than_equal": "数值过小",
+    "less_than_equal": "数值过大",
+}
+
+
+def _field(loc: tuple) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path")]
+    return ".".join(parts) or "body"
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(AppError)
+    async def _app_error(_: Request, exc: AppError) -> JSON:
+        return JSON(exc.body(), status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSON:
+        details = [
+            {"field": _field(tuple(e.get("loc", ()))), "reason": _PYDANTIC_REASONS.get(e.get("type", ""), e.get("msg", ""))}
+            for e in exc.errors()
+        ]
+        summary = "；".join(f"{d['field']}：{d['reason']}" for d in details[:5])
+        return JSON({"error": {"code": "validation_failed", "message": f"提交的数据有误：{summary}",
+                                         "details": details}}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSON:
+        messages = {404: ("not_found", "请求的地址不存在"), 405: ("method_not_allowed", "不支持该请求方法")}
+        code, message = messages.get(exc.status_code, ("http_error", str(exc.detail)))
+        return JSON({"error": {"code": code, "message": message}}, status_code=exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSON:
+        log.exception("unhandled error in %s %s", request.method, request.url.path)
+        rid = getattr(request.state, "request_id", "")
+        return JSON({"error": {"code": "internal_error", "message": f"服务器内部错误（请求编号 {rid}）"}},
+                              status_code=500)

@@ -1,0 +1,66 @@
+"""ASGI middleware: request id, client address, request body size limit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from zhengding.core.errors import PayloadTooLarge
+from zhengding.core.ids import new_id
+
+Scope = dict[str, Any]
+
+
+class RequestContextMiddleware:
+    def __init__(self, app: Any, *, max_body: int, max_upload: int) -> None:
+        self.app = app
+        self.max_body = max_body
+        self.max_upload = max_upload
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            return await self.app(scope, receive, send)
+        headers = dict(scope.get("headers") or [])
+        state = scope.setdefault("state", {})
+        state["request_id"] = headers.get(b"x-request-id", b"").decode()[:64] or new_id()
+        peer = scope.get("client")[0] if scope.get("client") else None
+        real = headers.get(b"x-real-ip")
+        state["client_ip"] = real.decode()[:64] if real and peer in ("127.0.0.1", "::1") else peer
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        is_upload = headers.get(b"content-type", b"").startswith(b"multipart/")
+        limit = self.max_upload if is_upload else self.max_body
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            return await _too_large(send, limit)
+
+        received = 0
+
+        async def limited_receive() -> dict[str, Any]:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise _BodyTooLarge(limit)
+            return message
+
+        try:
+            await self.app(scope, limited_receive, send)
+        except _BodyTooLarge as exc:
+            await _too_large(send, exc.limit)
+
+
+class _BodyTooLarge(Exception):
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+
+
+async def _too_large(send: Any, limit: int) -> None:
+    error = PayloadTooLarge(f"提交的内容过大（上限 {limit // 1024} KB）")
+    body = orjson.dumps(error.body())
+    await send({"type": "http.response.start", "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,9 @@
+"""Every domain's models, imported once so that the metadata (Alembic, tests) is complete."""
+
+from zhengding.accounts import models as accounts_models  # noqa: F401
+from zhengding.audit import models as audit_models  # noqa: F401
+from zhengding.core.models import Base
+from zhengding.divisions import models as divisions_models  # noqa: F401
+from zhengding.orgs import models as orgs_models  # noqa: F401
+
+metadata = Base.metadata

@@ -1,0 +1,123 @@
+"""SM4-GCM encryption of personal data at rest and HMAC-SM3 blind indexes for exact lookup.
+
+Ciphertext format: "v1:<key_id>:<base64(nonce 12 | ciphertext | tag 16)>". The table and column
+are bound as associated data, so a value copied into another column does not decrypt. The key id
+travels with each value, so keys can be rotated: new writes use the first key, old values stay
+readable while their key is still configured.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac as std_hmac
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hmac as c_hmac
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+from zhengding.config import get_settings
+
+PREFIX = "v1"
+
+
+class KeyError_(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Keyring:
+    current_id: str
+    keys: dict[str, bytes]
+    index_key: bytes
+
+    @classmethod
+    def parse(cls, data_keys: str, index_key: str) -> Keyring:
+        keys: dict[str, bytes] = {}
+        current = None
+        for item in filter(None, (part.strip() for part in data_keys.split(","))):
+            key_id, _, encoded = item.partition(":")
+            try:
+                raw = base64.b64decode(encoded, validate=True)
+            except binascii.Error as exc:
+                raise KeyError_(f"ZD_DATA_KEYS: key {key_id!r} is not base64") from exc
+            if len(raw) != 16 or not key_id:
+                raise KeyError_(f"ZD_DATA_KEYS: key {key_id!r} must be id:base64(16 bytes)")
+            keys[key_id] = raw
+            current = current or key_id
+        if current is None:
+            raise KeyError_("ZD_DATA_KEYS is empty")
+        idx = base64.b64decode(index_key) if index_key else b""
+        if len(idx) < 16:
+            raise KeyError_("ZD_INDEX_KEY must be base64 of at least 16 bytes")
+        return cls(current, keys, idx)
+
+
+@lru_cache(maxsize=1)
+def keyring() -> Keyring:
+    settings = get_settings()
+    return Keyring.parse(settings.data_keys, settings.index_key)
+
+
+def reset_keyring() -> None:
+    keyring.cache_clear()
+
+
+def encrypt(plaintext: str, context: str) -> str:
+    ring = keyring()
+    nonce = os.urandom(12)
+    encryptor = Cipher(algorithms.SM4(ring.keys[ring.current_id]), modes.GCM(nonce)).encryptor()
+    encryptor.authenticate_additional_data(context.encode())
+    body = encryptor.update(plaintext.encode()) + encryptor.finalize()
+    token = base64.b64encode(nonce + body + encryptor.tag).decode()
+    return f"{PREFIX}:{ring.current_id}:{token}"
+
+
+def decrypt(stored: str, context: str) -> str:
+    prefix, key_id, token = stored.split(":", 2)
+    if prefix != PREFIX:
+        raise ValueError("unknown ciphertext format")
+    key = keyring().keys.get(key_id)
+    if key is None:
+        raise KeyError_(f"personal-data key {key_id!r} is not configured")
+    raw = base64.b64decode(token)
+    nonce, body, tag = raw[:12], raw[12:-16], raw[-16:]
+    decryptor = Cipher(algorithms.SM4(key), modes.GCM(nonce, tag)).decryptor()
+    decryptor.authenticate_additional_data(context.encode())
+    try:
+        return (decryptor.update(body) + decryptor.finalize()).decode()
+    except InvalidTag as exc:
+        raise ValueError(f"personal data failed authentication ({context})") from exc
+
+
+def blind_index(kind: str, value: str) -> str:
+    """Deterministic HMAC-SM3 of a normalised value: equal values match, nothing is revealed.
+
+    `kind` ("phone", "id_number", "name") separates the domains; it is not per table, so that
+    a nucleic-acid result links to a returnee and a task by the same ID number.
+    """
+    mac = c_hmac.HMAC(keyring().index_key, hashes.SM3())
+    mac.update(f"{kind}:{value}".encode())
+    return mac.finalize().hex()
+
+
+def sm3_hex(data: bytes) -> str:
+    digest = hashes.Hash(hashes.SM3())
+    digest.update(data)
+    return digest.finalize().hex()
+
+
+def keyed_hash(secret: str, value: str) -> str:
+    """HMAC-SM3 with the server secret: for high-entropy tokens (sessions, activation codes)."""
+    mac = c_hmac.HMAC(hashlib.sha256(secret.encode()).digest(), hashes.SM3())
+    mac.update(value.encode())
+    return mac.finalize().hex()
+
+
+def constant_time_equal(a: str, b: str) -> bool:
+    return std_hmac.compare_digest(a.encode(), b.encode())

@@ -1,0 +1,30 @@
+"""Column type for personal data: SM4-GCM ciphertext at rest, plaintext in Python."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Text, TypeDecorator
+
+from zhengding.privacy import crypto
+
+
+class Encrypted(TypeDecorator[str]):
+    """`Encrypted("users.phone")`: the context (table.column) is bound as associated data."""
+
+    impl = Text
+    cache_ok = True
+
+    def __init__(self, context: str, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.context = context
+
+    def process_bind_param(self, value: Any, dialect: Any) -> str | None:
+        if value is None:
+            return None
+        return crypto.encrypt(str(value), self.context)
+
+    def process_result_value(self, value: Any, dialect: Any) -> str | None:
+        if value is None:
+            return None
+        return crypto.decrypt(value, self.context)
