@@ -1,0 +1,181 @@
+"""Activation use-cases for administrators: export a unit's activation codes for distribution
+(fresh codes for every pending account of the subtree; earlier unused codes stop working) and
+activation statistics per unit and its children's subtrees.
+
+Statistics are set-based: one GROUP BY over all children, each counting the distinct accounts
+holding a membership anywhere in that child's subtree (prefix match on the materialised path).
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo
+
+import xlsxwriter
+from sqlalchemy import case, distinct, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from zhengding.accounts.enums import UserStatus
+from zhengding.accounts.models import User
+from zhengding.accounts.service.users import issue_codes
+from zhengding.audit import service as audit
+from zhengding.authz.actor import Actor
+from zhengding.authz.scope import in_scope, restrict
+from zhengding.config import get_settings
+from zhengding.core.clock import now
+from zhengding.orgs import service as org_service
+from zhengding.orgs.models import Membership, OrgUnit
+from zhengding.privacy.masking import mask_phone
+
+EXPORT = "activation.export"
+STATS = "activation.stats"
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+CODE_COLUMNS = ["单位", "姓名", "手机号", "职务", "激活码", "有效期至"]
+
+
+# --- export --------------------------------------------------------------------------------
+
+async def pending_accounts(session: AsyncSession, actor: Actor, unit: OrgUnit) -> list[tuple[str, str, str, str, str]]:
+    """(user id, unit name, name, phone, position) of each pending account with a membership in
+    the subtree, within the actor's scope; one row per account (its primary membership first)."""
+    stmt = (
+        select(User.id, OrgUnit.name, User.name, User.phone, Membership.position)
+        .join(Membership, Membership.user_id == User.id)
+        .join(OrgUnit, OrgUnit.id == Membership.unit_id)
+        .where(OrgUnit.path.startswith(unit.path, autoescape=True), User.status == str(UserStatus.PENDING))
+        .order_by(OrgUnit.path, User.name, User.id, Membership.is_primary.desc())
+    )
+    stmt = restrict(stmt, actor, EXPORT, path=OrgUnit.path)
+    seen: set[str] = set()
+    out = []
+    for row in (await session.execute(stmt)).all():
+        if row[0] not in seen:
+            seen.add(row[0])
+            out.append(tuple(row))
+    return out
+
+
+async def export_codes(session: AsyncSession, actor: Actor, unit_id: str) -> bytes:
+    """An xlsx of fresh activation codes for the pending accounts of the unit's subtree.
+
+    Issuing revokes every earlier unused code of those accounts, so only the latest export
+    works. The plaintext codes exist only in the returned file; the export is audited."""
+    unit = await org_service.access_unit(session, actor, unit_id, EXPORT)
+    accounts = await pending_accounts(session, actor, unit)
+    expires = now() + timedelta(days=get_settings().activation_code_days)
+    codes = await issue_codes(session, actor, [a[0] for a in accounts])
+    audit.record(session, actor, "accounts.activation_codes.exported", target_type="org_unit", target_id=unit.id,
+                 detail={"unit_name": unit.name, "count": len(accounts)})
+
+    out = io.BytesIO()
+    book = xlsxwriter.Workbook(out, {"in_memory": True, "constant_memory": True})
+    sheet = book.add_worksheet("激活码")
+    head = book.add_format({"bold": True, "bg_color": "#F2F2F2"})
+    mono = book.add_format({"font_name": "Consolas", "bold": True})
+    sheet.write_row(0, 0, CODE_COLUMNS, head)
+    until = expires.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+    for r, (user_id, unit_name, name, phone, position) in enumerate(accounts, start=1):
+        sheet.write_string(r, 0, unit_name)
+        sheet.write_string(r, 1, name)
+        sheet.write_string(r, 2, mask_phone(phone) or "")
+        sheet.write_string(r, 3, position or "")
+        sheet.write_string(r, 4, codes[user_id], mono)
+        sheet.write_string(r, 5, until)
+    for col, width in enumerate([28, 10, 14, 16, 12, 18]):
+        sheet.set_column(col, col, width)
+    sheet.freeze_panes(1, 0)
+    book.close()
+    return out.getvalue()
+
+
+# --- statistics ----------------------------------------------------------------------------
+
+@dataclass
+class Stat:
+    id: str | None
+    name: str
+    total: int
+    activated: int
+
+    @property
+    def rate(self) -> float:
+        if not self.total:
+            return 0.0
+        return float((Decimal(self.activated * 100) / Decimal(self.total)).quantize(Decimal("0.01"), ROUND_HALF_UP))
+
+    def as_dict(self) -> dict:
+        return {"id": self.id, "name": self.name, "total": self.total, "activated": self.activated, "rate": self.rate}
+
+
+async def _subtree_counts(session: AsyncSession, units: list[OrgUnit]) -> dict[str, tuple[int, int]]:
+    """unit id → (accounts, activated accounts) over each unit's subtree: one GROUP BY."""
+    if not units:
+        return {}
+    top = aliased(OrgUnit)
+    below = aliased(OrgUnit)
+    stmt = (
+        select(top.id, func.count(distinct(User.id)),
+               func.count(distinct(_case_activated())))
+        .select_from(top)
+        .join(below, func.substr(below.path, 1, func.length(top.path)) == top.path)
+        .join(Membership, Membership.unit_id == below.id)
+        .join(User, User.id == Membership.user_id)
+        .where(top.id.in_([u.id for u in units]),
+               or_(*[below.path.startswith(u.path, autoescape=True) for u in _outermost(units)]))
+        .group_by(top.id)
+    )
+    return {uid: (total, activated) for uid, total, activated in (await session.execute(stmt)).all()}
+
+
+def _case_activated():  # type: ignore[no-untyped-def]
+    return case((User.activated_at.is_not(None), User.id), else_=None)
+
+
+def _outermost(units: list[OrgUnit]) -> list[OrgUnit]:
+    kept: list[OrgUnit] = []
+    for unit in sorted(units, key=lambda u: len(u.path)):
+        if not any(unit.path.startswith(k.path) for k in kept):
+            kept.append(unit)
+    return kept
+
+
+async def _union_counts(session: AsyncSession, units: list[OrgUnit]) -> tuple[int, int]:
+    """Distinct accounts over the union of several subtrees (an actor with several roots)."""
+    stmt = (
+        select(func.count(distinct(User.id)), func.count(distinct(_case_activated())))
+        .select_from(Membership)
+        .join(OrgUnit, OrgUnit.id == Membership.unit_id)
+        .join(User, User.id == Membership.user_id)
+        .where(or_(*[OrgUnit.path.startswith(u.path, autoescape=True) for u in _outermost(units)]))
+    )
+    total, activated = (await session.execute(stmt)).one()
+    return total, activated
+
+
+async def activation_stats(session: AsyncSession, actor: Actor, unit_id: str | None = None) -> dict:
+    """`{unit: stat, children: [stat]}`. Without a unit: the actor's root units — one root is
+    shown with its children; several roots are the children of a summary row (id null)."""
+    if unit_id:
+        unit = await org_service.access_unit(session, actor, unit_id, STATS)
+        children = list((await session.execute(
+            select(OrgUnit).where(OrgUnit.parent_id == unit.id).order_by(OrgUnit.sort_key, OrgUnit.name)
+        )).scalars())
+        children = [c for c in children if in_scope(actor, STATS, path=c.path)]
+        counts = await _subtree_counts(session, [unit, *children])
+        head = Stat(unit.id, unit.name, *counts.get(unit.id, (0, 0)))
+    else:
+        roots = await org_service.root_units(session, actor, STATS)
+        root_ids = [r.id for r in roots]
+        units = {u.id: u for u in (await session.execute(select(OrgUnit).where(OrgUnit.id.in_(root_ids)))).scalars()}
+        ordered = [units[i] for i in root_ids if i in units]
+        if len(ordered) == 1:
+            return await activation_stats(session, actor, ordered[0].id)
+        children = ordered
+        counts = await _subtree_counts(session, children)
+        head = Stat(None, "全部", *(await _union_counts(session, children)) if children else (0, 0))
+    return {"unit": head.as_dict(),
+            "children": [Stat(c.id, c.name, *counts.get(c.id, (0, 0))).as_dict() for c in children]}

@@ -1,0 +1,396 @@
+"""Roster import (名册导入): parse an xlsx or csv roster, validate every row, create the valid
+accounts in bulk and keep an xlsx report of the rejected rows; download that report.
+
+Rules: row numbers are the spreadsheet's own (header = row 1); a row is rejected with every
+reason that applies (field errors, an org code unknown or outside the importer's scope, a
+phone / ID number / username used by an earlier row of the file or by an existing account —
+one person, one account); valid rows are kept. Inserts are set-based (executemany in chunks),
+never one query per row. The whole import is one transaction: on any failure nothing is
+written. A corrected report can be imported again: its 行号 and 错误原因 columns are ignored.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import xlsxwriter
+from python_calamine import CalamineWorkbook
+from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from zhengding.accounts.models import RosterImport, User
+from zhengding.accounts.service.users import NewUser, existing_identities, user_row, validate_new_user
+from zhengding.audit import service as audit
+from zhengding.authz.actor import Actor
+from zhengding.authz.scope import in_scope
+from zhengding.core.clock import now
+from zhengding.core.errors import Conflict, NotFound, PayloadTooLarge, ValidationFailed, field_error
+from zhengding.core.ids import new_id
+from zhengding.orgs.models import Membership, OrgUnit
+
+PERMISSION = "accounts.import"
+MAX_ROWS = 50_000
+CHUNK = 1000  # rows per executemany; also the IN-list size of the look-ups
+
+# Header text → field. 身份证号 and 用户名 are optional columns.
+COLUMNS = {"姓名": "name", "手机号": "phone", "机构编码": "org_code", "职务": "position",
+           "身份证号": "id_number", "用户名": "username"}
+REQUIRED = ("姓名", "手机号", "机构编码", "职务")
+ROW_COLUMN = "行号"
+REASON_COLUMN = "错误原因"
+REPORT_COLUMNS = {ROW_COLUMN, REASON_COLUMN}  # added by our own report; ignored on re-import
+FIELD_LABELS = {"name": "姓名", "phone": "手机号", "org_code": "机构编码", "position": "职务",
+                "id_number": "身份证号", "username": "用户名"}
+
+_HEADER_NOISE = re.compile(r"[\s*＊]|[（(][^）)]*[）)]")  # "身份证号（可选）", "*姓名", " 手机号 "
+_SCIENTIFIC = re.compile(r"[+-]?\d+(\.\d+)?[eE][+-]?\d+")
+_INTEGRAL_FLOAT_TEXT = re.compile(r"\d+\.0+")
+
+
+# --- parsing -------------------------------------------------------------------------------
+
+@dataclass
+class RosterRow:
+    number: int  # the row number the user sees in the spreadsheet (header = 1)
+    cells: list[str]  # the original columns, as text
+    values: dict[str, str]  # field → text
+    notes: list[dict] = field(default_factory=list)  # problems found while reading the cells
+
+
+@dataclass
+class Roster:
+    columns: list[str]  # the original header texts (report columns excluded)
+    rows: list[RosterRow]
+    unknown_columns: list[str]
+
+
+def _cell_text(value: Any) -> str:
+    """A cell as text. Integral floats lose their ".0" (Excel stores numbers as floats)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, float):
+        if value.is_integer():
+            return str(int(value))
+        return repr(value)
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    return str(value).strip()
+
+
+def _header_key(text: str) -> str:
+    return _HEADER_NOISE.sub("", text)
+
+
+def _recover_number(text: str, label: str) -> tuple[str, str | None]:
+    """Undo Excel's number formatting of a digit string: "13800138000.0" → "13800138000";
+    "1.3800138000E+10" → "13800138000" when every digit is given; "1.38E+10" is lossy → error."""
+    if _INTEGRAL_FLOAT_TEXT.fullmatch(text):
+        return text.split(".")[0], None
+    if _SCIENTIFIC.fullmatch(text):
+        try:
+            number = Decimal(text)
+        except InvalidOperation:
+            return text, None
+        mantissa = text.lower().split("e")[0].lstrip("+-")
+        significant = len(mantissa.replace(".", "").lstrip("0"))
+        digits = len(str(abs(int(number)))) if number == number.to_integral_value() else 0
+        if digits and significant >= digits:
+            return str(int(number)), None
+        return text, f"{label}被Excel转成了科学计数法（{text}），位数已丢失，请把该列设为文本后重新填写"
+    return text, None
+
+
+def _too_large_float(value: Any, label: str) -> str | None:
+    """An 18-digit ID number stored as an Excel number has lost its last digits."""
+    if isinstance(value, float) and abs(value) >= 2**53:
+        return f"{label}被Excel存成了数字，末几位已丢失，请把该列设为文本后重新填写"
+    return None
+
+
+def _detect_kind(content: bytes, filename: str) -> str:
+    name = filename.lower()
+    if content[:4] == b"PK\x03\x04" or content[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
+        return "sheet"
+    if name.endswith((".xlsx", ".xlsm", ".xls")):
+        raise ValidationFailed("文件不是有效的 xlsx 表格，请用 Excel/WPS 另存为 xlsx 后重新上传",
+                               [field_error("file", "不是有效的 xlsx 文件")])
+    if b"\x00" in content[:4096] or content[:4] in (b"%PDF", b"\x89PNG") or content[:3] == b"\xff\xd8\xff":
+        raise ValidationFailed("无法识别的文件格式，请上传 xlsx 或 csv 文件", [field_error("file", "仅支持 xlsx 或 csv")])
+    return "csv"
+
+
+def _decode_csv(content: bytes) -> str:
+    if content.startswith(b"\xef\xbb\xbf"):
+        return content[3:].decode("utf-8", errors="strict")
+    try:
+        return content.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return content.decode("gb18030")  # Excel/WPS "CSV" on a Chinese Windows
+    except UnicodeDecodeError:
+        raise ValidationFailed("csv 文件编码无法识别，请保存为 UTF-8 或 GBK 编码",
+                               [field_error("file", "编码无法识别")]) from None
+
+
+def _sheet_rows(content: bytes) -> list[list[Any]]:
+    try:
+        workbook = CalamineWorkbook.from_filelike(io.BytesIO(content))
+        if not workbook.sheet_names:
+            return []
+        # iter_rows starts at the sheet's first row (empty leading rows included), so the
+        # index + 1 is the row number Excel shows.
+        return list(workbook.get_sheet_by_index(0).iter_rows())
+    except ValidationFailed:
+        raise
+    except Exception:  # calamine raises several unrelated types for damaged files
+        raise ValidationFailed("表格文件无法读取（文件已损坏或不是 xlsx/csv），请检查后重新上传",
+                               [field_error("file", "文件无法读取")]) from None
+
+
+def parse_roster(content: bytes, filename: str = "") -> Roster:
+    """Read the first sheet (or the csv) into rows; header problems raise a 422 at once."""
+    if not content.strip():
+        raise ValidationFailed("上传的文件是空的", [field_error("file", "文件为空")])
+    if _detect_kind(content, filename) == "sheet":
+        raw_rows: list[list[Any]] = _sheet_rows(content)
+    else:
+        raw_rows = list(csv.reader(io.StringIO(_decode_csv(content), newline="")))
+
+    header_index = next((i for i, r in enumerate(raw_rows) if any(_cell_text(v) for v in r)), None)
+    if header_index is None:
+        raise ValidationFailed("上传的文件是空的", [field_error("file", "文件为空")])
+    header = [_cell_text(v) for v in raw_rows[header_index]]
+    fields: dict[int, str] = {}
+    kept: list[int] = []  # positions of the original columns (report columns dropped)
+    unknown: list[str] = []
+    for pos, text in enumerate(header):
+        key = _header_key(text)
+        if not key or key in REPORT_COLUMNS:
+            continue
+        kept.append(pos)
+        if key in COLUMNS and COLUMNS[key] not in fields.values():
+            fields[pos] = COLUMNS[key]
+        else:
+            unknown.append(text)
+    present = {_header_key(header[p]) for p in fields}
+    missing = [h for h in REQUIRED if h not in present]
+    if missing:
+        raise ValidationFailed(
+            f"表头缺少必填列：{'、'.join(missing)}（表头应为：姓名、手机号、机构编码、职务，可选身份证号、用户名）",
+            [field_error("header", f"缺少列：{h}") for h in missing],
+        )
+
+    rows: list[RosterRow] = []
+    for index in range(header_index + 1, len(raw_rows)):
+        raw = raw_rows[index]
+        cells = [_cell_text(raw[p]) if p < len(raw) else "" for p in kept]
+        if not any(cells):
+            continue
+        if len(rows) >= MAX_ROWS:
+            raise PayloadTooLarge(f"名册超过 {MAX_ROWS} 行，请分批导入")
+        row = RosterRow(number=index + 1, cells=cells, values={})
+        for pos, name in fields.items():
+            value = raw[pos] if pos < len(raw) else None
+            text = _cell_text(value)
+            if name in ("phone", "id_number", "org_code"):
+                problem = _too_large_float(value, FIELD_LABELS[name])
+                if problem is None:
+                    text, problem = _recover_number(text, FIELD_LABELS[name])
+                if problem:
+                    row.notes.append(field_error(name, problem, row.number))
+            row.values[name] = text
+        rows.append(row)
+    if not rows:
+        raise ValidationFailed("名册中没有数据行（只有表头）", [field_error("file", "没有数据行")])
+    return Roster(columns=[header[p] for p in kept], rows=rows, unknown_columns=unknown)
+
+
+# --- validation ----------------------------------------------------------------------------
+
+@dataclass
+class Checked:
+    row: RosterRow
+    item: NewUser | None = None
+    errors: list[dict] = field(default_factory=list)
+    values: dict | None = None  # column values for the insert (valid rows only)
+
+
+@dataclass(frozen=True)
+class _Unit:
+    id: str
+    path: str
+
+
+async def _units_by_code(session: AsyncSession, codes: list[str]) -> dict[str, _Unit]:
+    """Org code → unit, by 12-digit division code or by unit id; one query per chunk."""
+    found: dict[str, _Unit] = {}
+    for start in range(0, len(codes), CHUNK):
+        chunk = codes[start:start + CHUNK]
+        rows = (await session.execute(select(OrgUnit.id, OrgUnit.path, OrgUnit.division_code).where(
+            or_(OrgUnit.division_code.in_(chunk), OrgUnit.id.in_(chunk))))).all()
+        for unit_id, path, division_code in rows:
+            unit = _Unit(unit_id, path)
+            found[unit_id] = unit
+            if division_code:
+                found[division_code] = unit
+    return found
+
+
+async def _taken_usernames(session: AsyncSession, names: list[str]) -> set[str]:
+    taken: set[str] = set()
+    for start in range(0, len(names), CHUNK):
+        chunk = names[start:start + CHUNK]
+        taken |= set((await session.execute(select(User.username).where(User.username.in_(chunk)))).scalars())
+    return taken
+
+
+async def validate_roster(session: AsyncSession, actor: Actor, roster: Roster) -> list[Checked]:
+    codes = sorted({r.values.get("org_code", "").strip() for r in roster.rows} - {""})
+    units = await _units_by_code(session, codes)
+    checked: list[Checked] = []
+    for row in roster.rows:
+        c = Checked(row=row, errors=list(row.notes))
+        noted = {e["field"] for e in row.notes}
+        v = row.values
+        code = v.get("org_code", "").strip()
+        unit = units.get(code)
+        if not code:
+            c.errors.append(field_error("org_code", "机构编码不能为空", row.number))
+        elif unit is None or not in_scope(actor, PERMISSION, path=unit.path):
+            # The same answer for "no such unit" and "not yours", so existence does not leak.
+            if "org_code" not in noted:
+                c.errors.append(field_error("org_code", f"机构编码 {code} 不存在或不在您的管理范围内", row.number))
+        item = validate_new_user(v.get("name", ""), v.get("phone", ""), unit.id if unit else "",
+                                 v.get("position", ""), v.get("id_number") or None, v.get("username") or None,
+                                 row=row.number)
+        c.errors += [e for e in item.errors if e["field"] not in noted]
+        if item.username and len(item.username) > 50:
+            c.errors.append(field_error("username", "用户名不超过50字", row.number))
+        c.item = item
+        checked.append(c)
+
+    # Within the file, the first otherwise-valid row holding a phone / ID / username wins.
+    seen: dict[tuple[str, str], int] = {}
+    for c in checked:
+        if c.errors:
+            continue
+        item = c.item
+        keys = [("phone", item.phone), ("id_number", item.id_number), ("username", item.username)]
+        dups = [(f, seen[(f, value)]) for f, value in keys if value and (f, value) in seen]
+        for f, first in dups:
+            c.errors.append(field_error(f, f"与第 {first} 行的{FIELD_LABELS[f]}重复（一人一号）", c.row.number))
+        if not dups:
+            for f, value in keys:
+                if value:
+                    seen[(f, value)] = c.row.number
+
+    # Already registered: blind-index look-ups for the whole file at once.
+    valid = [c for c in checked if not c.errors]
+    values = {id(c): user_row(c.item) for c in valid}
+    phones, ids = await existing_identities(
+        session, [values[id(c)]["phone_bidx"] for c in valid],
+        [values[id(c)]["id_number_bidx"] for c in valid if values[id(c)]["id_number_bidx"]])
+    names = await _taken_usernames(session, [c.item.username for c in valid if c.item.username])
+    for c in valid:
+        v = values[id(c)]
+        if v["phone_bidx"] in phones:
+            c.errors.append(field_error("phone", "该手机号已有账号（一人一号）", c.row.number))
+        if v["id_number_bidx"] and v["id_number_bidx"] in ids:
+            c.errors.append(field_error("id_number", "该身份证号已有账号（一人一号）", c.row.number))
+        if c.item.username and c.item.username in names:
+            c.errors.append(field_error("username", "用户名已被使用", c.row.number))
+        c.values = v
+    return checked
+
+
+# --- import --------------------------------------------------------------------------------
+
+@dataclass
+class ImportResult:
+    import_id: str
+    accepted: int
+    rejected: int
+    errors: list[dict]
+
+
+async def insert_accounts(session: AsyncSession, rows: list[tuple[dict, str, str]]) -> None:
+    """Bulk insert of users and their primary memberships: (user values, unit id, position)."""
+    t = now()
+    users = [values for values, _, _ in rows]
+    memberships = [{"id": new_id(), "user_id": values["id"], "unit_id": unit_id, "position": position,
+                    "is_primary": True, "created_at": t} for values, unit_id, position in rows]
+    for start in range(0, len(users), CHUNK):
+        await session.execute(User.__table__.insert(), users[start:start + CHUNK])
+    for start in range(0, len(memberships), CHUNK):
+        await session.execute(Membership.__table__.insert(), memberships[start:start + CHUNK])
+
+
+async def import_roster(session: AsyncSession, actor: Actor, content: bytes, filename: str) -> ImportResult:
+    """Create the valid rows' accounts (pending activation); report the others."""
+    if not actor.grants_for(PERMISSION):
+        raise NotFound()
+    roster = parse_roster(content, filename)
+    checked = await validate_roster(session, actor, roster)
+    good = [c for c in checked if not c.errors]
+    bad = [c for c in checked if c.errors]
+    try:
+        await insert_accounts(session, [(c.values, c.item.unit_id, c.item.position) for c in good])
+    except IntegrityError:
+        # Another import or administrator created one of these people meanwhile.
+        raise Conflict("导入期间其他管理员创建了相同手机号/身份证号/用户名的账号，本次导入未保存，请重新导入") from None
+    errors = [e for c in bad for e in c.errors]
+    record = RosterImport(id=new_id(), created_by=actor.user_id, filename=(filename or "名册")[:200],
+                          accepted=len(good), rejected=len(bad),
+                          report=build_report(roster.columns, bad) if bad else None)
+    session.add(record)
+    await session.flush()
+    audit.record(session, actor, "accounts.roster.imported", target_type="roster_import", target_id=record.id,
+                 detail={"filename": record.filename, "accepted": len(good), "rejected": len(bad),
+                         "unknown_columns": roster.unknown_columns})
+    return ImportResult(import_id=record.id, accepted=len(good), rejected=len(bad), errors=errors)
+
+
+def build_report(columns: list[str], bad: list[Checked]) -> bytes:
+    """The rejected rows as they were given (all cells as text, so phones stay digits),
+    followed by 行号 and 错误原因."""
+    out = io.BytesIO()
+    book = xlsxwriter.Workbook(out, {"in_memory": True, "constant_memory": True, "strings_to_numbers": False})
+    sheet = book.add_worksheet("错误行")
+    head = book.add_format({"bold": True, "bg_color": "#F2F2F2"})
+    reason_format = book.add_format({"font_color": "#C00000"})
+    text = book.add_format({"num_format": "@"})
+    sheet.write_row(0, 0, [*columns, ROW_COLUMN, REASON_COLUMN], head)
+    for r, c in enumerate(bad, start=1):
+        for col, value in enumerate(c.row.cells):
+            sheet.write_string(r, col, value, text)
+        sheet.write_number(r, len(columns), c.row.number)
+        reasons = "；".join(f"{FIELD_LABELS.get(e['field'], e['field'])}：{e['reason']}" for e in c.errors)
+        sheet.write_string(r, len(columns) + 1, reasons, reason_format)
+    sheet.set_column(0, len(columns) - 1, 16, text)
+    sheet.set_column(len(columns) + 1, len(columns) + 1, 60)
+    sheet.freeze_panes(1, 0)
+    book.close()
+    return out.getvalue()
+
+
+async def import_report(session: AsyncSession, actor: Actor, import_id: str) -> tuple[str, bytes]:
+    """The rejected rows of one's own import (404 for anyone else's); the download is audited."""
+    record = await session.get(RosterImport, import_id)
+    if record is None or record.created_by != actor.user_id or not actor.grants_for(PERMISSION):
+        raise NotFound("导入记录不存在或无权查看")
+    if record.report is None:
+        raise NotFound("本次导入没有被拒绝的行，无错误报告")
+    audit.record(session, actor, "accounts.roster_report.downloaded", target_type="roster_import",
+                 target_id=record.id, detail={"rejected": record.rejected})
+    stem = re.sub(r"\.(xlsx|xls|csv|txt)$", "", record.filename, flags=re.IGNORECASE)
+    return f"{stem}-错误行.xlsx", record.report
