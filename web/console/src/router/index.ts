@@ -1,0 +1,87 @@
+import { createRouter, createWebHashHistory, type RouteRecordRaw } from 'vue-router'
+import { auth, isSessionRunning, onSessionEnd, setRouteProtection, startSession } from '@shared/index'
+import Layout from '@/layout/index.vue'
+
+declare module 'vue-router' {
+  interface RouteMeta {
+    title?: string
+    public?: boolean
+    /** any of these permissions opens the page (and shows its menu entry) */
+    perm?: string[]
+    icon?: string
+    /** the page shows personal data: no copy, no print, no selection */
+    personalData?: boolean
+    hidden?: boolean
+  }
+}
+
+export const menuRoutes: RouteRecordRaw[] = [
+  { path: '', name: 'dashboard', component: () => import('@/pages/dashboard/index.vue'), meta: { title: '首页', icon: 'HomeFilled' } },
+  {
+    path: 'orgs',
+    name: 'orgs',
+    component: () => import('@/pages/orgs/index.vue'),
+    meta: { title: '组织机构', icon: 'OfficeBuilding', perm: ['orgs.manage', 'directory.read'], personalData: true },
+  },
+  {
+    path: 'accounts',
+    name: 'accounts',
+    component: () => import('@/pages/accounts/index.vue'),
+    meta: { title: '账号管理', icon: 'User', perm: ['accounts.read', 'accounts.manage'], personalData: true },
+  },
+  {
+    path: 'stats/activation',
+    name: 'stats-activation',
+    component: () => import('@/pages/stats/index.vue'),
+    meta: { title: '激活统计', icon: 'DataAnalysis', perm: ['activation.stats'] },
+  },
+  {
+    path: 'audit',
+    name: 'audit',
+    component: () => import('@/pages/audit/index.vue'),
+    meta: { title: '审计日志', icon: 'Document', perm: ['audit.read'], personalData: true },
+  },
+]
+
+const routes: RouteRecordRaw[] = [
+  { path: '/login', name: 'login', component: () => import('@/pages/login/index.vue'), meta: { public: true, title: '登录' } },
+  { path: '/', component: Layout, children: [
+    ...menuRoutes,
+    {
+      path: '403',
+      name: 'forbidden',
+      component: () => import('@/pages/error/forbidden.vue'),
+      meta: { title: '无权访问', hidden: true },
+    },
+    {
+      path: ':pathMatch(.*)*',
+      name: 'not-found',
+      component: () => import('@/pages/error/not-found.vue'),
+      meta: { title: '页面不存在', hidden: true },
+    },
+  ] },
+]
+
+export const router = createRouter({ history: createWebHashHistory(), routes })
+
+router.beforeEach(async (to) => {
+  if (to.meta.public) return true
+  if (!auth.isLoggedIn.value) {
+    const ok = await auth.restore()
+    if (!ok) return { name: 'login', query: to.fullPath !== '/' ? { redirect: to.fullPath } : {} }
+  }
+  if (!isSessionRunning()) startSession()
+  if (to.meta.perm && !auth.hasPerm(to.meta.perm)) return { name: 'forbidden', query: { from: to.fullPath } }
+  return true
+})
+
+router.afterEach((to) => {
+  document.title = to.meta.title ? `${to.meta.title} - 政钉管理后台` : '政钉管理后台'
+  setRouteProtection(!!to.meta.personalData)
+})
+
+onSessionEnd((reason) => {
+  const current = router.currentRoute.value
+  if (current.meta.public) return
+  void router.replace({ name: 'login', query: { reason, redirect: current.fullPath } })
+})
