@@ -18,6 +18,7 @@ import httpx
 import pyotp
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from zhengding.config import Settings, set_settings
@@ -39,27 +40,48 @@ _PII_ALLOWED_PATHS = {"/api/privacy/reveal"}
 
 def _settings() -> Settings:
     base = Settings.from_env()
-    url = TEST_DB_URL or f"sqlite+aiosqlite:///{_TMP / 'test.db'}"
+    url = _run_database_url(TEST_DB_URL) if TEST_DB_URL else f"sqlite+aiosqlite:///{_TMP / 'test.db'}"
     return replace(base, demo=True, var_dir=_TMP, database_url=url, redis_url=TEST_REDIS_URL,
                    secret_key="test-secret-key-0123456789abcdef",
                    data_keys="k2:" + "MTIzNDU2Nzg5MGFiY2RlZg==" + ",demo:emhlbmdkaW5nLWRlbW8taw==",
                    index_key="dGVzdC1pbmRleC1rZXktMzItYnl0ZXMtbG9uZyEh", run_worker=False)
 
 
-SETTINGS = _settings()
-set_settings(SETTINGS)
-reset_keyring()
 
 
-async def _reset_database(url: str) -> None:
+def _run_database_url(url: str) -> str:
+    """PostgreSQL: each test run gets its own database next to the given one (created from it
+    and dropped afterwards), so that concurrent runs on one server do not collide."""
+    if url.startswith("sqlite"):
+        return url
+    made = make_url(url)
+    return made.set(database=f"{made.database}_run{os.getpid()}").render_as_string(hide_password=False)
+
+
+async def _admin(url: str, statement: str) -> None:
+    engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
+    async with engine.connect() as conn:
+        await conn.execute(text(statement))
+    await engine.dispose()
+
+
+async def _create_database(url: str) -> None:
     if url.startswith("sqlite"):
         Path(url.split("///", 1)[1]).unlink(missing_ok=True)
         return
-    engine = create_async_engine(url)
-    async with engine.begin() as conn:
-        await conn.execute(text("DROP SCHEMA public CASCADE"))
-        await conn.execute(text("CREATE SCHEMA public"))
-    await engine.dispose()
+    name = make_url(url).database
+    await _admin(TEST_DB_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    await _admin(TEST_DB_URL, f'CREATE DATABASE "{name}"')
+
+
+async def _drop_database(url: str) -> None:
+    if not url.startswith("sqlite"):
+        await _admin(TEST_DB_URL, f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
+
+
+SETTINGS = _settings()
+set_settings(SETTINGS)
+reset_keyring()
 
 
 @dataclass
@@ -88,7 +110,7 @@ def settings() -> Settings:
 
 @pytest.fixture(scope="session")
 async def db() -> AsyncIterator[Database]:
-    await _reset_database(SETTINGS.database_url)
+    await _create_database(SETTINGS.database_url)
     database = Database(SETTINGS.database_url)
     await upgrade_engine(database.write_engine)
     set_db(database)
@@ -99,6 +121,7 @@ async def db() -> AsyncIterator[Database]:
     yield database
     await database.dispose()
     set_db(None)
+    await _drop_database(SETTINGS.database_url)
 
 
 @pytest.fixture(scope="session")
