@@ -1,0 +1,48 @@
+# 政钉 Zhengding — `make run` starts the demo platform, `make test` runs the whole suite.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+ZD := $(VENV)/bin/zhengding
+WEB_DIST := src/zhengding/web_dist
+WEB_SOURCES := $(shell find web -type f -not -path 'web/node_modules/*' 2>/dev/null)
+
+.PHONY: run test bench lint install web clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[dev]'
+	touch $@
+
+web: $(WEB_DIST)/.built
+
+$(WEB_DIST)/.built: $(WEB_SOURCES)
+	@if [ -f web/package.json ]; then \
+		cd web && npm ci --no-audit --no-fund --loglevel=error && npm run build; \
+	else echo "web/ not present: skipping the web build"; fi
+	mkdir -p $(WEB_DIST) && touch $@
+
+run: install web
+	@mkdir -p var
+	ZD_DEMO=1 $(ZD) db upgrade
+	ZD_DEMO=1 $(ZD) demo seed
+	@echo ""
+	@echo "政钉已启动：手机端 http://127.0.0.1:8000/m/   管理控制台 http://127.0.0.1:8000/console/   接口文档 http://127.0.0.1:8000/api/docs"
+	@echo "演示账号与密码见上方（亦保存在 var/demo-accounts.json）；按 Ctrl+C 停止。"
+	ZD_DEMO=1 $(ZD) serve
+
+test: install web
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: install
+	@set -e; for script in bench/bench_*.py; do echo "== $$script"; $(PY) $$script; done
+
+lint: install
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/mypy src
+
+clean:
+	rm -rf var $(WEB_DIST) web/node_modules
