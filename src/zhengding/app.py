@@ -25,15 +25,22 @@ ROUTERS = [
     "zhengding.http.health:router",
     "zhengding.accounts.router:auth_router",
     "zhengding.accounts.router:router",
+    "zhengding.accounts.roster_router:router",
     "zhengding.orgs.router:router",
     "zhengding.audit.router:router",
     "zhengding.privacy.router:router",
     "zhengding.workbench.router:router",
+    "zhengding.notify.router:router",
+    "zhengding.realtime.router:router",
+    "zhengding.realtime.router:ws_router",
 ]
 
 # Background services started with the app: async context managers taking the settings
 # (the outbox worker, the Redis broker subscriber …). Domains append "module:attribute".
-SERVICES: list[str] = []
+SERVICES: list[str] = [
+    "zhengding.realtime.service:realtime_service",
+    "zhengding.core.outbox:worker_service",
+]
 
 
 def _load(ref: str):  # type: ignore[no-untyped-def]
