@@ -43,6 +43,7 @@ CHUNK = 1000  # rows per executemany; also the IN-list size of the look-ups
 COLUMNS = {"姓名": "name", "手机号": "phone", "机构编码": "org_code", "职务": "position",
            "身份证号": "id_number", "用户名": "username"}
 REQUIRED = ("姓名", "手机号", "机构编码", "职务")
+NUMERIC_FIELDS = frozenset({"phone", "id_number", "org_code"})  # digit strings Excel may turn into numbers
 ROW_COLUMN = "行号"
 REASON_COLUMN = "错误原因"
 REPORT_COLUMNS = {ROW_COLUMN, REASON_COLUMN}  # added by our own report; ignored on re-import
@@ -73,6 +74,8 @@ class Roster:
 
 def _cell_text(value: Any) -> str:
     """A cell as text. Integral floats lose their ".0" (Excel stores numbers as floats)."""
+    if type(value) is str:
+        return value.strip()
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -193,16 +196,17 @@ def parse_roster(content: bytes, filename: str = "") -> Roster:
     rows: list[RosterRow] = []
     for index in range(header_index + 1, len(raw_rows)):
         raw = raw_rows[index]
-        cells = [_cell_text(raw[p]) if p < len(raw) else "" for p in kept]
-        if not any(cells):
+        width = len(raw)
+        texts = {p: _cell_text(raw[p]) if p < width else "" for p in kept}
+        if not any(texts.values()):
             continue
         if len(rows) >= MAX_ROWS:
             raise PayloadTooLarge(f"名册超过 {MAX_ROWS} 行，请分批导入")
-        row = RosterRow(number=index + 1, cells=cells, values={})
+        row = RosterRow(number=index + 1, cells=list(texts.values()), values={})
         for pos, name in fields.items():
-            value = raw[pos] if pos < len(raw) else None
-            text = _cell_text(value)
-            if name in ("phone", "id_number", "org_code"):
+            text = texts[pos]
+            value = raw[pos] if pos < width else None
+            if name in NUMERIC_FIELDS and text and (type(value) is not str or not text.isdigit()):
                 problem = _too_large_float(value, FIELD_LABELS[name])
                 if problem is None:
                     text, problem = _recover_number(text, FIELD_LABELS[name])
