@@ -75,7 +75,7 @@ export class Watermark {
   restored = 0
 
   constructor(options: WatermarkOptions) {
-    this.options = { zIndex: 2147483000, gap: [260, 170], ...options }
+    this.options = { zIndex: 2147483000, gap: [220, 150], ...options }
   }
 
   get container(): HTMLElement {
