@@ -111,15 +111,35 @@ class Stat:
         return {"id": self.id, "name": self.name, "total": self.total, "activated": self.activated, "rate": self.rate}
 
 
-async def _subtree_counts(session: AsyncSession, units: list[OrgUnit]) -> dict[str, tuple[int, int]]:
-    """unit id → (accounts, activated accounts) over each unit's subtree: one GROUP BY."""
+async def _subtree_counts(session: AsyncSession, units: list[OrgUnit], within: OrgUnit | None = None
+                          ) -> dict[str, tuple[int, int]]:
+    """unit id → (accounts, activated accounts) over each unit's subtree, in one GROUP BY.
+
+    Disjoint units whose paths have one length (the children of one unit) are told apart by
+    the path prefix of that length: a single pass over the memberships below. Otherwise each
+    unit is joined to its descendants by prefix."""
     if not units:
         return {}
+    lengths = {len(u.path) for u in units}
+    if len(lengths) == 1 and len({u.path for u in units}) == len(units):
+        key = func.substr(OrgUnit.path, 1, lengths.pop())
+        by_path = {u.path: u.id for u in units}
+        stmt = (
+            select(key, func.count(distinct(User.id)), func.count(distinct(_case_activated())))
+            .select_from(Membership)
+            .join(OrgUnit, OrgUnit.id == Membership.unit_id)
+            .join(User, User.id == Membership.user_id)
+            .where(key.in_(list(by_path)))
+            .group_by(key)
+        )
+        if within is not None:
+            stmt = stmt.where(OrgUnit.path.startswith(within.path, autoescape=True))
+        rows = (await session.execute(stmt)).all()
+        return {by_path[path]: (total, activated) for path, total, activated in rows}
     top = aliased(OrgUnit)
     below = aliased(OrgUnit)
     stmt = (
-        select(top.id, func.count(distinct(User.id)),
-               func.count(distinct(_case_activated())))
+        select(top.id, func.count(distinct(User.id)), func.count(distinct(_case_activated())))
         .select_from(top)
         .join(below, func.substr(below.path, 1, func.length(top.path)) == top.path)
         .join(Membership, Membership.unit_id == below.id)
@@ -165,8 +185,8 @@ async def activation_stats(session: AsyncSession, actor: Actor, unit_id: str | N
             select(OrgUnit).where(OrgUnit.parent_id == unit.id).order_by(OrgUnit.sort_key, OrgUnit.name)
         )).scalars())
         children = [c for c in children if in_scope(actor, STATS, path=c.path)]
-        counts = await _subtree_counts(session, [unit, *children])
-        head = Stat(unit.id, unit.name, *counts.get(unit.id, (0, 0)))
+        counts = await _subtree_counts(session, children, within=unit)
+        head = Stat(unit.id, unit.name, *await _union_counts(session, [unit]))
     else:
         roots = await org_service.root_units(session, actor, STATS)
         root_ids = [r.id for r in roots]

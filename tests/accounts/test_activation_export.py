@@ -1,0 +1,156 @@
+"""Export of activation codes: working single-use codes for the pending accounts of a subtree,
+a new export invalidates the previous one, masked phones, audited, within scope only."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+import xlsxwriter
+from python_calamine import CalamineWorkbook
+from sqlalchemy import select
+
+from zhengding import demo
+from zhengding.audit.models import AuditEntry
+from zhengding.orgs.models import OrgUnit
+
+PASSWORD = "Qiong-Activate-2026"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def roster_routes(app):
+    """Serve the roster router even before app.py lists it (a no-op once it does)."""
+    from zhengding.accounts.roster_router import router
+
+    if not any(getattr(r, "path", None) == "/api/accounts/import" for r in app.routes):
+        app.include_router(router)
+
+
+def roster(rows: list[list[str]]) -> bytes:
+    out = io.BytesIO()
+    book = xlsxwriter.Workbook(out, {"in_memory": True})
+    sheet = book.add_worksheet()
+    sheet.write_row(0, 0, ["姓名", "手机号", "机构编码", "职务"])
+    for r, row in enumerate(rows, start=1):
+        for c, value in enumerate(row):
+            sheet.write_string(r, c, value)
+    book.close()
+    return out.getvalue()
+
+
+def read_sheet(content: bytes) -> list[list[str]]:
+    return [[str(v) for v in row] for row in
+            CalamineWorkbook.from_filelike(io.BytesIO(content)).get_sheet_by_index(0).iter_rows()]
+
+
+async def village(db, index: int, street: str = demo.XIUYING_STREET) -> OrgUnit:
+    async with db.unit_of_work() as s:
+        parent = (await s.execute(select(OrgUnit).where(OrgUnit.division_code == street))).scalar_one()
+        return list((await s.execute(select(OrgUnit).where(OrgUnit.parent_id == parent.id)
+                                     .order_by(OrgUnit.sort_key))).scalars())[index]
+
+
+async def import_people(client, personas, unit: OrgUnit, people: list[tuple[str, str]]) -> None:
+    content = roster([[name, phone, unit.division_code, "网格员"] for name, phone in people])
+    r = await client.post("/api/accounts/import", headers=personas.sysadmin.headers,
+                          files={"file": ("名册.xlsx", content)})
+    assert r.status_code == 200 and r.json()["accepted"] == len(people), r.text
+
+
+async def export(client, headers, unit_id: str) -> list[list[str]]:
+    r = await client.get(f"/api/orgs/{unit_id}/activation-codes", headers=headers)
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    assert r.headers["content-disposition"].startswith("attachment;")
+    assert "filename*=UTF-8''" in r.headers["content-disposition"]
+    return read_sheet(r.content)
+
+
+def code_of(sheet: list[list[str]], name: str, phone: str) -> str:
+    masked = phone[:3] + "****" + phone[-4:]
+    (row,) = [row for row in sheet[1:] if row[1] == name and row[2] == masked]
+    return row[4]
+
+
+async def activate(client, name: str, phone: str, code: str):
+    return await client.post("/api/accounts/activate",
+                             json={"name": name, "phone": phone, "code": code, "password": PASSWORD})
+
+
+async def stats(client, headers, unit_id: str) -> dict:
+    r = await client.get("/api/stats/activation", params={"unit_id": unit_id}, headers=headers)
+    assert r.status_code == 200, r.text
+    return r.json()["unit"]
+
+
+class TestExportCodes:
+    async def test_export_contains_working_codes_and_activation_shows_in_stats(self, client, db, personas,
+                                                                                unique_phone):
+        unit = await village(db, 4)
+        people = [("符海燕", unique_phone()), ("吴国强", unique_phone()), ("陈秀兰", unique_phone())]
+        await import_people(client, personas, unit, people)
+
+        sheet = await export(client, personas.town.headers, unit.id)
+        assert sheet[0] == ["单位", "姓名", "手机号", "职务", "激活码", "有效期至"]
+        for name, phone in people:
+            assert phone not in "".join("".join(row) for row in sheet)  # phones only masked
+            assert len(code_of(sheet, name, phone)) == 8
+        assert {row[0] for row in sheet[1:]} == {unit.name}
+
+        before = await stats(client, personas.town.headers, unit.id)
+        name, phone = people[0]
+        r = await activate(client, name, phone, code_of(sheet, name, phone))
+        assert r.status_code == 200, r.text
+        after = await stats(client, personas.town.headers, unit.id)
+        assert after["total"] == before["total"]
+        assert after["activated"] == before["activated"] + 1
+
+        # A code works once; an activated account is no longer exported.
+        again = await activate(client, name, phone, code_of(sheet, name, phone))
+        assert again.status_code == 422
+        names = {row[1] for row in (await export(client, personas.town.headers, unit.id))[1:]}
+        assert name not in names and {"吴国强", "陈秀兰"} <= names
+
+    async def test_second_export_invalidates_the_first_codes(self, client, db, personas, unique_phone):
+        unit = await village(db, 5)
+        name, phone = "郭文静", unique_phone()
+        await import_people(client, personas, unit, [(name, phone)])
+        first = code_of(await export(client, personas.town.headers, unit.id), name, phone)
+        second = code_of(await export(client, personas.sysadmin.headers, unit.id), name, phone)
+        assert first != second
+        stale = await activate(client, name, phone, first)
+        assert stale.status_code == 422
+        assert (await activate(client, name, phone, second)).status_code == 200
+
+    async def test_export_of_a_subtree_covers_its_villages_and_is_audited(self, client, db, personas, unique_phone):
+        units = [await village(db, 6), await village(db, 3)]
+        people = [("何春", unique_phone()), ("罗东", unique_phone())]
+        for unit, person in zip(units, people, strict=True):
+            await import_people(client, personas, unit, [person])
+        async with db.unit_of_work() as s:
+            street = (await s.execute(select(OrgUnit).where(OrgUnit.id == units[0].parent_id))).scalar_one()
+        sheet = await export(client, personas.town.headers, street.id)
+        exported = {(row[0], row[1]) for row in sheet[1:]}
+        assert {(units[0].name, "何春"), (units[1].name, "罗东")} <= exported
+        async with db.unit_of_work() as s:
+            entry = (await s.execute(select(AuditEntry).where(
+                AuditEntry.action == "accounts.activation_codes.exported", AuditEntry.target_id == street.id)
+                .order_by(AuditEntry.seq.desc()).limit(1))).scalar_one()
+        assert entry.actor_id == personas.town.user_id
+        assert f'"count":{len(sheet) - 1}' in entry.detail
+        assert all(row[4] not in entry.detail for row in sheet[1:])  # no plaintext codes in the audit
+
+
+class TestExportScope:
+    async def test_town_officer_cannot_export_outside_the_town(self, client, db, personas):
+        async with db.unit_of_work() as s:
+            sibling = (await s.execute(select(OrgUnit).where(OrgUnit.division_code == "460105002000"))).scalar_one()
+        r = await client.get(f"/api/orgs/{sibling.id}/activation-codes", headers=personas.town.headers)
+        assert r.status_code == 404
+        assert r.json()["error"]["code"] == "not_found"
+
+    async def test_people_without_the_permission_are_refused(self, client, db, personas):
+        unit = await village(db, 0)
+        for who in (personas.outsider, personas.grid1):
+            r = await client.get(f"/api/orgs/{unit.id}/activation-codes", headers=who.headers)
+            assert r.status_code == 403, who.username
