@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 
-import pytest
 import xlsxwriter
 from python_calamine import CalamineWorkbook
 from sqlalchemy import select
@@ -15,15 +14,6 @@ from zhengding.audit.models import AuditEntry
 from zhengding.orgs.models import OrgUnit
 
 PASSWORD = "Qiong-Activate-2026"
-
-
-@pytest.fixture(scope="session", autouse=True)
-def roster_routes(app):
-    """Serve the roster router even before app.py lists it (a no-op once it does)."""
-    from zhengding.accounts.roster_router import router
-
-    if not any(getattr(r, "path", None) == "/api/accounts/import" for r in app.routes):
-        app.include_router(router)
 
 
 def roster(rows: list[list[str]]) -> bytes:

@@ -20,15 +20,6 @@ from zhengding.privacy.crypto import blind_index
 TOWN = "469001100000"  # 五指山市通什镇: a subtree of its own for these tests
 
 
-@pytest.fixture(scope="session", autouse=True)
-def roster_routes(app):
-    """Serve the roster router even before app.py lists it (a no-op once it does)."""
-    from zhengding.accounts.roster_router import router
-
-    if not any(getattr(r, "path", None) == "/api/accounts/import" for r in app.routes):
-        app.include_router(router)
-
-
 async def unit(db, code: str) -> OrgUnit:
     async with db.unit_of_work() as s:
         return (await s.execute(select(OrgUnit).where(OrgUnit.division_code == code))).scalar_one()

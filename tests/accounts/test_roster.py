@@ -28,15 +28,6 @@ SIBLING_STREET = "460105002000"  # 海秀街道: outside a street administrator'
 HEADER = ["姓名", "手机号", "机构编码", "职务", "身份证号"]
 
 
-@pytest.fixture(scope="session", autouse=True)
-def roster_routes(app):
-    """Serve the roster router even before app.py lists it (a no-op once it does)."""
-    from zhengding.accounts.roster_router import router
-
-    if not any(getattr(r, "path", None) == "/api/accounts/import" for r in app.routes):
-        app.include_router(router)
-
-
 def id_number(seq: int, born: str = "19900307") -> str:
     first17 = f"460105{born}{seq % 1000:03d}"
     return first17 + check_digit(first17)
@@ -238,6 +229,18 @@ class TestImportRoster:
             detail = (await s.execute(select(AuditEntry.detail).where(
                 AuditEntry.action == "accounts.roster.imported", AuditEntry.target_id == r.json()["import_id"]))).scalar_one()
         assert "备注" in detail
+
+
+    async def test_checks_usernames_like_a_single_account(self, client, db, street_admin, unique_phone):
+        v0 = (await villages_of(db, STREET))[0]
+        header = [*HEADER, "用户名"]
+        rows = [["甲", unique_phone(), v0.division_code, "网格员", "", f"ok_user_{unique_phone()[-6:]}"],
+                ["乙", unique_phone(), v0.division_code, "网格员", "", "1bad"],
+                ["丙", unique_phone(), v0.division_code, "网格员", "", "province"]]  # a persona's username
+        r = await upload(client, street_admin, xlsx(rows, header))
+        assert r.status_code == 200, r.text
+        assert r.json()["accepted"] == 1
+        assert {(e["row"], e["field"]) for e in r.json()["errors"]} == {(3, "username"), (4, "username")}
 
 
 class TestBadInput:

@@ -50,6 +50,7 @@ REPORT_COLUMNS = {ROW_COLUMN, REASON_COLUMN}  # added by our own report; ignored
 FIELD_LABELS = {"name": "姓名", "phone": "手机号", "org_code": "机构编码", "position": "职务",
                 "id_number": "身份证号", "username": "用户名"}
 
+USERNAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{2,49}")  # as for a single account (AccountCreate)
 _HEADER_NOISE = re.compile(r"[\s*＊]|[（(][^）)]*[）)]")  # "身份证号（可选）", "*姓名", " 手机号 "
 _SCIENTIFIC = re.compile(r"[+-]?\d+(\.\d+)?[eE][+-]?\d+")
 _INTEGRAL_FLOAT_TEXT = re.compile(r"\d+\.0+")
@@ -278,8 +279,8 @@ async def validate_roster(session: AsyncSession, actor: Actor, roster: Roster) -
                                  v.get("position", ""), v.get("id_number") or None, v.get("username") or None,
                                  row=row.number)
         c.errors += [e for e in item.errors if e["field"] not in noted]
-        if item.username and len(item.username) > 50:
-            c.errors.append(field_error("username", "用户名不超过50字", row.number))
+        if item.username and not USERNAME_RE.fullmatch(item.username):
+            c.errors.append(field_error("username", "用户名应以字母开头，由3–50位字母、数字、_ . - 组成", row.number))
         c.item = item
         checked.append(c)
 
