@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 
 from zhengding.core import events as events_mod
@@ -152,6 +153,14 @@ async def run_deferred(session: AsyncSession) -> None:
 
 
 add_before_commit_hook(run_deferred)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _refuse_writes_in_readonly(state: Any) -> None:
+    # A GET runs on a read-only session whose work is rolled back: a write there would vanish
+    # silently. Writes that must accompany a read go through defer_write().
+    if state.session.info.get("readonly") and (state.is_insert or state.is_update or state.is_delete):
+        raise RuntimeError("write statement in a read-only session: use defer_write()")
 
 _db: Database | None = None
 

@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import time
 
-_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32
+_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: ASCII order = numeric order
+_FROM_RFC4648 = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", _ALPHABET)
 
 
 def new_id() -> str:
-    value = (int(time.time() * 1000) << 80) | int.from_bytes(os.urandom(10), "big")
-    chars = []
-    for _ in range(26):
-        chars.append(_ALPHABET[value & 31])
-        value >>= 5
-    return "".join(reversed(chars))
+    """48-bit millisecond time + 80 random bits, base32 (26 characters, sortable by creation time)."""
+    raw = int(time.time() * 1000).to_bytes(6, "big") + os.urandom(10)
+    return base64.b32encode(raw).decode("ascii")[:26].translate(_FROM_RFC4648)
 
 
 def random_code(length: int, alphabet: str = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ") -> str:
-    """Human-typeable one-time code (no 0/O, 1/I)."""
+    """Human-typeable one-time code (no 0/O, 1/I). The 32-letter alphabet divides 256: no bias."""
     n = len(alphabet)
     return "".join(alphabet[b % n] for b in os.urandom(length))

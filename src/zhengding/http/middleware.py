@@ -37,20 +37,36 @@ class RequestContextMiddleware:
             return await _too_large(send, limit)
 
         received = 0
+        exceeded = False
 
         async def limited_receive() -> dict[str, Any]:
-            nonlocal received
+            nonlocal received, exceeded
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
+                    exceeded = True
                     raise _BodyTooLarge(limit)
             return message
 
+        responded = False
+
+        async def guarded_send(message: dict[str, Any]) -> None:
+            # The framework turns an error raised while reading the body into its own 400; once the
+            # limit was passed, the answer is ours: 413.
+            nonlocal responded
+            if exceeded:
+                if not responded:
+                    responded = True
+                    await _too_large(send, limit)
+                return
+            await send(message)
+
         try:
-            await self.app(scope, limited_receive, send)
-        except _BodyTooLarge as exc:
-            await _too_large(send, exc.limit)
+            await self.app(scope, limited_receive, guarded_send)
+        except _BodyTooLarge:
+            if not responded:
+                await _too_large(send, limit)
 
 
 class _BodyTooLarge(Exception):
