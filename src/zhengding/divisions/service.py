@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
@@ -44,6 +45,9 @@ def _read(province: str) -> Iterator[DivisionRow]:
 
 
 def read_province(province: str) -> list[DivisionRow]:
+    # Two digits exactly: a shorter prefix ("4") would silently take several provinces.
+    if not re.fullmatch(r"[1-9]\d", province or ""):
+        raise ValueError(f"province code must be two digits (46 Hainan, 44 Guangdong), got {province!r}")
     rows = list(_read(province))
     if not rows:
         raise ValueError(f"no divisions for province code {province!r}")

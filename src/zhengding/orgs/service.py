@@ -211,6 +211,18 @@ async def move_unit(session: AsyncSession, actor: Actor, unit_id: str, new_paren
     )
     await session.execute(update(OrgUnit).where(OrgUnit.id == unit.id).values(parent_id=target.id)
                           .execution_options(synchronize_session=False))
+    if unit.kind == UnitKind.DEPARTMENT and unit.level != target.level:
+        # A department sits at its parent's level (as at creation); so do departments below it
+        # up to the first grid.
+        subtree = (await session.execute(
+            select(OrgUnit).where(OrgUnit.path.startswith(new_path)).order_by(func.length(OrgUnit.path))
+            .execution_options(populate_existing=True))).scalars().all()
+        level_of = {target.id: target.level}
+        for node in subtree:
+            if node.kind == UnitKind.DEPARTMENT:
+                node.level = level_of.get(node.parent_id, node.level)
+            level_of[node.id] = node.level
+        await session.flush()
     await session.refresh(unit)
     audit.record(session, actor, "orgs.unit.moved", target_type="org_unit", target_id=unit.id,
                  detail={"from_parent": old_parent, "to_parent": target.id})

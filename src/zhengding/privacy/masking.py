@@ -28,7 +28,9 @@ def mask_name(name: str | None) -> str | None:
 
 
 _ID_RE = re.compile(r"(?<!\d)(\d{6})(\d{8})(\d{3}[\dXx])(?!\d)")
-_PHONE_RE = re.compile(r"(?<!\d)(1[3-9]\d)(\d{4})(\d{4})(?!\d)")
+# A mobile number also counts when written with the country code (8613812348000) or grouped
+# with dashes or spaces (138-1234-8000).
+_PHONE_RE = re.compile(r"(?:(?<!\d)|(?<=(?<!\d)86))(1[3-9]\d)[-\s]?(\d{4})[-\s]?(\d{4})(?!\d)")
 
 
 def scrub(text: str) -> str:
