@@ -66,7 +66,11 @@ def divisions_load(province: Annotated[str, typer.Option(help="省级代码前�
         async with db.unit_of_work() as session:
             return await seed_org_tree(session, province)
 
-    created = _run(_with_db(go))
+    try:
+        created = _run(_with_db(go))
+    except ValueError as exc:
+        typer.echo(f"无法载入：{exc}", err=True)
+        raise typer.Exit(2) from None
     typer.echo(f"已载入省份 {province} 的行政区划，新建组织机构 {created} 个")
 
 
