@@ -81,6 +81,8 @@ class TestOrgTree:
         dialog.locator("input").fill("疫情防控工作专班")
         dialog.get_by_test_id("unit-form-submit").click()
         expect(tree.get_by_text("疫情防控工作专班")).to_be_visible()
+        expect(page.locator(".el-overlay-dialog:visible")).to_have_count(0)
+        expect(page.locator(".el-message")).to_have_count(0, timeout=10_000)
         screenshot(page, "console-orgs")
 
 
@@ -159,6 +161,30 @@ class TestAccounts:
         page.emulate_media(media="screen")
 
 
+class TestRoleAssignment:
+    def test_security_admin_assigns_and_revokes_a_role(self, console_page, server: DemoServer):
+        page = console_page
+        grid2 = server.accounts["grid2"]
+        console_login(page, server, "secadmin")
+        page.get_by_test_id("menu-accounts").click()
+        expect(page.get_by_test_id("open-import")).to_have_count(0)  # not a system administrator
+        page.locator("input[name=q]").fill(grid2["name"])
+        page.get_by_role("button", name="查询").click()
+        row = page.get_by_test_id("accounts-table").locator(".el-table__row", has_text=grid2["name"]).first
+        row.get_by_role("button", name="角色").click()
+        dialog = page.locator(".el-dialog").filter(has_text="角色分配")
+        expect(dialog.get_by_test_id("role-list")).to_contain_text("网格员")
+        dialog.get_by_test_id("role-select").click()
+        page.locator(".el-select-dropdown__item:visible", has_text="村(社区)").first.click()
+        dialog.get_by_role("button", name="添加").click()
+        roles = dialog.get_by_test_id("role-list")
+        expect(roles).to_contain_text("村(社区)")
+        screenshot(page, "console-roles")
+        roles.locator(".el-table__row", has_text="村(社区)").get_by_role("button", name="撤销").click()
+        page.locator(".el-message-box").get_by_role("button", name="确定").click()
+        expect(roles).not_to_contain_text("村(社区)")
+
+
 class TestActivationStats:
     def test_chart_data_changes_after_an_activation_and_drills_down(self, console_page, server: DemoServer):
         page = console_page
@@ -167,6 +193,7 @@ class TestActivationStats:
         expect(page.get_by_test_id("activation-chart").locator("canvas")).to_have_count(1)
         activated = page.get_by_test_id("stats-activated")
         before = int(activated.inner_text())
+        expect(page.locator(".el-loading-mask")).to_have_count(0)
         screenshot(page, "console-stats")
 
         newcomer = server.take_pending()
@@ -182,6 +209,7 @@ class TestActivationStats:
         expect(table).to_contain_text("秀英区")
         table.get_by_text("秀英区", exact=True).click()
         expect(page.get_by_test_id("stats-breadcrumb")).to_contain_text("秀英区")
+        expect(page.locator(".el-loading-mask")).to_have_count(0)
         screenshot(page, "console-stats-drilldown")
         # a click on a bar drills down as well
         box = page.get_by_test_id("activation-chart").bounding_box()
