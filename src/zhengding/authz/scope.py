@@ -32,6 +32,8 @@ def scope_condition(
             return None
         if grant.scope == DataScope.SUBTREE and path is not None:
             conditions.append(path.startswith(grant.unit_path, autoescape=False))
+        elif grant.scope == DataScope.UNIT and path is not None:
+            conditions.append(path == grant.unit_path)  # the unit itself: its own path
         elif grant.scope in (DataScope.UNIT, DataScope.SUBTREE) and unit_id is not None:
             conditions.append(unit_id == grant.unit_id)
         elif grant.scope == DataScope.SELF and owner_id is not None:
@@ -54,6 +56,8 @@ def in_scope(
         if grant.scope == DataScope.ALL:
             return True
         if grant.scope == DataScope.SUBTREE and path is not None and path.startswith(grant.unit_path):
+            return True
+        if grant.scope == DataScope.UNIT and path is not None and path == grant.unit_path:
             return True
         if grant.scope in (DataScope.UNIT, DataScope.SUBTREE) and unit_id is not None and unit_id == grant.unit_id:
             return True

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pyotp
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from zhengding.accounts.enums import MfaState, UserStatus
@@ -74,28 +74,40 @@ async def check_not_locked(session: AsyncSession, key: str) -> None:
 
 
 async def register_failure(session: AsyncSession, key: str) -> bool:
-    """Count a failure; True when this one locks the key."""
+    """Count a failure; True when this one locks the key.
+
+    The window slides: the times of the last `lockout_failures` failures are kept, one row each
+    (`<key>#<slot>`), so five failures within any 15 minutes lock, wherever they fall."""
     settings = get_settings()
     t = now()
-    row = await _throttle(session, key)
     window = timedelta(minutes=settings.lockout_window_minutes)
-    if row is None:
-        row = LoginThrottle(key=key, failures=0, window_started_at=t)
+    slot_keys = _slot_keys(key)
+    slots = list((await session.execute(select(LoginThrottle).where(LoginThrottle.key.in_(slot_keys)))).scalars())
+    if len(slots) < len(slot_keys):
+        taken = {row.key for row in slots}
+        row = LoginThrottle(key=next(k for k in slot_keys if k not in taken), failures=1, window_started_at=t)
         session.add(row)
-    if t - row.window_started_at > window:
-        row.failures, row.window_started_at = 0, t
-    row.failures += 1
-    if row.failures >= settings.lockout_failures:
-        row.locked_until = t + timedelta(minutes=settings.lockout_minutes)
-        row.failures, row.window_started_at = 0, t
-        return True
-    return False
+        slots.append(row)
+    else:
+        min(slots, key=lambda r: r.window_started_at).window_started_at = t
+    recent = sum(1 for row in slots if t - row.window_started_at < window)
+    if recent < settings.lockout_failures:
+        return False
+    lock = await _throttle(session, key)
+    if lock is None:
+        lock = LoginThrottle(key=key, failures=0, window_started_at=t)
+        session.add(lock)
+    lock.locked_until = t + timedelta(minutes=settings.lockout_minutes)
+    await session.execute(delete(LoginThrottle).where(LoginThrottle.key.in_(slot_keys)))  # counting starts afresh
+    return True
+
+
+def _slot_keys(key: str) -> list[str]:
+    return [f"{key}#{i}" for i in range(get_settings().lockout_failures)]
 
 
 async def clear_failures(session: AsyncSession, key: str) -> None:
-    row = await _throttle(session, key)
-    if row is not None:
-        await session.delete(row)
+    await session.execute(delete(LoginThrottle).where(LoginThrottle.key.in_([key, *_slot_keys(key)])))
 
 
 # --- actor ---------------------------------------------------------------------------------

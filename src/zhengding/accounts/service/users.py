@@ -161,6 +161,9 @@ async def assign_role(session: AsyncSession, actor: Actor, user_id: str, role: s
     assignment = RoleAssignment(user_id=user.id, role=role, unit_id=unit.id, created_by=actor.user_id)
     session.add(assignment)
     await session.flush()
+    if role in ADMIN_ROLES:
+        # Administrators need TOTP and a shorter idle timeout: sessions opened without them end.
+        await revoke_sessions(session, user.id)
     audit.record(session, actor, "accounts.role.assigned", target_type="user", target_id=user.id,
                  detail={"role": role, "unit_id": unit.id})
     return assignment
