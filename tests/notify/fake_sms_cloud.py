@@ -56,7 +56,7 @@ class FakeSmsCloud:
 
     async def start(self) -> None:
         self.task = asyncio.create_task(self.server.serve())
-        while not self.server.started:
+        while not self.server.started:  # noqa: ASYNC110
             await asyncio.sleep(0.02)
 
     async def stop(self) -> None:

@@ -3,10 +3,7 @@ server (signature, template id + parameters, retries, permanent failures, delive
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
-from sqlalchemy import select
 
 from tests.notify.fake_sms_cloud import APP_ID, SECRET_ID, SECRET_KEY, FakeSmsCloud
 from zhengding.core import jobs, outbox

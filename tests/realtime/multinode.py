@@ -57,7 +57,7 @@ class Node:
     def ws(self, token: str, since: int | None = None) -> str:
         return f"ws://127.0.0.1:{self.port}/ws?token={token}" + (f"&since={since}" if since is not None else "")
 
-    async def wait_ready(self, timeout: float = 60) -> None:
+    async def wait_ready(self, timeout: float = 60) -> None:  # noqa: ASYNC109
         deadline = time.monotonic() + timeout
         async with httpx.AsyncClient() as client:
             while time.monotonic() < deadline:

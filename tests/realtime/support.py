@@ -75,7 +75,7 @@ class WsClient:
         assert hello["type"] == "realtime.hello", hello
         return client
 
-    async def next(self, timeout: float = 5.0) -> dict[str, Any]:
+    async def next(self, timeout: float = 5.0) -> dict[str, Any]:  # noqa: ASYNC109
         raw = await asyncio.wait_for(self.conn.recv(), timeout)
         frame = orjson.loads(raw)
         if isinstance(frame.get("seq"), int):
@@ -83,7 +83,7 @@ class WsClient:
         self.frames.append(frame)
         return frame
 
-    async def next_of(self, type_: str, timeout: float = 5.0) -> dict[str, Any]:
+    async def next_of(self, type_: str, timeout: float = 5.0) -> dict[str, Any]:  # noqa: ASYNC109
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:

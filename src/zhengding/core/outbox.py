@@ -205,6 +205,16 @@ class LeaseLost(Exception):
     pass
 
 
+async def _renew_lease(db: Database, config: WorkerConfig, row_id: str) -> bool:
+    async with db.unit_of_work() as session:
+        result = await session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.id == row_id, OutboxRow.locked_by == config.worker_id, OutboxRow.status == RUNNING)
+            .values(locked_until=now() + config.lease)
+        )
+        return result.rowcount == 1
+
+
 async def process(db: Database, config: WorkerConfig, row_id: str, name: str, payload: dict[str, Any],
                   attempts: int) -> str:
     """Run one claimed row; returns the row's new status."""
@@ -215,6 +225,11 @@ async def process(db: Database, config: WorkerConfig, row_id: str, name: str, pa
         fn, prepare = registered
         args: tuple[Any, ...] = ()
         if prepare is not None:
+            # An external call cannot be rolled back: renew the lease first, so that no other
+            # worker can take the row while this one calls out (the lease outlasts the call's
+            # timeout), and give up if another worker already took it.
+            if not await _renew_lease(db, config, row_id):
+                raise LeaseLost(row_id)
             args = (await prepare(payload),)
         async with db.unit_of_work() as session:
             # Mark done first: on PostgreSQL this locks the row for the whole handler, and the

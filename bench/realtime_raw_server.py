@@ -1,0 +1,50 @@
+"""Baseline for bench_realtime: a raw `websockets` server that broadcasts one frame to a group.
+
+Clients first send "join <group>"; a control client sends "go <group> <run>" and the server
+calls `websockets.broadcast` on that group's connections with {"run","t"} (t = publish time).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+
+import websockets
+from websockets.asyncio.server import broadcast, serve
+
+groups: dict[str, set] = {"all": set()}
+
+
+async def handler(ws) -> None:  # type: ignore[no-untyped-def]
+    joined: list[str] = []
+    try:
+        async for message in ws:
+            parts = str(message).split()
+            if parts[0] == "join":
+                for g in ("all", parts[1]):
+                    groups.setdefault(g, set()).add(ws)
+                    joined.append(g)
+            elif parts[0] == "go":
+                group, run = parts[1], int(parts[2])
+                broadcast(groups.get(group, ()), json.dumps({"run": run, "t": time.time()}, separators=(",", ":")))
+                await ws.send("sent")
+    except websockets.ConnectionClosed:
+        pass
+    finally:
+        for g in joined:
+            groups[g].discard(ws)
+
+
+async def main(port: int) -> None:
+    async with serve(handler, "127.0.0.1", port, ping_interval=None, compression=None, max_queue=None,
+                     backlog=4096):
+        print("ready", flush=True)
+        await asyncio.Future()
+
+
+if __name__ == "__main__":
+    import uvloop
+
+    uvloop.run(main(int(sys.argv[1])))

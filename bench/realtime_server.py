@@ -1,0 +1,24 @@
+"""The zhengding app for bench_realtime, plus one bench-only route that publishes an event
+through the normal path (a unit of work, `publish_event` to org units, after-commit sink,
+member resolution, broker, gateway). Run by uvicorn: `realtime_server:create_app --factory`."""
+
+from __future__ import annotations
+
+from fastapi import Request
+
+from zhengding.app import create_app as zd_create_app
+from zhengding.core.db import get_db
+from zhengding.core.events import publish_event
+
+
+def create_app():  # type: ignore[no-untyped-def]
+    app = zd_create_app()
+
+    @app.post("/bench/publish", include_in_schema=False)
+    async def publish(request: Request) -> dict[str, bool]:
+        body = await request.json()
+        async with get_db().unit_of_work() as session:
+            publish_event(session, "bench.broadcast", {"run": body["run"]}, units=body["units"])
+        return {"ok": True}
+
+    return app
