@@ -7,6 +7,7 @@ depends on another test's rows.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import tempfile
@@ -67,7 +68,7 @@ async def _admin(url: str, statement: str) -> None:
 
 async def _create_database(url: str) -> None:
     if url.startswith("sqlite"):
-        Path(url.split("///", 1)[1]).unlink(missing_ok=True)
+        await asyncio.to_thread(Path(url.split("///", 1)[1]).unlink, missing_ok=True)
         return
     name = make_url(url).database
     await _admin(TEST_DB_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

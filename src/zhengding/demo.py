@@ -6,9 +6,10 @@ import json
 import random
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import pyotp
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from zhengding.accounts.enums import UserStatus
@@ -128,9 +129,9 @@ async def seed_grid_workers(session: AsyncSession, per_village: int = 3, seed: i
             roles.append({"id": new_id(), "user_id": row["id"], "role": "grid_worker", "unit_id": village_id,
                           "created_at": row["created_at"]})
     for start in range(0, len(users), 2000):
-        await session.execute(User.__table__.insert(), users[start:start + 2000])
-        await session.execute(Membership.__table__.insert(), memberships[start:start + 2000])
-        await session.execute(RoleAssignment.__table__.insert(), roles[start:start + 2000])
+        await session.execute(cast(Table, User.__table__).insert(), users[start:start + 2000])
+        await session.execute(cast(Table, Membership.__table__).insert(), memberships[start:start + 2000])
+        await session.execute(cast(Table, RoleAssignment.__table__).insert(), roles[start:start + 2000])
     return len(users)
 
 

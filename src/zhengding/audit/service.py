@@ -98,7 +98,9 @@ async def _chain_pending(session: AsyncSession) -> None:
     entries = session.info.pop("audit", None)
     if not entries:
         return
-    if session.bind.dialect.name == "postgresql":
+    bind = session.bind
+    assert bind is not None, "audit chaining needs a bound session"
+    if bind.dialect.name == "postgresql":
         await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _CHAIN_LOCK_KEY})
     last = (await session.execute(select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1))).first()
     seq, prev = (last[0], last[1]) if last else (0, GENESIS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -41,7 +42,7 @@ _STAFF = {Perm.DIRECTORY_READ}
 _COMMAND = _STAFF | {Perm.ACCOUNTS_READ, Perm.ACTIVATION_EXPORT, Perm.ACTIVATION_STATS, Perm.PERSONAL_DATA_REVEAL}
 
 
-def _role(name: str, label: str, scope: DataScope, perms: set[str], admin: bool = False) -> RoleDef:
+def _role(name: str, label: str, scope: DataScope, perms: Iterable[str], admin: bool = False) -> RoleDef:
     return RoleDef(name, label, scope, frozenset(str(p) for p in perms), admin)
 
 

@@ -10,7 +10,7 @@ from zhengding.authz.actor import Actor
 from zhengding.authz.roles import DataScope
 from zhengding.core.errors import NotFound
 
-S = TypeVar("S", bound=Select[Any])
+S = TypeVar("S", bound=Select[*tuple[Any, ...]])  # any row arity (SQLAlchemy 2.1 Select is variadic)
 
 
 def scope_condition(

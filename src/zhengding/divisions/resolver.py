@@ -381,6 +381,7 @@ class Resolver:
                     ):
                         continue
                     found.append((end, child, penalty, subs))
+        results: list[tuple[int, tuple[int, ...], float]]
         if not found:
             results = [(pos, (), 0.0)]
         else:

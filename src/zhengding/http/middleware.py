@@ -24,7 +24,8 @@ class RequestContextMiddleware:
         headers = dict(scope.get("headers") or [])
         state = scope.setdefault("state", {})
         state["request_id"] = headers.get(b"x-request-id", b"").decode()[:64] or new_id()
-        peer = scope.get("client")[0] if scope.get("client") else None
+        client = scope.get("client")
+        peer = client[0] if client else None
         real = headers.get(b"x-real-ip")
         state["client_ip"] = real.decode()[:64] if real and peer in ("127.0.0.1", "::1") else peer
         if scope["type"] != "http":

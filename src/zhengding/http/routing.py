@@ -8,6 +8,7 @@ login that must count, an audited refusal) commits what was recorded, then answe
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
+from enum import Enum
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -49,7 +50,7 @@ class UnitOfWorkRoute(APIRoute):
         return run
 
 
-def make_router(prefix: str = "", tags: list[str] | None = None) -> APIRouter:
+def make_router(prefix: str = "", tags: list[str | Enum] | None = None) -> APIRouter:
     return APIRouter(prefix=prefix, tags=tags or [], route_class=UnitOfWorkRoute)
 
 

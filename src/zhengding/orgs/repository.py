@@ -33,7 +33,7 @@ async def child_counts(session: AsyncSession, ids: Sequence[str]) -> dict[str, i
         return {}
     rows = await session.execute(select(OrgUnit.parent_id, func.count()).where(OrgUnit.parent_id.in_(ids))
                                  .group_by(OrgUnit.parent_id))
-    return {parent: count for parent, count in rows.all()}
+    return {parent: count for parent, count in rows.all() if parent is not None}
 
 
 async def member_counts(session: AsyncSession, ids: Sequence[str]) -> dict[str, int]:

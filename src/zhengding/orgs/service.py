@@ -4,8 +4,9 @@ directory, create / rename / move units. `access_unit` is the only way to load a
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from zhengding.accounts.models import User
@@ -35,7 +36,7 @@ async def build_tree_from_divisions(session: AsyncSession, province: str = divis
     existing = dict((await session.execute(
         select(OrgUnit.division_code, OrgUnit).where(OrgUnit.division_code.startswith(province))
     )).all())
-    known: dict[str, tuple[str, str]] = {code: (u.id, u.path) for code, u in existing.items()}
+    known: dict[str, tuple[str, str]] = {code: (u.id, u.path) for code, u in existing.items() if code is not None}
     created = []
     for row in sorted(rows, key=lambda r: (r.level, r.code)):
         if row.placeholder or row.code in known:
@@ -56,7 +57,7 @@ async def build_tree_from_divisions(session: AsyncSession, province: str = divis
             "division_code": row.code, "sort_key": row.code,
         })
     for start in range(0, len(created), 2000):
-        await session.execute(OrgUnit.__table__.insert(), created[start:start + 2000])
+        await session.execute(cast(Table, OrgUnit.__table__).insert(), created[start:start + 2000])
     return len(created)
 
 
@@ -217,7 +218,7 @@ async def move_unit(session: AsyncSession, actor: Actor, unit_id: str, new_paren
         subtree = (await session.execute(
             select(OrgUnit).where(OrgUnit.path.startswith(new_path)).order_by(func.length(OrgUnit.path))
             .execution_options(populate_existing=True))).scalars().all()
-        level_of = {target.id: target.level}
+        level_of: dict[str | None, int] = {target.id: target.level}
         for node in subtree:
             if node.kind == UnitKind.DEPARTMENT:
                 node.level = level_of.get(node.parent_id, node.level)

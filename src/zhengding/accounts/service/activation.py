@@ -51,11 +51,11 @@ async def pending_accounts(session: AsyncSession, actor: Actor, unit: OrgUnit) -
     )
     stmt = restrict(stmt, actor, EXPORT, path=OrgUnit.path)
     seen: set[str] = set()
-    out = []
-    for row in (await session.execute(stmt)).all():
-        if row[0] not in seen:
-            seen.add(row[0])
-            out.append(tuple(row))
+    out: list[tuple[str, str, str, str, str]] = []
+    for user_id, unit_name, name, phone, position in (await session.execute(stmt)).all():
+        if user_id not in seen:
+            seen.add(user_id)
+            out.append((user_id, unit_name, name, phone, position))
     return out
 
 

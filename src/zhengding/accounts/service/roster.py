@@ -17,11 +17,11 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, cast
 
 import xlsxwriter
 from python_calamine import CalamineWorkbook
-from sqlalchemy import or_, select
+from sqlalchemy import Table, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -225,7 +225,7 @@ def parse_roster(content: bytes, filename: str = "") -> Roster:
 @dataclass
 class Checked:
     row: RosterRow
-    item: NewUser | None = None
+    item: NewUser
     errors: list[dict] = field(default_factory=list)
     values: dict | None = None  # column values for the insert (valid rows only)
 
@@ -255,7 +255,8 @@ async def _taken_usernames(session: AsyncSession, names: list[str]) -> set[str]:
     taken: set[str] = set()
     for start in range(0, len(names), CHUNK):
         chunk = names[start:start + CHUNK]
-        taken |= set((await session.execute(select(User.username).where(User.username.in_(chunk)))).scalars())
+        result = await session.execute(select(User.username).where(User.username.in_(chunk)))
+        taken |= {name for name in result.scalars() if name is not None}  # IN never matches NULL
     return taken
 
 
@@ -264,25 +265,24 @@ async def validate_roster(session: AsyncSession, actor: Actor, roster: Roster) -
     units = await _units_by_code(session, codes)
     checked: list[Checked] = []
     for row in roster.rows:
-        c = Checked(row=row, errors=list(row.notes))
+        errors = list(row.notes)
         noted = {e["field"] for e in row.notes}
         v = row.values
         code = v.get("org_code", "").strip()
         unit = units.get(code)
         if not code:
-            c.errors.append(field_error("org_code", "机构编码不能为空", row.number))
+            errors.append(field_error("org_code", "机构编码不能为空", row.number))
         elif unit is None or not in_scope(actor, PERMISSION, path=unit.path):
             # The same answer for "no such unit" and "not yours", so existence does not leak.
             if "org_code" not in noted:
-                c.errors.append(field_error("org_code", f"机构编码 {code} 不存在或不在您的管理范围内", row.number))
+                errors.append(field_error("org_code", f"机构编码 {code} 不存在或不在您的管理范围内", row.number))
         item = validate_new_user(v.get("name", ""), v.get("phone", ""), unit.id if unit else "",
                                  v.get("position", ""), v.get("id_number") or None, v.get("username") or None,
                                  row=row.number)
-        c.errors += [e for e in item.errors if e["field"] not in noted]
+        errors += [e for e in item.errors if e["field"] not in noted]
         if item.username and not USERNAME_RE.fullmatch(item.username):
-            c.errors.append(field_error("username", "用户名应以字母开头，由3–50位字母、数字、_ . - 组成", row.number))
-        c.item = item
-        checked.append(c)
+            errors.append(field_error("username", "用户名应以字母开头，由3–50位字母、数字、_ . - 组成", row.number))
+        checked.append(Checked(row=row, item=item, errors=errors))
 
     # Within the file, the first otherwise-valid row holding a phone / ID / username wins.
     seen: dict[tuple[str, str], int] = {}
@@ -335,9 +335,14 @@ async def insert_accounts(session: AsyncSession, rows: list[tuple[dict, str, str
     memberships = [{"id": new_id(), "user_id": values["id"], "unit_id": unit_id, "position": position,
                     "is_primary": True, "created_at": t} for values, unit_id, position in rows]
     for start in range(0, len(users), CHUNK):
-        await session.execute(User.__table__.insert(), users[start:start + CHUNK])
+        await session.execute(cast(Table, User.__table__).insert(), users[start:start + CHUNK])
     for start in range(0, len(memberships), CHUNK):
-        await session.execute(Membership.__table__.insert(), memberships[start:start + CHUNK])
+        await session.execute(cast(Table, Membership.__table__).insert(), memberships[start:start + CHUNK])
+
+
+def _insert_values(checked: Checked) -> dict:
+    assert checked.values is not None, "validate_roster sets values on every row without errors"
+    return checked.values
 
 
 async def import_roster(session: AsyncSession, actor: Actor, content: bytes, filename: str) -> ImportResult:
@@ -349,7 +354,7 @@ async def import_roster(session: AsyncSession, actor: Actor, content: bytes, fil
     good = [c for c in checked if not c.errors]
     bad = [c for c in checked if c.errors]
     try:
-        await insert_accounts(session, [(c.values, c.item.unit_id, c.item.position) for c in good])
+        await insert_accounts(session, [(_insert_values(c), c.item.unit_id, c.item.position) for c in good])
     except IntegrityError:
         # Another import or administrator created one of these people meanwhile.
         raise Conflict("导入期间其他管理员创建了相同手机号/身份证号/用户名的账号，本次导入未保存，请重新导入") from None

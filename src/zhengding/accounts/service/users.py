@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from zhengding.accounts.enums import UserStatus
@@ -94,7 +95,8 @@ async def existing_identities(session: AsyncSession, phone_bidx: Sequence[str],
             phones |= set((await session.execute(select(User.phone_bidx).where(User.phone_bidx.in_(chunk)))).scalars())
         chunk = list(id_bidx[start:start + 900])
         if chunk:
-            ids |= set((await session.execute(select(User.id_number_bidx).where(User.id_number_bidx.in_(chunk)))).scalars())
+            result = await session.execute(select(User.id_number_bidx).where(User.id_number_bidx.in_(chunk)))
+            ids |= {bidx for bidx in result.scalars() if bidx is not None}  # IN never matches NULL
     return phones, ids
 
 
@@ -254,7 +256,7 @@ async def issue_codes(session: AsyncSession, actor: Actor | None, user_ids: Sequ
         rows.append({"id": new_id(), "user_id": uid, "code_hash": code_hash(code), "expires_at": expires,
                      "created_by": actor.user_id if actor else None, "created_at": t})
     for start in range(0, len(rows), 2000):
-        await session.execute(ActivationCode.__table__.insert(), rows[start:start + 2000])
+        await session.execute(cast(Table, ActivationCode.__table__).insert(), rows[start:start + 2000])
     return codes
 
 
