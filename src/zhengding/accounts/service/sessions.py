@@ -26,6 +26,7 @@ from zhengding.authz.roles import ROLES
 from zhengding.config import get_settings
 from zhengding.core.clock import now
 from zhengding.core.db import defer_write
+from zhengding.core.events import publish_event
 from zhengding.core.errors import (
     Locked,
     MfaRequired,
@@ -223,10 +224,13 @@ async def revoke_sessions(session: AsyncSession, user_id: str, *, except_id: str
     if except_id:
         stmt = stmt.where(AuthSession.id != except_id)
     await session.execute(stmt.values(revoked_at=now()))
+    publish_event(session, "accounts.session.revoked", {"session_id": None}, users=[user_id])
 
 
 async def logout(session: AsyncSession, actor: Actor) -> None:
     await session.execute(update(AuthSession).where(AuthSession.id == actor.session_id).values(revoked_at=now()))
+    # Open WebSockets of this session close at once (the gateway listens for this event).
+    publish_event(session, "accounts.session.revoked", {"session_id": actor.session_id}, users=[actor.user_id])
     audit.record(session, actor, "auth.logout", target_type="user", target_id=actor.user_id)
 
 
