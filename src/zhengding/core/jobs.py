@@ -17,9 +17,10 @@ import importlib
 import pkgutil
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import CursorResult
 
 from zhengding.core.clock import now
 from zhengding.core.db import Database
@@ -83,8 +84,8 @@ async def enqueue_due(db: Database) -> int:
         stmt = dialect.insert(OutboxRow).values(rows).on_conflict_do_nothing(index_elements=["dedupe_key"])
         result = await session.execute(stmt)
     for row in rows:
-        _attempted[row["handler"]] = datetime.fromisoformat(row["payload"]["slot"])
-    return max(result.rowcount or 0, 0)
+        _attempted[str(row["handler"])] = datetime.fromisoformat(cast(dict[str, str], row["payload"])["slot"])
+    return max(cast(CursorResult[Any], result).rowcount or 0, 0)
 
 
 _loaded = False

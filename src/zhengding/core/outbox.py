@@ -30,9 +30,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import JSON, Index, Integer, String, Text, or_, select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -212,7 +213,7 @@ async def _renew_lease(db: Database, config: WorkerConfig, row_id: str) -> bool:
             .where(OutboxRow.id == row_id, OutboxRow.locked_by == config.worker_id, OutboxRow.status == RUNNING)
             .values(locked_until=now() + config.lease)
         )
-        return result.rowcount == 1
+        return cast(CursorResult[Any], result).rowcount == 1
 
 
 async def process(db: Database, config: WorkerConfig, row_id: str, name: str, payload: dict[str, Any],
@@ -240,7 +241,7 @@ async def process(db: Database, config: WorkerConfig, row_id: str, name: str, pa
                        OutboxRow.status == RUNNING)
                 .values(status=DONE, done_at=now(), locked_by=None, locked_until=None, last_error=None)
             )
-            if result.rowcount != 1:
+            if cast(CursorResult[Any], result).rowcount != 1:
                 raise LeaseLost(row_id)
             await fn(session, payload, *args)
         return DONE

@@ -26,7 +26,6 @@ from zhengding.authz.roles import ROLES
 from zhengding.config import get_settings
 from zhengding.core.clock import now
 from zhengding.core.db import defer_write
-from zhengding.core.events import publish_event
 from zhengding.core.errors import (
     Locked,
     MfaRequired,
@@ -35,6 +34,7 @@ from zhengding.core.errors import (
     ValidationFailed,
     field_error,
 )
+from zhengding.core.events import publish_event
 from zhengding.orgs.models import Membership, OrgUnit
 from zhengding.privacy.crypto import blind_index, keyed_hash
 from zhengding.privacy.idcard import normalize_phone

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import os
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import func, insert, select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from zhengding.accounts.enums import UserStatus
@@ -164,7 +165,7 @@ async def confirm_ding(session: AsyncSession, actor: Actor, ding_id: str) -> dic
             update(DingRecipient).where(DingRecipient.id == mine.id, DingRecipient.read_at.is_(None))
             .values(read_at=at)
         )
-        if result.rowcount:
+        if cast(CursorResult[Any], result).rowcount:
             mine.read_at = at
             await inbox.mark_read_internal(session, actor.user_id, [mine.notification_id or ""])
             read_count, unread_count = await _counts(session, ding_id)
@@ -257,7 +258,8 @@ async def ding_detail(session: AsyncSession, actor: Actor, ding_id: str) -> dict
         .where(DingRecipient.ding_id == ding_id).order_by(DingRecipient.read_at, User.name)
     )).all()
     units = await _primary_units(session, [r.user_id for r, _ in rows])
-    read, unread = [], []
+    read: list[dict[str, Any]] = []
+    unread: list[dict[str, Any]] = []
     for r, name in rows:
         person = {"user_id": r.user_id, "name": name, "unit_name": units.get(r.user_id), "read_at": r.read_at,
                   "sms_at": r.sms_at, "remind_count": r.remind_count, "last_reminded_at": r.last_reminded_at}

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import func, insert, select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from zhengding.authz.actor import Actor
@@ -137,4 +138,4 @@ async def mark_all_read(session: AsyncSession, actor: Actor, *, kind: str | None
     count = await unread_count(session, actor.user_id)
     publish_event(session, "notify.notification.read", {"all": True, "kind": kind, "unread_count": count},
                   users=[actor.user_id])
-    return result.rowcount or 0
+    return cast(CursorResult[Any], result).rowcount or 0
