@@ -48,7 +48,7 @@ def _ensure_var() -> None:
 
 
 @db_app.command("upgrade")
-def db_upgrade(revision: str = "head") -> None:
+def db_upgrade(revision: str = "heads") -> None:
     """执行数据库迁移（alembic upgrade）。"""
     from zhengding.core.migrate import upgrade
 

@@ -16,11 +16,11 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-def upgrade(url: str, revision: str = "head") -> None:
+def upgrade(url: str, revision: str = "heads") -> None:
     command.upgrade(alembic_config(url), revision)
 
 
-async def upgrade_engine(engine: AsyncEngine, revision: str = "head") -> None:
+async def upgrade_engine(engine: AsyncEngine, revision: str = "heads") -> None:
     """Upgrade through an existing async engine (inside a running event loop)."""
     config = alembic_config(str(engine.url.render_as_string(hide_password=False)))
 
