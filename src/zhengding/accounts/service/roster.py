@@ -15,12 +15,9 @@ import csv
 import io
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
-from decimal import Decimal, InvalidOperation
 from typing import Any, cast
 
 import xlsxwriter
-from python_calamine import CalamineWorkbook
 from sqlalchemy import Table, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,6 +27,7 @@ from zhengding.accounts.service.users import NewUser, existing_identities, user_
 from zhengding.audit import service as audit
 from zhengding.authz.actor import Actor
 from zhengding.authz.scope import in_scope
+from zhengding.core import spreadsheets
 from zhengding.core.clock import now
 from zhengding.core.errors import Conflict, NotFound, PayloadTooLarge, ValidationFailed, field_error
 from zhengding.core.ids import new_id
@@ -51,9 +49,6 @@ FIELD_LABELS = {"name": "姓名", "phone": "手机号", "org_code": "机构编�
                 "id_number": "身份证号", "username": "用户名"}
 
 USERNAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{2,49}")  # as for a single account (AccountCreate)
-_HEADER_NOISE = re.compile(r"[\s*＊]|[（(][^）)]*[）)]")  # "身份证号（可选）", "*姓名", " 手机号 "
-_SCIENTIFIC = re.compile(r"[+-]?\d+(\.\d+)?[eE][+-]?\d+")
-_INTEGRAL_FLOAT_TEXT = re.compile(r"\d+\.0+")
 
 
 # --- parsing -------------------------------------------------------------------------------
@@ -73,92 +68,13 @@ class Roster:
     unknown_columns: list[str]
 
 
-def _cell_text(value: Any) -> str:
-    """A cell as text. Integral floats lose their ".0" (Excel stores numbers as floats)."""
-    if type(value) is str:
-        return value.strip()
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "是" if value else "否"
-    if isinstance(value, float):
-        if value.is_integer():
-            return str(int(value))
-        return repr(value)
-    if isinstance(value, datetime | date | time):
-        return value.isoformat()
-    return str(value).strip()
-
-
-def _header_key(text: str) -> str:
-    return _HEADER_NOISE.sub("", text)
-
-
-def _recover_number(text: str, label: str) -> tuple[str, str | None]:
-    """Undo Excel's number formatting of a digit string: "13800138000.0" → "13800138000";
-    "1.3800138000E+10" → "13800138000" when every digit is given; "1.38E+10" is lossy → error."""
-    if _INTEGRAL_FLOAT_TEXT.fullmatch(text):
-        return text.split(".")[0], None
-    if _SCIENTIFIC.fullmatch(text):
-        try:
-            number = Decimal(text)
-        except InvalidOperation:
-            return text, None
-        mantissa = text.lower().split("e")[0].lstrip("+-")
-        significant = len(mantissa.replace(".", "").lstrip("0"))
-        digits = len(str(abs(int(number)))) if number == number.to_integral_value() else 0
-        if digits and significant >= digits:
-            return str(int(number)), None
-        return text, f"{label}被Excel转成了科学计数法（{text}），位数已丢失，请把该列设为文本后重新填写"
-    return text, None
-
-
-def _too_large_float(value: Any, label: str) -> str | None:
-    """An 18-digit ID number stored as an Excel number has lost its last digits."""
-    if isinstance(value, float) and abs(value) >= 2**53:
-        return f"{label}被Excel存成了数字，末几位已丢失，请把该列设为文本后重新填写"
-    return None
-
-
-def _detect_kind(content: bytes, filename: str) -> str:
-    name = filename.lower()
-    if content[:4] == b"PK\x03\x04" or content[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
-        return "sheet"
-    if name.endswith((".xlsx", ".xlsm", ".xls")):
-        raise ValidationFailed("文件不是有效的 xlsx 表格，请用 Excel/WPS 另存为 xlsx 后重新上传",
-                               [field_error("file", "不是有效的 xlsx 文件")])
-    if b"\x00" in content[:4096] or content[:4] in (b"%PDF", b"\x89PNG") or content[:3] == b"\xff\xd8\xff":
-        raise ValidationFailed("无法识别的文件格式，请上传 xlsx 或 csv 文件", [field_error("file", "仅支持 xlsx 或 csv")])
-    return "csv"
-
-
-def _decode_csv(content: bytes) -> str:
-    if content.startswith(b"\xef\xbb\xbf"):
-        return content[3:].decode("utf-8", errors="strict")
-    try:
-        return content.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    try:
-        return content.decode("gb18030")  # Excel/WPS "CSV" on a Chinese Windows
-    except UnicodeDecodeError:
-        raise ValidationFailed("csv 文件编码无法识别，请保存为 UTF-8 或 GBK 编码",
-                               [field_error("file", "编码无法识别")]) from None
-
-
-def _sheet_rows(content: bytes) -> list[list[Any]]:
-    try:
-        workbook = CalamineWorkbook.from_filelike(io.BytesIO(content))
-        if not workbook.sheet_names:
-            return []
-        # iter_rows starts at the sheet's first row (empty leading rows included), so the
-        # index + 1 is the row number Excel shows.
-        return list(workbook.get_sheet_by_index(0).iter_rows())
-    except ValidationFailed:
-        raise
-    except Exception:  # calamine raises several unrelated types for damaged files
-        raise ValidationFailed("表格文件无法读取（文件已损坏或不是 xlsx/csv），请检查后重新上传",
-                               [field_error("file", "文件无法读取")]) from None
+_cell_text = spreadsheets.cell_text
+_header_key = spreadsheets.header_key
+_recover_number = spreadsheets.recover_number
+_too_large_float = spreadsheets.too_large_float
+_detect_kind = spreadsheets.detect_kind
+_decode_csv = spreadsheets.decode_csv
+_sheet_rows = spreadsheets.sheet_rows
 
 
 def parse_roster(content: bytes, filename: str = "") -> Roster:
