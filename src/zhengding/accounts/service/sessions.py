@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from zhengding.accounts.enums import MfaState, UserStatus
 from zhengding.accounts.models import AuthSession, LoginThrottle, RoleAssignment, User
-from zhengding.accounts.passwords import hash_password, policy_error, verify_password
+from zhengding.accounts.passwords import hash_password_off_loop, policy_error, verify_password_off_loop
 from zhengding.audit import service as audit
 from zhengding.authz.actor import Actor, Grant
 from zhengding.authz.roles import ROLES
@@ -165,7 +165,8 @@ async def login(session: AsyncSession, login_name: str, password: str, *, ip: st
     user = await find_user_by_login(session, login_name)
     key = f"user:{user.id}" if user else f"login:{blind_index('login', login_name.strip().lower())[:60]}"
     await check_not_locked(session, key)
-    ok = user is not None and user.status != UserStatus.PENDING and verify_password(user.password_hash, password)
+    ok = await verify_password_off_loop(user.password_hash if user else None, password) and user is not None \
+        and user.status != UserStatus.PENDING
     if not ok:
         locked = await register_failure(session, key)
         audit.record(session, None, "auth.login.failed", target_type="user", target_id=user.id if user else None,
@@ -239,7 +240,7 @@ async def change_password(session: AsyncSession, actor: Actor, old_password: str
     _, user = await current_session(session)
     key = f"user:{user.id}"
     await check_not_locked(session, key)
-    if not verify_password(user.password_hash, old_password):
+    if not await verify_password_off_loop(user.password_hash, old_password):
         locked = await register_failure(session, key)
         audit.record(session, actor, "accounts.password.change_failed", target_type="user", target_id=user.id,
                      result="denied", detail={"locked": locked})
@@ -247,7 +248,7 @@ async def change_password(session: AsyncSession, actor: Actor, old_password: str
     problem = policy_error(new_password, personal=[user.username or "", user.phone])
     if problem:
         raise ValidationFailed(problem, [field_error("new_password", problem)])
-    user.password_hash = hash_password(new_password)
+    user.password_hash = await hash_password_off_loop(new_password)
     user.password_changed_at = now()
     await revoke_sessions(session, user.id)
     token, row = await _open_session(session, user, MfaState.NONE, ip=ip, user_agent=user_agent)

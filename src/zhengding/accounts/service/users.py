@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from zhengding.accounts.enums import UserStatus
 from zhengding.accounts.models import ActivationCode, RoleAssignment, User
-from zhengding.accounts.passwords import hash_password, policy_error
+from zhengding.accounts.passwords import hash_password_off_loop, policy_error
 from zhengding.accounts.service.sessions import (
     check_not_locked,
     clear_failures,
@@ -291,7 +291,7 @@ async def activate(session: AsyncSession, *, name: str, phone: str, code: str, p
     await clear_failures(session, key)
     t = now()
     active_code.used_at = t
-    user.password_hash = hash_password(password)
+    user.password_hash = await hash_password_off_loop(password)
     user.password_changed_at = t
     user.status = UserStatus.ACTIVE
     user.activated_at = t
