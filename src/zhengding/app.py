@@ -33,6 +33,8 @@ ROUTERS = [
     "zhengding.notify.router:router",
     "zhengding.realtime.router:router",
     "zhengding.realtime.router:ws_router",
+    "zhengding.http.files:router",
+    "zhengding.supervision.router:router",
 ]
 
 # Background services started with the app: async context managers taking the settings

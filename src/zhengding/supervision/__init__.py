@@ -1,0 +1,1 @@
+"""Supervision (督办): leaders' assigned work items followed to completion."""

@@ -1,0 +1,85 @@
+"""Recurring report requests (e.g. a daily epidemic situation report): `ensure_instances`
+creates, for the current period, one instance item whose owners are the request's owners
+(each owner row is that unit's instance for the period, with its own status); `create_due_instances`
+runs it for every active request (the sweep job). A missed instance is an owner still
+unfinished at the period's deadline: the overdue sweep flags it (漏报) and escalates.
+
+Periods are local (Asia/Shanghai): a day ("2026-01-05"), or an ISO week ("2026-W02") whose
+deadline falls on the request's weekday. A request created after the current period's
+deadline starts with the next period; no period is replayed after an outage (sweeps, not
+obligations).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from zhengding.core.clock import now
+from zhengding.supervision import repository as repo
+from zhengding.supervision.enums import ItemStatus, Priority, Recurrence, SourceKind, UpdateKind
+from zhengding.supervision.models import SupervisionItem
+from zhengding.supervision.schemas import ItemCreate, OwnerIn
+from zhengding.supervision.service import common
+
+
+def period_of(template: SupervisionItem, at: datetime) -> tuple[str, datetime, str]:
+    """(period key, deadline, label) of the period containing `at`."""
+    local = at.astimezone(common.LOCAL)
+    hh, mm = (int(x) for x in (template.due_time or "17:00").split(":"))
+    if template.recurrence == Recurrence.WEEKLY:
+        year, week, _ = local.isocalendar()
+        monday = date.fromisocalendar(year, week, 1)
+        day = monday + timedelta(days=(template.weekday or 5) - 1)
+        key, label = f"{year}-W{week:02d}", f"{year}年第{week}周"
+    else:
+        day = local.date()
+        key, label = day.isoformat(), f"{day.month}月{day.day}日"
+    deadline = datetime.combine(day, time(hh, mm), tzinfo=common.LOCAL)
+    return key, deadline.astimezone(at.tzinfo), label
+
+
+async def ensure_instances(session: AsyncSession, template: SupervisionItem) -> SupervisionItem | None:
+    if template.status != ItemStatus.RECURRING:
+        return None
+    at = now()
+    key, deadline, label = period_of(template, at)
+    if deadline <= template.created_at or deadline <= at:
+        return None  # created after this period's deadline, or the period's report is already due
+    if template.recur_until is not None and deadline > template.recur_until:
+        return None
+    exists = (await session.scalars(select(SupervisionItem.id).where(
+        SupervisionItem.template_id == template.id, SupervisionItem.period_key == key))).first()
+    if exists:
+        return None
+    from zhengding.supervision.service import items
+
+    owners = await repo.owners_of(session, [template.id])
+    body = ItemCreate(title=f"{template.title}（{label}）", content=template.content,
+                      source_kind=SourceKind(template.source_kind), source_ref=template.source_ref,
+                      priority=Priority(template.priority), deadline=deadline,
+                      owners=[OwnerIn(unit_id=o.unit_id, user_id=o.user_id, lead=o.role == "lead") for o in owners],
+                      remind_before_minutes=template.remind_before_minutes,
+                      sms_after_minutes=template.sms_after_minutes, requires_review=template.requires_review,
+                      weekday=template.weekday or 5)
+    owner_rows = [{"kind": o.kind, "role": o.role, "unit_id": o.unit_id, "user_id": o.user_id, "name": o.name,
+                   "stat_unit_id": o.stat_unit_id, "stat_unit_path": o.stat_unit_path} for o in owners]
+    instance = await items._insert_item(session, None, body, unit_id=template.unit_id,  # type: ignore[arg-type]
+                                        unit_path=template.unit_path, unit_name=template.unit_name,
+                                        owners=owner_rows, template=template, period_key=key, deadline=deadline,
+                                        creator_id=template.created_by, creator_name=template.creator_name)
+    common.add_update(session, instance, UpdateKind.ASSIGNED, None, text=f"周期报送：{label}")
+    await items._notify_assigned(session, None, instance, await repo.owners_of(session, [instance.id]), [])
+    return instance
+
+
+async def create_due_instances(session: AsyncSession) -> int:
+    templates = (await session.scalars(select(SupervisionItem).where(
+        SupervisionItem.status == ItemStatus.RECURRING))).all()
+    created = 0
+    for template in templates:
+        if await ensure_instances(session, template) is not None:
+            created += 1
+    return created
