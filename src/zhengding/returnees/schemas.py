@@ -1,0 +1,158 @@
+"""The inbound registration contract (validated by hand, for field-level reasons in Chinese)
+and the request bodies of the grid worker's and the commands' endpoints."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from zhengding.core.clock import now
+from zhengding.privacy import idcard
+from zhengding.returnees.enums import AnomalyKind, HealthCode, Transport
+
+MAX_BATCH = 500
+
+# field → (required, max length or None for non-strings)
+REGISTRATION_FIELDS: dict[str, tuple[bool, int | None]] = {
+    "registration_id": (True, 64),
+    "name": (True, 50),
+    "id_number": (True, 18),
+    "phone": (True, 20),
+    "origin_province": (True, 20),
+    "origin_city": (False, 30),
+    "origin_risk_area": (False, None),
+    "port_of_entry": (True, 50),
+    "arrived_at": (True, 40),
+    "transport": (True, 10),
+    "transport_no": (False, 20),
+    "destination": (True, 200),
+    "health_code": (True, 10),
+}
+
+
+@dataclass
+class Registration:
+    registration_id: str
+    name: str
+    id_number: str
+    phone: str
+    origin_province: str
+    origin_city: str
+    origin_risk_area: bool
+    port_of_entry: str
+    arrived_at: datetime
+    transport: str
+    transport_no: str
+    destination: str
+    health_code: str
+
+
+def parse_registration(item: Any) -> tuple[Registration | None, list[dict[str, str]]]:
+    """(registration, []) when valid, else (None, [{field, reason}, …])."""
+    if not isinstance(item, dict):
+        return None, [{"field": "", "reason": "每条登记应为一个 JSON 对象"}]
+    errors: list[dict[str, str]] = []
+    for key in item:
+        if key not in REGISTRATION_FIELDS:
+            errors.append({"field": str(key)[:40], "reason": "不允许的字段（只收集必要信息）"})
+    clean: dict[str, Any] = {}
+    for field, (required, limit) in REGISTRATION_FIELDS.items():
+        value = item.get(field)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            if required:
+                errors.append({"field": field, "reason": "必填"})
+            continue
+        if limit is not None:
+            if not isinstance(value, str):
+                errors.append({"field": field, "reason": "应为字符串"})
+                continue
+            value = value.strip()
+            if len(value) > limit:
+                errors.append({"field": field, "reason": f"超过 {limit} 个字符"})
+                continue
+        clean[field] = value
+    if "id_number" in clean:
+        number = idcard.normalize(clean["id_number"])
+        if len(number) == 15 and number.isdigit():
+            number = idcard.upgrade_15(number)
+        reason = idcard.validation_error(number)
+        if reason:
+            errors.append({"field": "id_number", "reason": reason})
+        clean["id_number"] = number
+    if "phone" in clean:
+        phone = idcard.normalize_phone(clean["phone"])
+        reason = idcard.phone_error(phone)
+        if reason:
+            errors.append({"field": "phone", "reason": reason})
+        clean["phone"] = phone
+    risk = item.get("origin_risk_area", False)
+    if risk is not None and not isinstance(risk, bool):
+        errors.append({"field": "origin_risk_area", "reason": "应为 true 或 false"})
+    clean["origin_risk_area"] = bool(risk) if isinstance(risk, bool) else False
+    if "arrived_at" in clean:
+        try:
+            at = datetime.fromisoformat(clean["arrived_at"])
+            if at.tzinfo is None:
+                errors.append({"field": "arrived_at", "reason": "时间须带时区，如 2022-01-25T14:30:00+08:00"})
+            elif at > now() + timedelta(hours=1):
+                errors.append({"field": "arrived_at", "reason": "抵达时间晚于当前时间"})
+            else:
+                clean["arrived_at"] = at
+        except ValueError:
+            errors.append({"field": "arrived_at", "reason": "时间格式应为 ISO 8601，如 2022-01-25T14:30:00+08:00"})
+    if "transport" in clean and clean["transport"] not in {t.value for t in Transport}:
+        errors.append({"field": "transport", "reason": "应为 flight、train、ship、car 或 other"})
+    if "health_code" in clean and clean["health_code"] not in {h.value for h in HealthCode}:
+        errors.append({"field": "health_code", "reason": "应为 green、yellow 或 red"})
+    if errors:
+        return None, errors
+    return Registration(
+        registration_id=clean["registration_id"], name=clean["name"], id_number=clean["id_number"],
+        phone=clean["phone"], origin_province=clean["origin_province"], origin_city=clean.get("origin_city", ""),
+        origin_risk_area=clean["origin_risk_area"], port_of_entry=clean["port_of_entry"],
+        arrived_at=clean["arrived_at"], transport=clean["transport"], transport_no=clean.get("transport_no", ""),
+        destination=clean["destination"], health_code=clean["health_code"],
+    ), []
+
+
+# --- request bodies of the staff endpoints -------------------------------------------------------
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ReturneeEnrol(_Body):
+    identity_confirmed: bool
+    actual_address: str = Field(min_length=2, max_length=200)
+    contact_phone: str | None = Field(None, max_length=20)
+    household_size: int | None = Field(None, ge=1, le=50)
+    household_note: str = Field("", max_length=200)
+    monitoring_plan: Literal["home", "centralized", "self"] = "home"
+    monitoring_days: int | None = Field(None, ge=1, le=60)
+
+
+class CheckInCreate(_Body):
+    temperature: float = Field(ge=34.0, le=43.0)
+    symptoms: list[Literal["fever", "cough", "fatigue", "sore_throat", "loss_of_taste", "diarrhea", "other"]] = []
+    note: str = Field("", max_length=500)
+
+
+class AnomalyCreate(_Body):
+    kind: AnomalyKind
+    description: str = Field("", max_length=1000)
+
+
+class AnomalyResolve(_Body):
+    resolution: str = Field(min_length=2, max_length=1000)
+
+
+class ReturneeRoute(_Body):
+    village_id: str = Field(max_length=26)
+    note: str = Field("", max_length=200)
+
+
+class ReturneeRelease(_Body):
+    note: str = Field("", max_length=200)

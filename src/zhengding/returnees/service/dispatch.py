@@ -1,0 +1,285 @@
+"""Arrival and dispatch use-cases: `receive_registrations` (the inbound API), `resolve_destination`,
+`route_returnee` (manual routing from a queue), `reassign_returnee` (moved house).
+
+Who is notified:
+- an arrival resolved to a village → every member of the village's subtree (its staff and grid
+  workers): inbox entry + "returnees.returnee.dispatched", live;
+- an arrival that cannot be placed in a village → the members of the deepest resolved unit
+  (its manual-routing queue): inbox entry + "returnees.returnee.queued";
+- routed / reassigned → the new village's members as for an arrival; the old village's members
+  get "returnees.returnee.withdrawn" so that their lists drop it.
+Commands above the holding unit see it through their subtree scope (no push).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, cast
+
+import orjson
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from zhengding.audit import service as audit
+from zhengding.authz.actor import Actor
+from zhengding.authz.scope import ensure_in_scope
+from zhengding.core.clock import now
+from zhengding.core.errors import Conflict, NotFound, ValidationFailed, field_error
+from zhengding.core.events import publish_event
+from zhengding.core.ids import new_id
+from zhengding.divisions.resolver import default_resolver
+from zhengding.notify.service import inbox
+from zhengding.orgs import service as org_service
+from zhengding.orgs.enums import UnitKind
+from zhengding.orgs.models import OrgUnit
+from zhengding.privacy.crypto import blind_index
+from zhengding.privacy.masking import mask_name
+from zhengding.returnees import policy, stats_table
+from zhengding.returnees import repository as repo
+from zhengding.returnees.enums import ReturneeStatus
+from zhengding.returnees.models import InboundSource, Returnee, ReturneeHistory
+from zhengding.returnees.permissions import ROUTE
+from zhengding.returnees.schemas import Registration, parse_registration
+from zhengding.returnees.signing import sm3_hex
+from zhengding.returnees.views import list_item
+
+PROVINCE_CODE = "460000000000"
+
+
+# --- destination → org unit ------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Placement:
+    unit_id: str
+    unit_path: str
+    unit_name: str
+    is_village: bool
+    code: str | None
+    level: int | None
+    path_names: str
+
+
+_unit_cache: dict[str, tuple[float, tuple[str, str, str, bool] | None]] = {}
+_UNIT_TTL = 300.0
+
+
+def _parent_codes(code: str) -> list[str]:
+    """The code itself, then its ancestors by the 2-2-2-3-3 structure of division codes."""
+    out = [code]
+    for keep in (9, 6, 4, 2):
+        parent = code[:keep].ljust(12, "0")
+        if parent != out[-1]:
+            out.append(parent)
+    return out
+
+
+async def _unit_for_code(session: AsyncSession, code: str) -> tuple[str, str, str, bool] | None:
+    # Division units neither move nor disappear: a short cache saves a query per arrival.
+    hit = _unit_cache.get(code)
+    if hit and hit[0] > time.monotonic():
+        return hit[1]
+    unit = await org_service.unit_for_division(session, code)
+    value = (unit.id, unit.path, unit.name, unit.kind == UnitKind.COMMITTEE) if unit else None
+    _unit_cache[code] = (time.monotonic() + _UNIT_TTL, value)
+    return value
+
+
+async def resolve_destination(session: AsyncSession, text: str) -> Placement:
+    """The village the text names with certainty, else the deepest unit it names (its queue),
+    else the province (destination outside the province or unreadable)."""
+    r = default_resolver().resolve(text)
+    codes = _parent_codes(r.code) if r.code else []
+    for code in [*codes, PROVINCE_CODE]:
+        unit = await _unit_for_code(session, code)
+        if unit is not None:
+            unit_id, path, name, village = unit
+            return Placement(unit_id, path, name, village, r.code, r.level, "/".join(r.path))
+    raise RuntimeError("the province's org tree is not loaded")
+
+
+# --- the inbound API ---------------------------------------------------------------------------
+
+@dataclass
+class ItemResult:
+    index: int
+    registration_id: str | None
+    status: str  # accepted | replayed | rejected | conflict
+    result: dict[str, Any] | None = None
+    errors: list[dict[str, str]] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"index": self.index, "registration_id": self.registration_id, "status": self.status}
+        if self.result is not None:
+            out.update(self.result)
+        if self.errors is not None:
+            out["errors"] = self.errors
+        return out
+
+
+def _digest(item: dict[str, Any]) -> str:
+    return sm3_hex(orjson.dumps(item, option=orjson.OPT_SORT_KEYS))
+
+
+async def receive_registrations(session: AsyncSession, source: InboundSource, items: list[Any]) -> list[ItemResult]:
+    """Validate, deduplicate on (source, registration id), place and dispatch each item.
+
+    A replay (same id, same body) returns the stored original result and changes nothing; the
+    same id with another body is a conflict. Concurrent first arrivals of one id: the insert is
+    ON CONFLICT DO NOTHING, and the loser answers as a replay or a conflict.
+    """
+    out: list[ItemResult] = []
+    parsed: list[tuple[int, Registration, str]] = []
+    for index, item in enumerate(items):
+        reg, errors = parse_registration(item)
+        if reg is None:
+            rid = item.get("registration_id") if isinstance(item, dict) else None
+            out.append(ItemResult(index, rid if isinstance(rid, str) else None, "rejected", errors=errors))
+        else:
+            parsed.append((index, reg, _digest(item)))
+    existing = await repo.by_registration(session, source.id, [reg.registration_id for _, reg, _ in parsed]) \
+        if parsed else {}
+    for index, reg, digest in parsed:
+        prior = existing.get(reg.registration_id)
+        if prior is None:
+            prior, fresh = await _create(session, source, reg, digest)
+            existing[reg.registration_id] = prior
+            if fresh:
+                out.append(ItemResult(index, reg.registration_id, "accepted", result=prior.result))
+                continue
+        if prior.body_digest == digest:
+            out.append(ItemResult(index, reg.registration_id, "replayed", result=prior.result))
+        else:
+            out.append(ItemResult(index, reg.registration_id, "conflict", errors=[
+                {"field": "registration_id", "reason": "该登记编号已提交过不同的内容"}]))
+    out.sort(key=lambda r: r.index)
+    return out
+
+
+async def _create(session: AsyncSession, source: InboundSource, reg: Registration,
+                  digest: str) -> tuple[Returnee, bool]:
+    at = now()
+    place = await resolve_destination(session, reg.destination)
+    status = ReturneeStatus.DISPATCHED if place.is_village else ReturneeStatus.ROUTING
+    returnee_id = new_id()
+    result = {"id": returnee_id, "dispatch": "village" if place.is_village else "routing",
+              "unit_id": place.unit_id, "unit_name": place.unit_name,
+              "resolved": {"code": place.code, "level": place.level, "path": place.path_names}}
+    values = dict(
+        id=returnee_id, source_id=source.id, registration_id=reg.registration_id, body_digest=digest,
+        result=result, name=reg.name, name_bidx=blind_index("name", reg.name),
+        id_number=reg.id_number, id_number_bidx=blind_index("id_number", reg.id_number),
+        phone=reg.phone, phone_bidx=blind_index("phone", reg.phone),
+        origin_province=reg.origin_province, origin_city=reg.origin_city, origin_risk_area=reg.origin_risk_area,
+        port_of_entry=reg.port_of_entry, arrived_at=reg.arrived_at, transport=reg.transport,
+        transport_no=reg.transport_no, destination_text=reg.destination, health_code=reg.health_code,
+        resolved_code=place.code, resolved_level=place.level, resolved_path=place.path_names[:200],
+        status=str(status), unit_id=place.unit_id, unit_path=place.unit_path, day=policy.local_day(reg.arrived_at),
+        received_at=at, dispatched_at=at if place.is_village else None, household_note="", anomaly_count=0,
+        open_anomalies=0, created_at=at,
+    )
+    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite  # type: ignore[union-attr]
+    stmt = dialect.insert(Returnee).values(values).on_conflict_do_nothing(
+        index_elements=["source_id", "registration_id"])
+    inserted = cast(CursorResult[Any], await session.execute(stmt)).rowcount == 1
+    if not inserted:  # a concurrent request with the same id committed first
+        return (await repo.by_registration(session, source.id, [reg.registration_id]))[reg.registration_id], False
+    r = Returnee(**values)
+    session.add(ReturneeHistory(id=new_id(), returnee_id=r.id, kind="dispatched" if place.is_village else "queued",
+                                actor_id=None, actor_name="健康码系统", from_unit_id=None, to_unit_id=place.unit_id,
+                                note=f"目的地解析：{place.path_names or '无法解析'}", at=at))
+    await stats_table.bump(session, r, stats_table.contributions(r))
+    await _announce(session, r, place.unit_name, arrival=True)
+    audit.record(session, None, "returnees.registration.received", target_type="returnee", target_id=r.id,
+                 detail={"source": source.name, "dispatch": result["dispatch"], "unit_id": place.unit_id})
+    return r, True
+
+
+async def _announce(session: AsyncSession, r: Returnee, unit_name: str, *, arrival: bool) -> None:
+    """Push the returnee to the holding unit's people (village subtree, or the queue unit's members)."""
+    item = list_item(r, unit_name)
+    if r.status == ReturneeStatus.ROUTING:
+        users = await repo.members_of(session, [r.unit_id])
+        title = f"待分派返乡人员：{mask_name(r.name)}（目的地无法确定到村）"
+        kind, event = "returnees.routing", "returnees.returnee.queued"
+        link = "/returnees/routing"
+    else:
+        users = await repo.members_under(session, r.unit_path)
+        title = f"新的返乡人员：{mask_name(r.name)}，{r.port_of_entry}{'入琼' if arrival else ''}"
+        kind, event = "returnees.arrival", "returnees.returnee.dispatched"
+        link = f"/returnees/{r.id}"
+    if not users:
+        return
+    await inbox.notify_users(session, users, kind=kind, title=title, body=f"目的地：{item['destination_text']}",
+                             link=link, object_type="returnee", object_id=r.id, source="returnees", push=False)
+    publish_event(session, event, item, users=users)
+
+
+# --- manual routing and reassignment -----------------------------------------------------------
+
+async def _target_village(session: AsyncSession, actor: Actor, village_id: str) -> OrgUnit:
+    unit = await org_service.access_unit(session, actor, village_id, ROUTE)
+    if unit.kind != UnitKind.COMMITTEE:
+        raise ValidationFailed("只能分派到村（社区）", [field_error("village_id", "请选择村（社区）")])
+    return unit
+
+
+async def _load_for_route(session: AsyncSession, actor: Actor, returnee_id: str) -> Returnee:
+    r = await repo.get(session, returnee_id, for_update=True)
+    if r is None:
+        raise NotFound("返乡人员不存在或无权查看")
+    ensure_in_scope(actor, ROUTE, path=r.unit_path)
+    return r
+
+
+async def route_returnee(session: AsyncSession, actor: Actor, returnee_id: str, village_id: str,
+                         note: str = "") -> Returnee:
+    """Staff of a routing queue pick the village."""
+    r = await _load_for_route(session, actor, returnee_id)
+    if r.status != ReturneeStatus.ROUTING:
+        raise Conflict("该人员已分派到村")
+    village = await _target_village(session, actor, village_id)
+    if not village.path.startswith(r.unit_path):
+        raise ValidationFailed("只能分派到本级管辖的村（社区）", [field_error("village_id", "不在本级管辖范围")])
+    await _move(session, actor, r, village, kind="routed", note=note)
+    return r
+
+
+async def reassign_returnee(session: AsyncSession, actor: Actor, returnee_id: str, village_id: str,
+                            note: str = "") -> Returnee:
+    """Moved house: hand the returnee to another village, keeping the course so far."""
+    r = await _load_for_route(session, actor, returnee_id)
+    if r.status in (ReturneeStatus.ROUTING, ReturneeStatus.RELEASED):
+        raise Conflict("待分派或已解除的人员不能转移")
+    village = await _target_village(session, actor, village_id)
+    if village.id == r.unit_id:
+        raise ValidationFailed("已在该村（社区）", [field_error("village_id", "与当前所属相同")])
+    await _move(session, actor, r, village, kind="reassigned", note=note)
+    return r
+
+
+async def _move(session: AsyncSession, actor: Actor, r: Returnee, village: OrgUnit, *, kind: str, note: str) -> None:
+    old_unit, old_path, old_status = r.unit_id, r.unit_path, r.status
+    at = now()
+    if old_status == ReturneeStatus.ROUTING:
+        contrib = stats_table.contributions(r)
+        await stats_table.bump(session, r, {k: -v for k, v in contrib.items()})
+        r.status = str(ReturneeStatus.DISPATCHED)
+        r.dispatched_at = at
+        r.unit_id, r.unit_path = village.id, village.path
+        await stats_table.bump(session, r, stats_table.contributions(r))
+    else:
+        await stats_table.move(session, r, village.id, village.path)
+        if r.status == ReturneeStatus.DISPATCHED:
+            r.dispatched_at = at  # the new village's acknowledgement deadline starts now
+    session.add(ReturneeHistory(id=new_id(), returnee_id=r.id, kind=kind, actor_id=actor.user_id,
+                                actor_name=actor.name, from_unit_id=old_unit, to_unit_id=village.id,
+                                note=note.strip(), at=at))
+    await _announce(session, r, village.name, arrival=False)
+    if old_status != ReturneeStatus.ROUTING:
+        gone = [u for u in await repo.members_under(session, old_path)]
+        if gone:
+            publish_event(session, "returnees.returnee.withdrawn", {"id": r.id, "unit_id": village.id}, users=gone)
+    audit.record(session, actor, f"returnees.returnee.{kind}", target_type="returnee", target_id=r.id,
+                 detail={"from_unit_id": old_unit, "to_unit_id": village.id})

@@ -1,0 +1,58 @@
+"""Keeping `returnee_stats` current inside the write transaction (one upsert per change)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from zhengding.core.ids import new_id
+from zhengding.returnees.enums import ReturneeStatus
+from zhengding.returnees.models import Returnee, ReturneeStat
+
+COUNTERS = ("arrivals", "routing", "acknowledged", "enrolled", "released", "anomalies", "open_anomalies", "overdue")
+
+
+def contributions(r: Returnee) -> dict[str, int]:
+    """What one returnee adds to its holding unit's counters (moved as a whole on reassignment)."""
+    return {
+        "arrivals": 1,
+        "routing": int(r.status == ReturneeStatus.ROUTING),
+        "acknowledged": int(r.acknowledged_at is not None),
+        "enrolled": int(r.enrolled_at is not None),
+        "released": int(r.released_at is not None),
+        "anomalies": r.anomaly_count or 0,
+        "open_anomalies": r.open_anomalies or 0,
+        "overdue": int(is_overdue(r)),
+    }
+
+
+def is_overdue(r: Returnee) -> bool:
+    return r.ack_overdue_at is not None or r.checkin_overdue_at is not None
+
+
+async def bump(session: AsyncSession, r: Returnee, deltas: dict[str, int]) -> None:
+    deltas = {k: v for k, v in deltas.items() if v}
+    if not deltas:
+        return
+    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite  # type: ignore[union-attr]
+    values: dict[str, Any] = {"id": new_id(), "unit_id": r.unit_id, "unit_path": r.unit_path, "day": r.day,
+                              "port_of_entry": r.port_of_entry, "origin_province": r.origin_province,
+                              **{c: deltas.get(c, 0) for c in COUNTERS}}
+    stmt = dialect.insert(ReturneeStat).values(values)
+    table = ReturneeStat.__table__
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["unit_id", "day", "port_of_entry", "origin_province"],
+        set_={c: table.c[c] + stmt.excluded[c] for c in deltas} | {"unit_path": stmt.excluded.unit_path},
+    )
+    await session.execute(stmt)
+
+
+async def move(session: AsyncSession, r: Returnee, new_unit_id: str, new_unit_path: str) -> None:
+    """Move the returnee's whole contribution from its current unit to another (call before
+    changing r.unit_id; sets it)."""
+    c = contributions(r)
+    await bump(session, r, {k: -v for k, v in c.items()})
+    r.unit_id, r.unit_path = new_unit_id, new_unit_path
+    await bump(session, r, c)
