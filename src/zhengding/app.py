@@ -33,6 +33,7 @@ ROUTERS = [
     "zhengding.notify.router:router",
     "zhengding.realtime.router:router",
     "zhengding.realtime.router:ws_router",
+    "zhengding.verification.router:router",
     "zhengding.returnees.inbound_router:router",
     "zhengding.returnees.router:router",
     "zhengding.http.files:router",
