@@ -33,6 +33,8 @@ ROUTERS = [
     "zhengding.notify.router:router",
     "zhengding.realtime.router:router",
     "zhengding.realtime.router:ws_router",
+    "zhengding.returnees.inbound_router:router",
+    "zhengding.returnees.router:router",
     "zhengding.verification.router:router",
     "zhengding.returnees.inbound_router:router",
     "zhengding.returnees.router:router",

@@ -10,10 +10,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from zhengding.authz.actor import Actor
 from zhengding.http.deps import current_actor, get_session
 from zhengding.http.routing import make_router
-from zhengding.returnees import permissions  # noqa: F401  (extends the roles)
-from zhengding.returnees import views
+from zhengding.returnees import (
+    permissions,  # noqa: F401  (extends the roles)
+    views,
+)
 from zhengding.returnees import workbench as _workbench  # noqa: F401  (registers app and to-dos)
-from zhengding.returnees.schemas import AnomalyCreate, AnomalyResolve, CheckInCreate, ReturneeEnrol, ReturneeRelease, ReturneeRoute
+from zhengding.returnees.schemas import (
+    AnomalyCreate,
+    AnomalyResolve,
+    CheckInCreate,
+    ReturneeEnrol,
+    ReturneeRelease,
+    ReturneeRoute,
+)
 from zhengding.returnees.service import access, anomalies, dispatch, monitoring, stats
 
 router = make_router("/api/returnees", tags=["返乡人员"])

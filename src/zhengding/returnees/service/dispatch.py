@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import orjson
+from sqlalchemy import update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -39,7 +40,7 @@ from zhengding.privacy.masking import mask_name
 from zhengding.returnees import policy, stats_table
 from zhengding.returnees import repository as repo
 from zhengding.returnees.enums import ReturneeStatus
-from zhengding.returnees.models import InboundSource, Returnee, ReturneeHistory
+from zhengding.returnees.models import Anomaly, InboundSource, Returnee, ReturneeHistory
 from zhengding.returnees.permissions import ROUTE
 from zhengding.returnees.schemas import Registration, parse_registration
 from zhengding.returnees.signing import sm3_hex
@@ -273,12 +274,14 @@ async def _move(session: AsyncSession, actor: Actor, r: Returnee, village: OrgUn
         await stats_table.move(session, r, village.id, village.path)
         if r.status == ReturneeStatus.DISPATCHED:
             r.dispatched_at = at  # the new village's acknowledgement deadline starts now
+    # Open and past anomalies follow the returnee (the new village and its commands track them).
+    await session.execute(update(Anomaly).where(Anomaly.returnee_id == r.id).values(unit_path=village.path))
     session.add(ReturneeHistory(id=new_id(), returnee_id=r.id, kind=kind, actor_id=actor.user_id,
                                 actor_name=actor.name, from_unit_id=old_unit, to_unit_id=village.id,
                                 note=note.strip(), at=at))
     await _announce(session, r, village.name, arrival=False)
     if old_status != ReturneeStatus.ROUTING:
-        gone = [u for u in await repo.members_under(session, old_path)]
+        gone = await repo.members_under(session, old_path)
         if gone:
             publish_event(session, "returnees.returnee.withdrawn", {"id": r.id, "unit_id": village.id}, users=gone)
     audit.record(session, actor, f"returnees.returnee.{kind}", target_type="returnee", target_id=r.id,

@@ -73,7 +73,7 @@ async def returnee_stats(session: AsyncSession, actor: Actor, unit_id: str | Non
                                       .order_by(OrgUnit.sort_key))).scalars().all()
         children = [{"id": k.id, "name": k.name, "level": k.level, "kind": k.kind,
                      **per_child.get(k.id, _shape({}))} for k in kids]
-        children.sort(key=lambda c: -c["arrivals"])
+        children.sort(key=lambda c: -int(c["arrivals"]))  # type: ignore[call-overload]
     held_here = next((v for p, v in by_path if p == unit.path), _shape({}))
     return {
         "unit": {"id": unit.id, "name": unit.name, "level": unit.level, "kind": unit.kind,
