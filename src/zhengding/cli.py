@@ -92,10 +92,12 @@ def demo_seed(per_village: int = 3) -> None:
         async with db.unit_of_work() as session:
             village = await session.get(OrgUnit, personas["grid1"]["unit_id"])
             samples = await demo.activation_samples(session, village)
-        return created, personas, pending, samples
+        async with db.unit_of_work() as session:
+            source = await demo.seed_inbound_source(session)
+        return created, personas, pending, samples, source
 
-    created, personas, pending, samples = _run(_with_db(go))
-    path = demo.write_accounts_file(settings.var_dir, personas, samples)
+    created, personas, pending, samples, source = _run(_with_db(go))
+    path = demo.write_accounts_file(settings.var_dir, personas, samples, [source])
     typer.echo(f"组织机构新建 {created} 个；待激活网格员账号新建 {pending} 个")
     typer.echo("")
     typer.echo(f"演示账号（密码均为 {demo.DEMO_PASSWORD}）：")
@@ -106,6 +108,7 @@ def demo_seed(per_village: int = 3) -> None:
     typer.echo("可用于体验激活的网格员（姓名 / 手机号 / 激活码）：")
     for s in samples:
         typer.echo(f"  {s['name']}  {s['phone']}  {s['code']}  ({s['unit_name']})")
+    typer.echo(f"\n健康码系统推送接口：key_id {source['key_id']}（密钥见下述文件）")
     typer.echo(f"\n以上信息已写入 {path}")
 
 
@@ -175,7 +178,7 @@ def serve(host: str | None = None, port: int | None = None, workers: int = 1) ->
 
 
 def _register_domain_commands() -> None:
-    for module in ("zhengding.notify.cli",):
+    for module in ("zhengding.notify.cli", "zhengding.returnees.cli"):
         try:
             register = __import__(module, fromlist=["register"]).register
         except ModuleNotFoundError:

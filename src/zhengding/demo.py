@@ -150,7 +150,20 @@ async def activation_samples(session: AsyncSession, unit: OrgUnit, count: int = 
     return [{"name": u.name, "phone": u.phone, "code": codes[u.id], "unit_name": unit.name} for u in rows]
 
 
-def write_accounts_file(var_dir: Path, personas: dict[str, dict], pending: list[dict]) -> Path:
+async def seed_inbound_source(session: AsyncSession, name: str = "healthcode") -> dict[str, str]:
+    """The demo health-code system's inbound source (idempotent); its secret is written to
+    var/demo-accounts.json for `zhengding inbound send`."""
+    from zhengding.returnees.models import InboundSource
+    from zhengding.returnees.service import inbound
+
+    source = (await session.execute(select(InboundSource).where(InboundSource.name == name))).scalar_one_or_none()
+    if source is None:
+        source, _ = await inbound.add_source(session, name)
+    return {"name": source.name, "key_id": source.key_id, "secret": source.secret}
+
+
+def write_accounts_file(var_dir: Path, personas: dict[str, dict], pending: list[dict],
+                        inbound_sources: list[dict] | None = None) -> Path:
     var_dir.mkdir(parents=True, exist_ok=True)
     path = var_dir / "demo-accounts.json"
     data = {
@@ -158,7 +171,7 @@ def write_accounts_file(var_dir: Path, personas: dict[str, dict], pending: list[
         "accounts": [{"username": k, **{f: v[f] for f in ("role", "unit_name", "name", "totp_secret")}}
                      for k, v in personas.items()],
         "pending": pending,
+        "inbound_sources": inbound_sources or [],
     }
     path.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
     return path
-
