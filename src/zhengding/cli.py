@@ -178,7 +178,7 @@ def serve(host: str | None = None, port: int | None = None, workers: int = 1) ->
 
 
 def _register_domain_commands() -> None:
-    for module in ("zhengding.notify.cli", "zhengding.returnees.cli"):
+    for module in ("zhengding.notify.cli", "zhengding.verification.cli", "zhengding.returnees.cli"):
         try:
             register = __import__(module, fromlist=["register"]).register
         except ModuleNotFoundError:
