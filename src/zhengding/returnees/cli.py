@@ -90,6 +90,7 @@ def register(app: typer.Typer) -> None:
         typer.echo("，".join(f"{k} {v}" for k, v in sorted(counts.items())) or "没有记录")
 
     demo_app = next(g.typer_instance for g in app.registered_groups if g.name == "demo")
+    assert demo_app is not None
 
     @demo_app.command("arrivals")
     def arrivals(

@@ -53,6 +53,18 @@ const routes: RouteRecordRaw[] = [
     meta: { title: '个人名片', personalData: true },
   },
   {
+    path: '/returnees',
+    name: 'returnees',
+    component: () => import('@/pages/returnees/index.vue'),
+    meta: { title: '返乡人员', personalData: true },
+  },
+  {
+    path: '/returnees/:id',
+    name: 'returnee',
+    component: () => import('@/pages/returnees/detail.vue'),
+    meta: { title: '返乡人员详情', personalData: true },
+  },
+  {
     path: '/profile/password',
     name: 'profile-password',
     component: () => import('@/pages/profile/password.vue'),
