@@ -28,9 +28,10 @@ async def sweep() -> dict[str, int]:
         return await supervision_jobs.run_sweep(session)
 
 
-async def notifications(user_id: str, item_id: str, kind: str | None = None) -> list[Notification]:
+async def notifications(user_id: str, item_id: str, kind: str | None = None) -> list[str]:
+    """Ids of the user's inbox entries about the item (of one kind)."""
     async with get_db().unit_of_work(readonly=True) as session:
-        stmt = select(Notification).where(Notification.user_id == user_id, Notification.object_id == item_id)
+        stmt = select(Notification.id).where(Notification.user_id == user_id, Notification.object_id == item_id)
         if kind:
             stmt = stmt.where(Notification.kind == kind)
         return list((await session.scalars(stmt.order_by(Notification.id))).all())
@@ -43,3 +44,11 @@ async def sms_users(item_id: str) -> list[str]:
 
 def owner(detail: dict[str, Any], name: str) -> dict[str, Any]:
     return next(o for o in detail["owners"] if o["name"] == name)
+
+
+async def fresh(client, persona) -> dict[str, str]:
+    """Headers of a new session: with the clock moved, the personas' sessions have gone idle."""
+    from tests.conftest import login
+    from zhengding import demo
+
+    return {"Authorization": f"Bearer {await login(client, persona.username, demo.DEMO_PASSWORD)}"}
