@@ -131,7 +131,7 @@ async def fresh(url: str) -> tuple[Database, Any]:
         await org_service.build_tree_from_divisions(s)
         province_id, province_path = (await s.execute(select(OrgUnit.id, OrgUnit.path).where(
             OrgUnit.division_code == "460000000000"))).one()
-        s.add(User(id="BENCH0000000000000000000001", name="基准", status="active", phone="13800000000",
+        s.add(User(id="BENCH000000000000000000001", name="基准", status="active", phone="13800000000",
                    phone_bidx=blind_index("phone", "13800000000"), phone_last4="0000"))
     return db, _Unit(province_id, province_path)
 
@@ -170,7 +170,7 @@ async def clue_texts(db: Database) -> list[str]:
 
 async def bench_import(url: str, n: int) -> None:
     db, province = await fresh(url)
-    actor = Actor(user_id="BENCH0000000000000000000001", name="基准", grants=[
+    actor = Actor(user_id="BENCH000000000000000000001", name="基准", grants=[
         Grant("province_command", ROLES["province_command"].scope, province.id, province.path)])
     clues = await clue_texts(db)
     rows = make_rows(n, clues, 1)
@@ -233,7 +233,7 @@ async def bench_stats(url: str, n: int, viewers: int = 50, rounds: int = 4) -> N
     at = now()
     async with db.unit_of_work() as s:
         for i, b in enumerate(batches):
-            s.add(VerificationBatch(id=b, name=f"批次{i + 1}", filename="", created_by="BENCH0000000000000000000001",
+            s.add(VerificationBatch(id=b, name=f"批次{i + 1}", filename="", created_by="BENCH000000000000000000001",
                                     unit_id=province.id, unit_path=province.path, total=0, accepted=0, rejected=0,
                                     routed=0, unknown_columns=[], created_at=at))
     start = time.perf_counter()
@@ -263,7 +263,7 @@ async def bench_stats(url: str, n: int, viewers: int = 50, rounds: int = 4) -> N
     async with db.unit_of_work(readonly=True) as s:
         cells = (await s.execute(select(func.count()).select_from(StatCell))).scalar_one()
     print(f"  {url.split('://')[0]}: {n:,} tasks, {cells:,} summary cells (built in {time.perf_counter() - start:.0f} s)")
-    actor = Actor(user_id="BENCH0000000000000000000001", name="基准", grants=[
+    actor = Actor(user_id="BENCH000000000000000000001", name="基准", grants=[
         Grant("province_command", ROLES["province_command"].scope, province.id, province.path)])
 
     async def dashboard() -> float:
