@@ -22,9 +22,10 @@ async def by_registration(session: AsyncSession, source_id: str, registration_id
 
 
 async def members_under(session: AsyncSession, unit_path: str) -> list[str]:
-    """Everyone in the unit and below (a village's staff and its grids' workers)."""
+    """Everyone in the unit and below (a village's staff and its grids' workers). A range on the
+    indexed path rather than LIKE, which SQLite cannot serve from the index."""
     stmt = (select(Membership.user_id).join(OrgUnit, OrgUnit.id == Membership.unit_id)
-            .where(OrgUnit.path.startswith(unit_path, autoescape=False)).distinct())
+            .where(OrgUnit.path >= unit_path, OrgUnit.path < unit_path + "\x7f").distinct())
     return list((await session.execute(stmt)).scalars())
 
 

@@ -32,21 +32,31 @@ def is_overdue(r: Returnee) -> bool:
     return r.ack_overdue_at is not None or r.checkin_overdue_at is not None
 
 
+_UPSERT: dict[str, Any] = {}
+
+
+def _upsert(dialect_name: str) -> Any:
+    # One constant statement per dialect: SQLAlchemy compiles it once; values go as parameters.
+    stmt = _UPSERT.get(dialect_name)
+    if stmt is None:
+        dialect = postgresql if dialect_name == "postgresql" else sqlite
+        ins = dialect.insert(ReturneeStat)
+        table = ReturneeStat.__table__
+        stmt = ins.on_conflict_do_update(
+            index_elements=["unit_id", "day", "port_of_entry", "origin_province"],
+            set_={**{c: table.c[c] + ins.excluded[c] for c in COUNTERS}, "unit_path": ins.excluded.unit_path},
+        )
+        _UPSERT[dialect_name] = stmt
+    return stmt
+
+
 async def bump(session: AsyncSession, r: Returnee, deltas: dict[str, int]) -> None:
-    deltas = {k: v for k, v in deltas.items() if v}
-    if not deltas:
+    if not any(deltas.values()):
         return
-    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite  # type: ignore[union-attr]
     values: dict[str, Any] = {"id": new_id(), "unit_id": r.unit_id, "unit_path": r.unit_path, "day": r.day,
                               "port_of_entry": r.port_of_entry, "origin_province": r.origin_province,
                               **{c: deltas.get(c, 0) for c in COUNTERS}}
-    stmt = dialect.insert(ReturneeStat).values(values)
-    table = ReturneeStat.__table__
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["unit_id", "day", "port_of_entry", "origin_province"],
-        set_={c: table.c[c] + stmt.excluded[c] for c in deltas} | {"unit_path": stmt.excluded.unit_path},
-    )
-    await session.execute(stmt)
+    await (await session.connection()).execute(_upsert(session.bind.dialect.name), values)  # type: ignore[union-attr]
 
 
 async def move(session: AsyncSession, r: Returnee, new_unit_id: str, new_unit_path: str) -> None:

@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import orjson
 from sqlalchemy import update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from zhengding.audit import service as audit
@@ -47,6 +46,7 @@ from zhengding.returnees.signing import sm3_hex
 from zhengding.returnees.views import list_item
 
 PROVINCE_CODE = "460000000000"
+_RETURNEE_INSERT: dict[str, Any] = {}
 
 
 # --- destination → org unit ------------------------------------------------------------------
@@ -180,10 +180,13 @@ async def _create(session: AsyncSession, source: InboundSource, reg: Registratio
         received_at=at, dispatched_at=at if place.is_village else None, household_note="", anomaly_count=0,
         open_anomalies=0, created_at=at,
     )
-    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite  # type: ignore[union-attr]
-    stmt = dialect.insert(Returnee).values(values).on_conflict_do_nothing(
-        index_elements=["source_id", "registration_id"])
-    inserted = cast(CursorResult[Any], await session.execute(stmt)).rowcount == 1
+    name = session.bind.dialect.name  # type: ignore[union-attr]
+    stmt = _RETURNEE_INSERT.get(name)
+    if stmt is None:  # one constant statement per dialect: compiled once, values as parameters
+        dialect = postgresql if name == "postgresql" else sqlite
+        stmt = _RETURNEE_INSERT[name] = dialect.insert(Returnee).on_conflict_do_nothing(
+            index_elements=["source_id", "registration_id"])
+    inserted = (await (await session.connection()).execute(stmt, values)).rowcount == 1
     if not inserted:  # a concurrent request with the same id committed first
         return (await repo.by_registration(session, source.id, [reg.registration_id]))[reg.registration_id], False
     r = Returnee(**values)

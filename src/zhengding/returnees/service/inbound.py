@@ -30,6 +30,7 @@ from zhengding.returnees.models import InboundNonce, InboundSource
 
 log = logging.getLogger("zhengding.returnees.inbound")
 NONCE_TTL = timedelta(seconds=2 * signing.MAX_SKEW_SECONDS)
+_NONCE_INSERT: dict[str, Any] = {}
 
 
 async def add_source(session: AsyncSession, name: str) -> tuple[InboundSource, str]:
@@ -70,10 +71,14 @@ async def authenticate_request(session: AsyncSession, headers: Any, method: str,
     if not signing.verify(source.secret, signature, method, path, timestamp, nonce, body):
         log.warning("inbound signature mismatch for source %s", source.name)
         raise _refuse("签名不匹配")
-    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite  # type: ignore[union-attr]
-    stmt = dialect.insert(InboundNonce).values(id=new_id(), source_id=source.id, nonce=nonce,
-                                               expires_at=now() + NONCE_TTL)
-    result = await session.execute(stmt.on_conflict_do_nothing(index_elements=["source_id", "nonce"]))
+    name = session.bind.dialect.name  # type: ignore[union-attr]
+    stmt = _NONCE_INSERT.get(name)
+    if stmt is None:
+        dialect = postgresql if name == "postgresql" else sqlite
+        stmt = _NONCE_INSERT[name] = dialect.insert(InboundNonce).on_conflict_do_nothing(
+            index_elements=["source_id", "nonce"])
+    result = await (await session.connection()).execute(stmt, {"id": new_id(), "source_id": source.id, "nonce": nonce,
+                                                         "expires_at": now() + NONCE_TTL})
     if cast(CursorResult[Any], result).rowcount != 1:
         raise _refuse("随机串已被使用（疑似重放）")
     return source
