@@ -36,6 +36,7 @@ ROUTERS = [
     "zhengding.returnees.inbound_router:router",
     "zhengding.returnees.router:router",
     "zhengding.verification.router:router",
+    "zhengding.verification.inbound_router:router",
     "zhengding.returnees.inbound_router:router",
     "zhengding.returnees.router:router",
     "zhengding.http.files:router",

@@ -219,3 +219,20 @@ class NatTestResult(Base):
     import_id: Mapped[str | None] = mapped_column(String(26))
     linked_tasks: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = created_at_column()
+
+
+class NatInboundReceipt(Base):
+    """One item received through the signed inbound API (POST /api/inbound/nat-results): the
+    idempotency key per source — the sender's sample id, else the person's ID blind index and
+    the sample time — with the SM3 of the cleaned item and the answer given the first time."""
+
+    __tablename__ = "nat_inbound_receipts"
+    __table_args__ = (UniqueConstraint("source_id", "item_key"),)
+
+    id: Mapped[str] = id_column()
+    source_id: Mapped[str] = mapped_column(String(26))  # returnees' inbound_sources.id (no FK: parallel heads)
+    item_key: Mapped[str] = mapped_column(String(120))
+    digest: Mapped[str] = mapped_column(String(64))
+    result_id: Mapped[str | None] = mapped_column(String(26))
+    answer: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = created_at_column()

@@ -112,9 +112,12 @@ def clean_result(values: dict[str, Any], number: int | None = None) -> tuple[dic
 
 async def record_results(session: AsyncSession, actor: Actor | None, items: list[dict[str, Any]], *,
                          source: str, import_id: str | None = None) -> dict[str, int]:
-    """Insert clean results (duplicates skipped), link them, alert on positives, call listeners."""
+    """Insert clean results (duplicates skipped), link them, alert on positives, call listeners.
+
+    An item may carry its own "id" (the inbound API answers with it); a duplicate of a result
+    already recorded keeps no row, so its id is absent from the table afterwards."""
     at = now()
-    rows = [{"id": new_id(), "id_number": i["id_number"], "id_number_bidx": blind_index("id_number", i["id_number"]),
+    rows = [{"id": i.get("id") or new_id(), "id_number": i["id_number"], "id_number_bidx": blind_index("id_number", i["id_number"]),
              "name": i.get("name"), "sampled_at": i["sampled_at"], "result": str(i["result"]), "lab": i["lab"],
              "source": source, "import_id": import_id, "linked_tasks": 0, "created_at": at} for i in items]
     table = cast(Table, NatTestResult.__table__)

@@ -1,4 +1,5 @@
 """verification: batches, tasks, history, replies, photos, transfers, statistics cells, nucleic-acid results
+(and the receipts of the signed inbound API for them)
 
 Revision ID: 0005
 Revises: 0003
@@ -13,6 +14,17 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.create_table('nat_inbound_receipts',
+    sa.Column('id', sa.String(length=26), nullable=False),
+    sa.Column('source_id', sa.String(length=26), nullable=False),
+    sa.Column('item_key', sa.String(length=120), nullable=False),
+    sa.Column('digest', sa.String(length=64), nullable=False),
+    sa.Column('result_id', sa.String(length=26), nullable=True),
+    sa.Column('answer', sa.JSON(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_nat_inbound_receipts')),
+    sa.UniqueConstraint('source_id', 'item_key', name=op.f('uq_nat_inbound_receipts_source_id_item_key'))
+    )
     op.create_table('nat_results',
     sa.Column('id', sa.String(length=26), nullable=False),
     sa.Column('id_number', sa.Text(), nullable=False),
@@ -230,3 +242,4 @@ def downgrade() -> None:
     op.drop_table('verification_stat_cells')
     op.drop_index(op.f('ix_nat_results_id_number_bidx'), table_name='nat_results')
     op.drop_table('nat_results')
+    op.drop_table('nat_inbound_receipts')
