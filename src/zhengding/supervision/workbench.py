@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from zhengding.authz.actor import Actor
 from zhengding.core import files
 from zhengding.supervision import repository as repo
-from zhengding.supervision.permissions import ASSIGN, WORK
+from zhengding.supervision.permissions import WORK
 from zhengding.supervision.service import boards
 from zhengding.workbench.service import APPS, TODOS, App, Todo, register_app, register_todo
 
@@ -22,8 +22,7 @@ async def _may_see_item(session: AsyncSession, actor: Actor, item_id: str) -> bo
 
 
 if not any(a.key == "supervision" for a in APPS):
-    register_app(App("supervision", "督办", "flag", "/supervision", WORK))
-    register_app(App("supervision_board", "督办看板", "chart", "/supervision/board", ASSIGN))
+    register_app(App("supervision", "督办", "supervision", "/supervision", WORK))
 if not any(t.key == "supervision_open" for t in TODOS):
     register_todo(Todo("supervision_open", "待办督办事项", "/supervision", WORK, _open_items))
 files.register_owner("supervision.item", _may_see_item)
