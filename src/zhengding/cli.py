@@ -167,13 +167,18 @@ def resolve(texts: Annotated[list[str] | None, typer.Argument(help="地址文本
 @app.command("serve")
 def serve(host: str | None = None, port: int | None = None, workers: int = 1) -> None:
     """启动服务（API、WebSocket 与网页）。"""
+    import logging
+
     import uvicorn
 
     settings = get_settings()
     settings.check_secrets()
+    logging.basicConfig(level=os.environ.get("ZD_LOG_LEVEL", "info").upper(),
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
     _ensure_var()
     uvicorn.run("zhengding.app:create_app", factory=True, host=host or settings.host, port=port or settings.port,
                 workers=workers, loop="uvloop", http="httptools", log_level=os.environ.get("ZD_LOG_LEVEL", "info"),
+                access_log=False,  # our access log (http/middleware.py) omits query strings: /ws?token=…
                 proxy_headers=False)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import Any
 
 import orjson
@@ -10,6 +12,7 @@ from zhengding.core.errors import PayloadTooLarge
 from zhengding.core.ids import new_id
 
 Scope = dict[str, Any]
+access_log = logging.getLogger("zhengding.access")
 
 
 class RequestContextMiddleware:
@@ -63,11 +66,25 @@ class RequestContextMiddleware:
                 return
             await send(message)
 
+        started = time.perf_counter()
+        status = 0
+
+        async def logged_send(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await guarded_send(message)
+
         try:
-            await self.app(scope, limited_receive, guarded_send)
+            await self.app(scope, limited_receive, logged_send)
         except _BodyTooLarge:
+            status = 413
             if not responded:
                 await _too_large(send, limit)
+        finally:
+            # Never the query string: it may carry a WebSocket token or search terms.
+            access_log.info("%s %s %s %d %.1fms %s", state["client_ip"], scope["method"], scope["path"], status,
+                            (time.perf_counter() - started) * 1000, state["request_id"])
 
 
 class _BodyTooLarge(Exception):

@@ -36,18 +36,6 @@ export const menuRoutes: RouteRecordRaw[] = [
     meta: { title: '激活统计', icon: 'DataAnalysis', perm: ['activation.stats'] },
   },
   {
-    path: 'supervision',
-    name: 'supervision',
-    component: () => import('@/pages/supervision/index.vue'),
-    meta: { title: '督办看板', icon: 'Document', perm: ['supervision.assign'] },
-  },
-  {
-    path: 'supervision/stats',
-    name: 'supervision-stats',
-    component: () => import('@/pages/supervision/stats.vue'),
-    meta: { title: '督办统计', icon: 'DataAnalysis', perm: ['supervision.assign'] },
-  },
-  {
     path: 'audit',
     name: 'audit',
     component: () => import('@/pages/audit/index.vue'),
