@@ -8,6 +8,7 @@ class ItemStatus(StrEnum):
     CLOSED = "closed"  # 已办结 (every owner accepted)
     RECURRING = "recurring"  # a recurring request: creates an instance per period
     STOPPED = "stopped"  # a recurring request that no longer creates instances
+    CANCELLED = "cancelled"  # 已撤销 by the assigner: closed, excluded from statistics
 
 
 class OwnerStatus(StrEnum):
@@ -16,6 +17,7 @@ class OwnerStatus(StrEnum):
     SUBMITTED = "submitted"  # 待审核 (completion report posted)
     RETURNED = "returned"  # 已退回
     ACCEPTED = "accepted"  # 已办结
+    CANCELLED = "cancelled"  # 已撤销 (the item was cancelled before this owner finished)
 
 
 UNFINISHED = (OwnerStatus.ASSIGNED, OwnerStatus.IN_PROGRESS, OwnerStatus.RETURNED)
@@ -59,9 +61,11 @@ class UpdateKind(StrEnum):
     REMINDED = "reminded"
     OVERDUE = "overdue"
     SPLIT = "split"
+    DEADLINE = "deadline"  # 时限调整
+    CANCELLED = "cancelled"  # 撤销
 
 
 LABELS = {
     OwnerStatus.ASSIGNED: "待办理", OwnerStatus.IN_PROGRESS: "办理中", OwnerStatus.SUBMITTED: "待审核",
-    OwnerStatus.RETURNED: "已退回", OwnerStatus.ACCEPTED: "已办结",
+    OwnerStatus.RETURNED: "已退回", OwnerStatus.ACCEPTED: "已办结", OwnerStatus.CANCELLED: "已撤销",
 }

@@ -1,5 +1,5 @@
 """Supervision (督办) endpoints: assign, board, to-dos, detail, progress, review, urge,
-statistics, unit leaders."""
+deadline change, cancel, statistics, unit leaders."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ from zhengding.supervision import (
     workbench,  # noqa: F401  (app tile, to-do counter, file policy)
 )
 from zhengding.supervision.schemas import (
+    CancelCreate,
+    DeadlineChange,
     ItemCreate,
     LeaderCreate,
     ProgressCreate,
@@ -23,7 +25,7 @@ from zhengding.supervision.schemas import (
     SplitCreate,
     UrgeCreate,
 )
-from zhengding.supervision.service import boards, items, progress
+from zhengding.supervision.service import boards, changes, items, progress
 
 router = make_router("/api/supervision", tags=["督办"])
 
@@ -36,7 +38,7 @@ async def create_item(body: ItemCreate, actor: Actor = Depends(current_actor),
 
 
 @router.get("/items")
-async def board(status: str | None = Query(None, pattern="^(open|closed|review)$"), overdue: bool | None = None,
+async def board(status: str | None = Query(None, pattern="^(open|closed|review|cancelled)$"), overdue: bool | None = None,
                 owner_unit_id: str | None = None, q: str | None = Query(None, max_length=100),
                 recurring: bool = False, page: int = Query(1, ge=1), page_size: int = Query(20, ge=1, le=100),
                 actor: Actor = Depends(current_actor), session: AsyncSession = Depends(get_session)) -> dict[str, Any]:
@@ -85,6 +87,18 @@ async def review_report(item_id: str, body: ReviewCreate, actor: Actor = Depends
 async def urge_item(item_id: str, body: UrgeCreate | None = Body(None), actor: Actor = Depends(current_actor),
                     session: AsyncSession = Depends(get_session)) -> dict[str, Any]:
     return await progress.urge_item(session, actor, item_id, body)
+
+
+@router.post("/items/{item_id}/deadline")
+async def change_deadline(item_id: str, body: DeadlineChange, actor: Actor = Depends(current_actor),
+                          session: AsyncSession = Depends(get_session)) -> dict[str, Any]:
+    return await changes.change_deadline(session, actor, item_id, body)
+
+
+@router.post("/items/{item_id}/cancel")
+async def cancel_item(item_id: str, body: CancelCreate, actor: Actor = Depends(current_actor),
+                      session: AsyncSession = Depends(get_session)) -> dict[str, Any]:
+    return await changes.cancel_item(session, actor, item_id, body)
 
 
 @router.post("/items/{item_id}/stop")

@@ -81,6 +81,15 @@ class UrgeCreate(BaseModel):
     owner_ids: list[str] | None = None
 
 
+class DeadlineChange(BaseModel):
+    deadline: datetime
+    reason: str = Field("", max_length=500)
+
+
+class CancelCreate(BaseModel):
+    reason: str = Field(min_length=1, max_length=500)
+
+
 class LeaderCreate(BaseModel):
     unit_id: str
     user_id: str

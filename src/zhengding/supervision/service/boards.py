@@ -42,7 +42,7 @@ async def assigner_board(session: AsyncSession, actor: Actor, *, status: str | N
     if recurring:
         base = base.where(SupervisionItem.status.in_([ItemStatus.RECURRING, ItemStatus.STOPPED]))
     else:
-        base = base.where(SupervisionItem.status.in_([ItemStatus.OPEN, ItemStatus.CLOSED]))
+        base = base.where(SupervisionItem.status.in_([ItemStatus.OPEN, ItemStatus.CLOSED, ItemStatus.CANCELLED]))
     if q:
         base = base.where(SupervisionItem.title.contains(q, autoescape=True))
     if owner_unit_id:
@@ -51,7 +51,7 @@ async def assigner_board(session: AsyncSession, actor: Actor, *, status: str | N
     late = select(SupervisionOwner.item_id).where(SupervisionOwner.deadline < at,
                                                   SupervisionOwner.status.in_(_UNFINISHED))
     counted = base
-    if status in ("open", "closed"):
+    if status in ("open", "closed", "cancelled"):
         base = base.where(SupervisionItem.status == status)
     elif status == "review":
         base = base.where(SupervisionItem.id.in_(select(SupervisionOwner.item_id)
@@ -82,7 +82,7 @@ async def _counts(session: AsyncSession, base, late) -> dict[str, int]:  # type:
                                           .where(SupervisionOwner.status == OwnerStatus.SUBMITTED))).subquery()
     ))).scalar_one()
     return {"open": by_status.get("open", 0), "closed": by_status.get("closed", 0), "overdue": overdue,
-            "review": review, "recurring": by_status.get("recurring", 0)}
+            "review": review, "recurring": by_status.get("recurring", 0), "cancelled": by_status.get("cancelled", 0)}
 
 
 async def todo_list(session: AsyncSession, actor: Actor, *, done: bool = False, limit: int = 50) -> dict[str, Any]:

@@ -127,7 +127,8 @@ async def recompute_progress(session: AsyncSession, item: SupervisionItem) -> No
         parent_owner = await session.get(SupervisionOwner, item.parent_owner_id)
         if parent_owner is not None:
             siblings = (await session.scalars(
-                select(SupervisionItem.progress).where(SupervisionItem.parent_owner_id == parent_owner.id)
+                select(SupervisionItem.progress).where(SupervisionItem.parent_owner_id == parent_owner.id,
+                                                       SupervisionItem.status != "cancelled")
             )).all()
             parent_owner.sub_percent = round(sum(siblings) / len(siblings)) if siblings else None
             parent = await session.get(SupervisionItem, parent_owner.item_id)

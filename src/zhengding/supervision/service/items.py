@@ -239,7 +239,7 @@ def owner_read(o: SupervisionOwner, actor: Actor | None = None, at: datetime | N
             "percent": common.effective_percent(o), "reported_percent": o.percent, "sub_percent": o.sub_percent,
             "stage": o.stage, "last_report_at": o.last_report_at, "submitted_at": o.submitted_at,
             "accepted_at": o.accepted_at, "returned_reason": o.returned_reason, "overdue": overdue,
-            "overdue_at": o.overdue_at, "missed": bool(o.overdue_at) and o.status != OwnerStatus.ACCEPTED,
+            "overdue_at": o.overdue_at, "missed": bool(o.overdue_at) and o.status not in (OwnerStatus.ACCEPTED, OwnerStatus.CANCELLED),
             "urge_count": o.urge_count, "last_urged_at": o.last_urged_at,
             "mine": bool(actor and common.acts_for(actor, o))}
 
@@ -288,5 +288,6 @@ async def item_detail(session: AsyncSession, actor: Actor, item_id: str) -> dict
         "can_assign": assigner, "can_review": assigner and item.requires_review,
         "can_urge": assigner and item.status == ItemStatus.OPEN,
         "can_split": actor.can(ASSIGN) and item.status == ItemStatus.OPEN,
+        "can_change": assigner and item.status == ItemStatus.OPEN,
     })
     return out

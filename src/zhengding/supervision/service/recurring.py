@@ -1,13 +1,16 @@
 """Recurring report requests (e.g. a daily epidemic situation report): `ensure_instances`
-creates, for the current period, one instance item whose owners are the request's owners
+creates, for each period up to the current one, one instance item whose owners are the request's owners
 (each owner row is that unit's instance for the period, with its own status); `create_due_instances`
 runs it for every active request (the sweep job). A missed instance is an owner still
 unfinished at the period's deadline: the overdue sweep flags it (漏报) and escalates.
 
 Periods are local (Asia/Shanghai): a day ("2026-01-05"), or an ISO week ("2026-W02") whose
-deadline falls on the request's weekday. A request created after the current period's
-deadline starts with the next period; no period is replayed after an outage (sweeps, not
-obligations).
+deadline falls on the request's weekday. A request created after a period's deadline starts
+with the next period. Catch-up: each sweep walks the periods from the request's start (at most
+the last `CATCH_UP` periods) to the current one and creates every instance that is missing —
+a period whose sweep did not run before its deadline (server down) still gets its instance,
+already past its deadline, and the overdue sweep that follows flags its owners as 漏报.
+Idempotent: existing period keys are skipped (and unique per request).
 """
 
 from __future__ import annotations
@@ -41,19 +44,43 @@ def period_of(template: SupervisionItem, at: datetime) -> tuple[str, datetime, s
     return key, deadline.astimezone(at.tzinfo), label
 
 
-async def ensure_instances(session: AsyncSession, template: SupervisionItem) -> SupervisionItem | None:
+CATCH_UP = 62  # periods looked back at most (two months of daily reports)
+
+
+def _periods(template: SupervisionItem, at: datetime) -> list[tuple[str, datetime, str]]:
+    """The periods from the request's start (or `CATCH_UP` periods back) up to the one containing `at`."""
+    step = timedelta(days=7 if template.recurrence == Recurrence.WEEKLY else 1)
+    start = max(template.created_at, at - step * (CATCH_UP - 1))
+    out: list[tuple[str, datetime, str]] = []
+    t = start
+    while True:
+        period = period_of(template, t)
+        if not out or out[-1][0] != period[0]:
+            out.append(period)
+        if t >= at:
+            break
+        t = min(t + step, at)
+    return out
+
+
+async def ensure_instances(session: AsyncSession, template: SupervisionItem) -> list[SupervisionItem]:
+    """Create the missing instances up to the current period (oldest first)."""
     if template.status != ItemStatus.RECURRING:
-        return None
+        return []
     at = now()
-    key, deadline, label = period_of(template, at)
-    if deadline <= template.created_at or deadline <= at:
-        return None  # created after this period's deadline, or the period's report is already due
-    if template.recur_until is not None and deadline > template.recur_until:
-        return None
-    exists = (await session.scalars(select(SupervisionItem.id).where(
-        SupervisionItem.template_id == template.id, SupervisionItem.period_key == key))).first()
-    if exists:
-        return None
+    periods = [(k, d, label) for k, d, label in _periods(template, at)
+               if d > template.created_at and (template.recur_until is None or d <= template.recur_until)]
+    if not periods:
+        return []
+    existing = set((await session.scalars(select(SupervisionItem.period_key).where(
+        SupervisionItem.template_id == template.id,
+        SupervisionItem.period_key.in_([k for k, _, _ in periods])))).all())
+    return [await _create_instance(session, template, key, deadline, label)
+            for key, deadline, label in periods if key not in existing]
+
+
+async def _create_instance(session: AsyncSession, template: SupervisionItem, key: str, deadline: datetime,
+                           label: str) -> SupervisionItem:
     from zhengding.supervision.service import items
 
     owners = await repo.owners_of(session, [template.id])
@@ -70,7 +97,9 @@ async def ensure_instances(session: AsyncSession, template: SupervisionItem) -> 
                                         unit_path=template.unit_path, unit_name=template.unit_name,
                                         owners=owner_rows, template=template, period_key=key, deadline=deadline,
                                         creator_id=template.created_by, creator_name=template.creator_name)
-    common.add_update(session, instance, UpdateKind.ASSIGNED, None, text=f"周期报送：{label}")
+    late = deadline <= now()
+    common.add_update(session, instance, UpdateKind.ASSIGNED, None,
+                      text=f"周期报送：{label}" + ("（补生成：该期生成时已过报送时限）" if late else ""))
     await items._notify_assigned(session, None, instance, await repo.owners_of(session, [instance.id]), [])
     return instance
 
@@ -80,6 +109,5 @@ async def create_due_instances(session: AsyncSession) -> int:
         SupervisionItem.status == ItemStatus.RECURRING))).all()
     created = 0
     for template in templates:
-        if await ensure_instances(session, template) is not None:
-            created += 1
+        created += len(await ensure_instances(session, template))
     return created
