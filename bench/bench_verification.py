@@ -238,8 +238,8 @@ async def bench_stats(url: str, n: int, viewers: int = 50, rounds: int = 4) -> N
                                     routed=0, unknown_columns=[], created_at=at))
     start = time.perf_counter()
     chunk = 100_000
+    deltas = Deltas()  # one set of cells for the whole fill, written once (COPY) at the end
     for base in range(0, n, chunk):
-        deltas = Deltas()
         records = []
         for i in range(base, min(n, base + chunk)):
             unit, path = villages[rng.randrange(len(villages))]
@@ -255,7 +255,8 @@ async def bench_stats(url: str, n: int, viewers: int = 50, rounds: int = 4) -> N
             deltas.add_path(path, b, d, st)
         async with db.unit_of_work() as s:
             await _raw_insert(s, records)
-            await deltas.apply(s)
+    async with db.unit_of_work() as s:
+        await bulk_insert(s, cast(Table, StatCell.__table__), deltas.take_rows())
     async with db.write_engine.begin() as conn:
         if not db.sqlite:
             await conn.execute(text("ANALYZE verification_tasks"))

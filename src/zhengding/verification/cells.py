@@ -76,13 +76,18 @@ class Deltas:
     def __bool__(self) -> bool:
         return any(any(v for v in cols.values()) for cols in self._cells.values())
 
-    async def apply(self, session: AsyncSession) -> None:
+    def take_rows(self) -> list[dict[str, Any]]:
+        """The non-zero cells as rows (keys sorted), and forget them."""
         rows: list[dict[str, Any]] = []
         for (unit, batch, day), cols in sorted(self._cells.items()):
             if not any(cols.values()):
                 continue
             rows.append({"unit_id": unit, "batch_id": batch, "day": day, **{c: cols.get(c, 0) for c in COUNTERS}})
         self._cells.clear()
+        return rows
+
+    async def apply(self, session: AsyncSession) -> None:
+        rows = self.take_rows()
         if not rows:
             return
         table = cast(Table, StatCell.__table__)
