@@ -36,6 +36,36 @@ export const menuRoutes: RouteRecordRaw[] = [
     meta: { title: '激活统计', icon: 'DataAnalysis', perm: ['activation.stats'] },
   },
   {
+    path: 'verification/batches',
+    name: 'verification-batches',
+    component: () => import('@/pages/verification/batches.vue'),
+    meta: { title: '核查批次', icon: 'Document', perm: ['verification.import', 'verification.stats'] },
+  },
+  {
+    path: 'verification/tasks',
+    name: 'verification-tasks',
+    component: () => import('@/pages/verification/tasks.vue'),
+    meta: { title: '核查任务', icon: 'Document', perm: ['verification.read'], personalData: true },
+  },
+  {
+    path: 'verification/review',
+    name: 'verification-review',
+    component: () => import('@/pages/verification/tasks.vue'),
+    meta: { title: '回单审核', icon: 'Document', perm: ['verification.review'], personalData: true },
+  },
+  {
+    path: 'verification/transfers',
+    name: 'verification-transfers',
+    component: () => import('@/pages/verification/transfers.vue'),
+    meta: { title: '核查转办', icon: 'Document', perm: ['verification.transfer'] },
+  },
+  {
+    path: 'verification/stats',
+    name: 'verification-stats',
+    component: () => import('@/pages/verification/stats.vue'),
+    meta: { title: '核查统计', icon: 'DataAnalysis', perm: ['verification.stats'] },
+  },
+  {
     path: 'audit',
     name: 'audit',
     component: () => import('@/pages/audit/index.vue'),
@@ -47,6 +77,9 @@ const routes: RouteRecordRaw[] = [
   { path: '/login', name: 'login', component: () => import('@/pages/login/index.vue'), meta: { public: true, title: '登录' } },
   { path: '/', component: Layout, children: [
     ...menuRoutes,
+    { path: 'verification', redirect: { name: 'verification-tasks' } },
+    { path: 'verification/import', name: 'verification-import', component: () => import('@/pages/verification/import.vue'), meta: { title: '导入核查批次', perm: ['verification.import'], hidden: true } },
+    { path: 'verification/tasks/:id', name: 'verification-task', component: () => import('@/pages/verification/detail.vue'), meta: { title: '核查任务详情', perm: ['verification.read'], personalData: true, hidden: true } },
     {
       path: '403',
       name: 'forbidden',

@@ -65,6 +65,37 @@ const routes: RouteRecordRaw[] = [
     meta: { title: '返乡人员详情', personalData: true },
   },
   {
+    path: '/verification',
+    name: 'verification',
+    component: () => import('@/pages/verification/index.vue'),
+    meta: { title: '重点人员核查', personalData: true },
+  },
+  { path: '/verification/tasks', redirect: '/verification' },
+  {
+    path: '/verification/review',
+    name: 'verification-review',
+    component: () => import('@/pages/verification/index.vue'),
+    meta: { title: '待审核回单', personalData: true },
+  },
+  {
+    path: '/verification/transfers',
+    name: 'verification-transfers',
+    component: () => import('@/pages/verification/transfers.vue'),
+    meta: { title: '核查转办' },
+  },
+  {
+    path: '/verification/tasks/:id',
+    name: 'verification-task',
+    component: () => import('@/pages/verification/detail.vue'),
+    meta: { title: '核查任务', personalData: true },
+  },
+  {
+    path: '/verification/tasks/:id/reply',
+    name: 'verification-reply',
+    component: () => import('@/pages/verification/reply.vue'),
+    meta: { title: '核查回单', personalData: true },
+  },
+  {
     path: '/profile/password',
     name: 'profile-password',
     component: () => import('@/pages/profile/password.vue'),
