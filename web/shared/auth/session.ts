@@ -17,6 +17,12 @@ let endHandler: ((reason: SessionEndReason) => void) | null = null
 /** Where to go when the session ends by itself (the app's login route). */
 export function onSessionEnd(handler: (reason: SessionEndReason) => void): void {
   endHandler = handler
+  // the socket was closed with 4401 (session revoked or expired on the server)
+  realtime.bus.on('realtime.session_ended', () => {
+    if (!idle && !auth.state.me) return
+    endSession()
+    handler('expired')
+  })
   onUnauthorized(() => {
     if (!idle && !auth.state.me) return
     endSession()
@@ -36,7 +42,7 @@ export function startSession(): void {
       endHandler?.('idle')
     })
   })
-  realtime.start()
+  realtime.start(me.id)
 }
 
 export function isSessionRunning(): boolean {

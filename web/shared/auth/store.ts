@@ -7,6 +7,7 @@
  */
 import { computed, reactive, readonly } from 'vue'
 import { ApiError, getToken, http, setToken } from '../api/http'
+import { realtime } from '../realtime'
 import type { LoginAnswer, Me, MfaState, TotpSetup } from '../api/types'
 
 const MFA_KEY = 'zd.mfa'
@@ -108,6 +109,8 @@ export const auth = {
   },
 
   async logout(): Promise<void> {
+    // our own logout revokes the session: its socket's 4401 must not read as "expired"
+    realtime.stop()
     if (getToken()) {
       try {
         await http.post('/auth/logout', {}, { anonymous: true })

@@ -17,6 +17,8 @@ declare module 'vue-router' {
 
 export const menuRoutes: RouteRecordRaw[] = [
   { path: '', name: 'dashboard', component: () => import('@/pages/dashboard/index.vue'), meta: { title: '首页', icon: 'HomeFilled' } },
+  { path: 'inbox', name: 'inbox', component: () => import('@/pages/notify/inbox.vue'), meta: { title: '消息中心', icon: 'Bell' } },
+  { path: 'ding', name: 'ding', component: () => import('@/pages/notify/ding.vue'), meta: { title: 'DING 消息', icon: 'Promotion' } },
   {
     path: 'orgs',
     name: 'orgs',
@@ -71,12 +73,20 @@ export const menuRoutes: RouteRecordRaw[] = [
     component: () => import('@/pages/audit/index.vue'),
     meta: { title: '审计日志', icon: 'Document', perm: ['audit.read'], personalData: true },
   },
+  {
+    path: 'delivery',
+    name: 'delivery',
+    component: () => import('@/pages/notify/outbox.vue'),
+    meta: { title: '消息投递', icon: 'Message', perm: ['outbox.read'] },
+  },
 ]
 
 const routes: RouteRecordRaw[] = [
   { path: '/login', name: 'login', component: () => import('@/pages/login/index.vue'), meta: { public: true, title: '登录' } },
   { path: '/', component: Layout, children: [
     ...menuRoutes,
+    { path: 'ding/new', name: 'ding-new', component: () => import('@/pages/notify/ding-new.vue'), meta: { title: '发送 DING', perm: ['notify.ding.send'], hidden: true } },
+    { path: 'ding/:id', name: 'ding-detail', component: () => import('@/pages/notify/ding-detail.vue'), meta: { title: 'DING 详情', hidden: true } },
     { path: 'verification', redirect: { name: 'verification-tasks' } },
     { path: 'verification/import', name: 'verification-import', component: () => import('@/pages/verification/import.vue'), meta: { title: '导入核查批次', perm: ['verification.import'], hidden: true } },
     { path: 'verification/tasks/:id', name: 'verification-task', component: () => import('@/pages/verification/detail.vue'), meta: { title: '核查任务详情', perm: ['verification.read'], personalData: true, hidden: true } },

@@ -37,6 +37,7 @@ const routes: RouteRecordRaw[] = [
         component: () => import('@/pages/directory/index.vue'),
         meta: { title: '通讯录', personalData: true },
       },
+      { path: 'inbox', name: 'inbox', component: () => import('@/pages/notify/inbox.vue'), meta: { title: '消息' } },
       { path: 'profile', name: 'profile', component: () => import('@/pages/profile/index.vue'), meta: { title: '我的' } },
     ],
   },
@@ -95,6 +96,9 @@ const routes: RouteRecordRaw[] = [
     component: () => import('@/pages/verification/reply.vue'),
     meta: { title: '核查回单', personalData: true },
   },
+  { path: '/ding/new', name: 'ding-new', component: () => import('@/pages/notify/ding-new.vue'), meta: { title: '发 DING' } },
+  { path: '/ding/sent', name: 'ding-sent', component: () => import('@/pages/notify/ding-sent.vue'), meta: { title: '我发出的 DING' } },
+  { path: '/ding/:id', name: 'ding-detail', component: () => import('@/pages/notify/ding-detail.vue'), meta: { title: 'DING 详情' } },
   {
     path: '/profile/password',
     name: 'profile-password',
