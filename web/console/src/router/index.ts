@@ -38,6 +38,24 @@ export const menuRoutes: RouteRecordRaw[] = [
     meta: { title: '激活统计', icon: 'DataAnalysis', perm: ['activation.stats'] },
   },
   {
+    path: 'supervision',
+    name: 'supervision',
+    component: () => import('@/pages/supervision/index.vue'),
+    meta: { title: '督办看板', icon: 'Document', perm: ['supervision.assign'] },
+  },
+  {
+    path: 'supervision/stats',
+    name: 'supervision-stats',
+    component: () => import('@/pages/supervision/stats.vue'),
+    meta: { title: '督办统计', icon: 'DataAnalysis', perm: ['supervision.assign'] },
+  },
+  {
+    path: 'supervision/todos',
+    name: 'supervision-todos',
+    component: () => import('@/pages/supervision/todos.vue'),
+    meta: { title: '我的督办', icon: 'Document', perm: ['supervision.work'] },
+  },
+  {
     path: 'verification/batches',
     name: 'verification-batches',
     component: () => import('@/pages/verification/batches.vue'),

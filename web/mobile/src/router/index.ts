@@ -66,6 +66,18 @@ const routes: RouteRecordRaw[] = [
     meta: { title: '返乡人员详情', personalData: true },
   },
   {
+    path: '/supervision',
+    name: 'supervision',
+    component: () => import('@/pages/supervision/index.vue'),
+    meta: { title: '督办待办' },
+  },
+  {
+    path: '/supervision/:id',
+    name: 'supervision-item',
+    component: () => import('@/pages/supervision/detail.vue'),
+    meta: { title: '督办详情' },
+  },
+  {
     path: '/verification',
     name: 'verification',
     component: () => import('@/pages/verification/index.vue'),

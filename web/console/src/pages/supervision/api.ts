@@ -1,6 +1,6 @@
 import { http } from '@shared/index'
 
-export type OwnerStatus = 'assigned' | 'in_progress' | 'submitted' | 'returned' | 'accepted'
+export type OwnerStatus = 'assigned' | 'in_progress' | 'submitted' | 'returned' | 'accepted' | 'cancelled'
 
 export interface Owner {
   id: string
@@ -30,11 +30,12 @@ export interface Item {
   source_kind: string
   source_ref: string
   deadline: string | null
-  status: 'open' | 'closed' | 'recurring' | 'stopped'
+  status: 'open' | 'closed' | 'recurring' | 'stopped' | 'cancelled'
   progress: number
   unit_name: string
   creator_name: string
   parent_id: string | null
+  root_id: string
   template_id: string | null
   period_key: string | null
   recurrence: string | null
@@ -75,12 +76,47 @@ export interface ItemDetail extends Item {
   can_review: boolean
   can_urge: boolean
   can_split: boolean
+  can_change: boolean
+}
+
+export interface TodoItem extends Item {
+  my_owner: Owner
+}
+
+export interface Todos {
+  items: TodoItem[]
+  copied: { id: string; title: string; deadline: string | null; status: string; progress: number }[]
+  open_count: number
+}
+
+export interface ProgressInput {
+  owner_id: string
+  text: string
+  percent?: number | null
+  stage?: string
+  attachment_ids: string[]
+  final: boolean
+}
+
+/** an owner row of an item that splits part of its work further down */
+export interface SplitTarget {
+  itemId: string
+  ownerId: string
+  ownerName: string
+  title: string
+  deadline: string | null
+}
+
+export interface Leader {
+  unit_id: string
+  user_id: string
+  name: string
 }
 
 export interface Board {
   items: Item[]
   total: number
-  counts: { open: number; closed: number; overdue: number; review: number; recurring: number }
+  counts: { open: number; closed: number; overdue: number; review: number; recurring: number; cancelled: number }
 }
 
 export interface OwnerInput {
@@ -131,6 +167,20 @@ export const reviewReport = (id: string, ownerId: string, decision: 'accept' | '
   http.post(`/supervision/items/${id}/review`, { owner_id: ownerId, decision, reason })
 export const urgeItem = (id: string, message = '') =>
   http.post<{ urged_owner_ids: string[]; recipients: number }>(`/supervision/items/${id}/urge`, { message })
+export const getTodos = (done = false) => http.get<Todos>('/supervision/todos', { done })
+export const reportProgress = (id: string, body: ProgressInput) =>
+  http.post<{ status: string; progress: number; item_status: string }>(`/supervision/items/${id}/progress`, body)
+export const splitItem = (id: string, body: ItemInput & { owner_id: string }) =>
+  http.post<ItemDetail>(`/supervision/items/${id}/split`, body)
+export const changeDeadline = (id: string, deadline: string, reason = '') =>
+  http.post<{ owners: number; recipients: number }>(`/supervision/items/${id}/deadline`, { deadline, reason })
+export const cancelItem = (id: string, reason: string) =>
+  http.post<{ status: string }>(`/supervision/items/${id}/cancel`, { reason })
+export const getLeaders = (unitId: string) => http.get<Leader[]>('/supervision/leaders', { unit_id: unitId })
+export const addLeader = (unitId: string, userId: string) =>
+  http.post<Leader[]>('/supervision/leaders', { unit_id: unitId, user_id: userId })
+export const removeLeader = (unitId: string, userId: string) =>
+  http.delete<Leader[]>(`/supervision/leaders/${unitId}/${userId}`)
 export const stopRecurring = (id: string) => http.post(`/supervision/items/${id}/stop`)
 export const getStats = (query: { unit_id?: string; start?: string; end?: string }) =>
   http.get<Stats>('/supervision/stats', query)
@@ -163,10 +213,21 @@ export const HISTORY: Record<string, string> = {
   reminded: '到期提醒',
   overdue: '逾期',
   split: '分解交办',
+  deadline: '时限调整',
+  cancelled: '撤销',
+}
+export const ITEM_STATUS: Record<string, string> = {
+  open: '办理中', closed: '已办结', recurring: '周期报送', stopped: '已停止', cancelled: '已撤销',
+}
+/** the owner's status as the mobile to-do list shows it (逾期 / 漏报 first) */
+export function ownerLabel(o: Owner, recurringInstance = false): string {
+  if (o.overdue) return recurringInstance ? '漏报' : '已逾期'
+  return o.status_label
 }
 export function ownerTagType(o: Owner): 'success' | 'warning' | 'danger' | 'info' | 'primary' {
   if (o.overdue) return 'danger'
   if (o.status === 'accepted') return 'success'
+  if (o.status === 'cancelled') return 'info'
   if (o.status === 'submitted') return 'warning'
   if (o.status === 'returned') return 'danger'
   return o.status === 'in_progress' ? 'primary' : 'info'

@@ -5,7 +5,7 @@ export interface Owner {
   kind: 'unit' | 'user'
   role: 'lead' | 'co'
   name: string
-  status: 'assigned' | 'in_progress' | 'submitted' | 'returned' | 'accepted'
+  status: 'assigned' | 'in_progress' | 'submitted' | 'returned' | 'accepted' | 'cancelled'
   status_label: string
   percent: number
   stage: string
@@ -71,5 +71,5 @@ export const PRIORITY: Record<string, { label: string; type: 'default' | 'warnin
 }
 export const HISTORY: Record<string, string> = {
   assigned: '交办', progress: '进展报送', completion: '办结报告', accepted: '审核通过', returned: '退回',
-  urged: '催办', reminded: '到期提醒', overdue: '逾期', split: '分解交办',
+  urged: '催办', reminded: '到期提醒', overdue: '逾期', split: '分解交办', deadline: '时限调整', cancelled: '撤销',
 }
