@@ -86,7 +86,7 @@ class TestLiveDing:
 
         # grid1's open page shows the DING full-screen, no reload; the badge went up
         prompt = phone.get_by_test_id("ding-prompt")
-        expect(prompt).to_be_visible(timeout=5000)
+        expect(prompt).to_be_visible(timeout=10_000)
         expect(prompt).to_contain_text(content)
         expect(phone.get_by_test_id("ding-prompt-sender")).to_contain_text(town_me["name"])
         expect(mobile_badge).to_have_text(str(before + 1))
@@ -106,7 +106,7 @@ class TestLiveDing:
 
         # the sender's open detail moves grid1 to 已读 with the time, live
         row = read.locator("tr", has_text=grid1_me["name"])
-        expect(row).to_be_visible(timeout=5000)
+        expect(row).to_be_visible(timeout=10_000)
         expect(row).to_contain_text(TIME)
         expect(unread).not_to_contain_text(grid1_me["name"])
         expect(pc.get_by_test_id("ding-read-count")).to_have_text("1")
@@ -144,7 +144,7 @@ class TestLiveDing:
             assert r.status_code == 201, r.text
 
         prompt = pc.get_by_test_id("ding-prompt")
-        expect(prompt).to_be_visible(timeout=5000)
+        expect(prompt).to_be_visible(timeout=10_000)
         expect(prompt).to_contain_text("请立即核对街道值班表")
         expect(badge).to_have_text(str(before + 1))
         screenshot(pc, "console-ding-prompt")
