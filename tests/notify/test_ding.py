@@ -98,6 +98,9 @@ class TestReadReceipts:
         await client.post("/api/notifications/read-all", headers=personas.grid2.headers)
         detail = (await client.get(f"/api/ding/{ding['id']}", headers=personas.town.headers)).json()
         assert personas.grid2.user_id in [p["user_id"] for p in detail["unread"]]
+        # …and the DING's inbox entry stays unread (in the badge) until it is confirmed
+        inbox2 = (await client.get("/api/notifications?kind=ding", headers=personas.grid2.headers)).json()
+        assert next(i for i in inbox2["items"] if i["object_id"] == ding["id"])["read"] is False
         await client.post(f"/api/ding/{ding['id']}/confirm", headers=personas.grid1.headers)
         inbox = (await client.get("/api/notifications?kind=ding", headers=personas.grid1.headers)).json()
         entry = next(i for i in inbox["items"] if i["object_id"] == ding["id"])

@@ -199,7 +199,7 @@ class Gateway:
                 await self.broker.watch(conn.user_id)
             current = await self.broker.current_seq(conn.user_id)
             out.append(_control({"type": "realtime.hello",
-                                 "data": {"user_id": conn.user_id, "seq": current, "node": self.node_id}}))
+                                 "data": {"user_id": conn.user_id, "seq": current or 0, "node": self.node_id}}))
             if since is not None:
                 replayed = await self.broker.replay(conn.user_id, since)
                 if replayed is None:

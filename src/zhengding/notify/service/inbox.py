@@ -101,6 +101,9 @@ async def list_notifications(session: AsyncSession, actor: Actor, *, unread_only
             "next_before": rows[-1].id if more and rows else None}
 
 
+DING_KIND = "ding"
+
+
 async def mark_read(session: AsyncSession, actor: Actor, notification_ids: Sequence[str]) -> int:
     """Mark the actor's own entries read (others' ids are 404, so existence does not leak)."""
     ids = list(dict.fromkeys(notification_ids))
@@ -109,8 +112,10 @@ async def mark_read(session: AsyncSession, actor: Actor, notification_ids: Seque
     )).all())
     if len(owned) != len(ids):
         raise NotFound("通知不存在或无权查看")
+    # A DING's entry is read by confirming the DING (ding.confirm_ding), never by a plain "read".
     await session.execute(
-        update(Notification).where(Notification.id.in_(ids), Notification.read_at.is_(None)).values(read_at=now())
+        update(Notification).where(Notification.id.in_(ids), Notification.read_at.is_(None),
+                                   Notification.kind != DING_KIND).values(read_at=now())
     )
     count = await unread_count(session, actor.user_id)
     publish_event(session, "notify.notification.read", {"ids": ids, "unread_count": count}, users=[actor.user_id])
@@ -131,7 +136,8 @@ async def mark_read_internal(session: AsyncSession, user_id: str, notification_i
 
 async def mark_all_read(session: AsyncSession, actor: Actor, *, kind: str | None = None) -> int:
     """Read all (or all of one kind). DING entries stay unconfirmed: a DING needs its own confirmation."""
-    stmt = update(Notification).where(Notification.user_id == actor.user_id, Notification.read_at.is_(None))
+    stmt = update(Notification).where(Notification.user_id == actor.user_id, Notification.read_at.is_(None),
+                                      Notification.kind != DING_KIND)
     if kind:
         stmt = stmt.where(Notification.kind == kind)
     result = await session.execute(stmt.values(read_at=now()))
