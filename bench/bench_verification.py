@@ -42,6 +42,7 @@ os.environ.setdefault("ZD_DEMO", "1")
 
 import xlsxwriter  # noqa: E402
 from sqlalchemy import Table, delete, func, select, text  # noqa: E402
+from sqlalchemy import exc as sa_exc  # noqa: E402
 
 import zhengding.models  # noqa: E402,F401
 from zhengding.accounts.models import User  # noqa: E402
@@ -291,14 +292,18 @@ async def bench_stats(url: str, n: int, viewers: int = 50, rounds: int = 4) -> N
         results = await asyncio.gather(*(viewer() for _ in range(viewers)))
         return [x for r in results for x in r]
 
-    dash = await run(dashboard, rounds)
-    base = await run(raw, 1)
-
     def p95(xs: list[float]) -> float:
         return statistics.quantiles(xs, n=20)[18] * 1000
 
-    print(f"    dashboard (4 queries) p95 {p95(dash):>8.1f} ms over {len(dash)} loads   raw GROUP BY p95 "
-          f"{p95(base):>9.1f} ms   raw/dashboard {p95(base) / p95(dash):.0f}×")
+    dash = await run(dashboard, rounds)
+    print(f"    dashboard (4 queries) p95 {p95(dash):>8.1f} ms over {len(dash)} loads", flush=True)
+    try:
+        base = await run(raw, 1)
+    except sa_exc.TimeoutError as exc:  # the raw scans queued past the pool timeout
+        print(f"    raw GROUP BY: viewers waited past the pool timeout ({exc.__class__.__name__}) — "
+              f"raw/dashboard beyond {120_000 / p95(dash):.0f}×")
+    else:
+        print(f"    raw GROUP BY p95 {p95(base):>9.1f} ms   raw/dashboard {p95(base) / p95(dash):.0f}×")
     await db.dispose()
 
 

@@ -153,7 +153,7 @@ async def receive_results(session: AsyncSession, source: InboundSource, items: l
     at = now()
     first: dict[str, tuple[str, str]] = {}  # key → (receipt id, digest) claimed by this request
     rows = []
-    for _index, clean, _bidx, key, digest in claims:
+    for _index, _clean, _bidx, key, digest in claims:
         if key not in first:
             first[key] = (new_id(), digest)
             rows.append({"id": first[key][0], "source_id": source.id, "item_key": key, "digest": digest,
