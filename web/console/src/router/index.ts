@@ -86,6 +86,30 @@ export const menuRoutes: RouteRecordRaw[] = [
     meta: { title: '核查统计', icon: 'DataAnalysis', perm: ['verification.stats'] },
   },
   {
+    path: 'returnees/stats',
+    name: 'returnees-stats',
+    component: () => import('@/pages/returnees/stats.vue'),
+    meta: { title: '返乡统计', icon: 'DataAnalysis', perm: ['returnees.stats'] },
+  },
+  {
+    path: 'returnees',
+    name: 'returnees',
+    component: () => import('@/pages/returnees/index.vue'),
+    meta: { title: '返乡人员', icon: 'User', perm: ['returnees.read'], personalData: true },
+  },
+  {
+    path: 'returnees/routing',
+    name: 'returnees-routing',
+    component: () => import('@/pages/returnees/routing.vue'),
+    meta: { title: '返乡人工分派', icon: 'Document', perm: ['returnees.route'], personalData: true },
+  },
+  {
+    path: 'returnees/anomalies',
+    name: 'returnees-anomalies',
+    component: () => import('@/pages/returnees/anomalies.vue'),
+    meta: { title: '返乡异常处置', icon: 'Document', perm: ['returnees.read'], personalData: true },
+  },
+  {
     path: 'audit',
     name: 'audit',
     component: () => import('@/pages/audit/index.vue'),
@@ -107,6 +131,7 @@ const routes: RouteRecordRaw[] = [
     { path: 'ding/:id', name: 'ding-detail', component: () => import('@/pages/notify/ding-detail.vue'), meta: { title: 'DING 详情', hidden: true } },
     { path: 'verification', redirect: { name: 'verification-tasks' } },
     { path: 'verification/import', name: 'verification-import', component: () => import('@/pages/verification/import.vue'), meta: { title: '导入核查批次', perm: ['verification.import'], hidden: true } },
+    { path: 'returnees/:id', name: 'returnee', component: () => import('@/pages/returnees/index.vue'), meta: { title: '返乡人员', perm: ['returnees.read'], personalData: true, hidden: true } },
     { path: 'verification/tasks/:id', name: 'verification-task', component: () => import('@/pages/verification/detail.vue'), meta: { title: '核查任务详情', perm: ['verification.read'], personalData: true, hidden: true } },
     {
       path: '403',
