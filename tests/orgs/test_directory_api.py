@@ -146,6 +146,24 @@ class TestSearch:
                                 headers=personas.town.headers)
         assert personas.grid2.unit_id in {u["id"] for u in town.json()["units"]}
 
+    async def test_limited_to_a_subtree_and_a_kind_with_ancestor_names(self, client, personas: Personas):
+        """A village picker: 社区 under 秀英街道 only, each hit with the names above it."""
+        r = await client.get("/api/directory/search", params={"q": "社区", "under": personas.town.unit_id,
+                                                              "kind": "committee"}, headers=personas.haikou.headers)
+        assert r.status_code == 200, r.text
+        units = r.json()["units"]
+        assert units and all(u["kind"] == "committee" for u in units)
+        assert {u["id"] for u in units} >= {personas.grid1.unit_id, personas.grid2.unit_id}
+        assert all(u["path_names"][-1] == "秀英街道" and u["path_names"][0] == "海南省" for u in units)
+        everywhere = await client.get("/api/directory/search", params={"q": "社区", "kind": "committee"},
+                                      headers=personas.haikou.headers)
+        assert len(everywhere.json()["units"]) > len(units)
+
+    async def test_under_a_unit_outside_scope_is_404(self, client, personas: Personas):
+        r = await client.get("/api/directory/search", params={"q": "社区", "under": personas.outsider.unit_id},
+                             headers=personas.haikou.headers)
+        assert r.status_code == 404
+
     async def test_wildcards_are_literal(self, client, personas: Personas):
         for q in ("%", "_"):
             r = await client.get("/api/directory/search", params={"q": q}, headers=personas.town.headers)

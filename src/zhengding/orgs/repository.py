@@ -44,9 +44,14 @@ async def member_counts(session: AsyncSession, ids: Sequence[str]) -> dict[str, 
     return {unit: count for unit, count in rows.all()}
 
 
-async def search_units(session: AsyncSession, actor: Actor, permission: str, q: str, limit: int) -> list[OrgUnit]:
+async def search_units(session: AsyncSession, actor: Actor, permission: str, q: str, limit: int, *,
+                       under_path: str | None = None, kind: str | None = None) -> list[OrgUnit]:
     stmt = restrict(select(OrgUnit).where(OrgUnit.name.contains(q, autoescape=True)), actor, permission,
                     path=OrgUnit.path)
+    if under_path:
+        stmt = stmt.where(OrgUnit.path.startswith(under_path, autoescape=False))
+    if kind:
+        stmt = stmt.where(OrgUnit.kind == kind)
     return list((await session.execute(stmt.order_by(OrgUnit.level, OrgUnit.name).limit(limit))).scalars())
 
 

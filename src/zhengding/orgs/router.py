@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import Depends
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -59,8 +61,10 @@ async def move_unit(unit_id: str, body: UnitMove, actor: Actor = Depends(current
 
 
 @router.get("/directory/search", response_model=SearchResult)
-async def search(q: str = "", actor: Actor = Depends(current_actor), session: AsyncSession = Depends(get_session)):
-    units, people = await service.search_directory(session, actor, q[:50])
+async def search(q: str = "", under: str | None = None,
+                 kind: Literal["command", "committee", "department", "grid"] | None = None,
+                 actor: Actor = Depends(current_actor), session: AsyncSession = Depends(get_session)):
+    units, people = await service.search_directory(session, actor, q[:50], under=under, kind=kind)
     return SearchResult(units=units, people=people)
 
 

@@ -56,6 +56,10 @@ class PersonRead(BaseModel):
     activated: bool
 
 
+class UnitHit(UnitRead):
+    path_names: list[str]  # ancestors from the root down (not the unit itself)
+
+
 class SearchResult(BaseModel):
-    units: list[UnitRead]
+    units: list[UnitHit]
     people: list[PersonRead]

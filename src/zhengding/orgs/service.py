@@ -18,8 +18,8 @@ from zhengding.core.ids import new_id
 from zhengding.divisions import service as division_service
 from zhengding.orgs import repository as repo
 from zhengding.orgs.enums import GRID_LEVEL, UnitKind
-from zhengding.orgs.models import OrgUnit
-from zhengding.orgs.schemas import PersonRead, PersonUnit, UnitDetail, UnitRead, UnitRef
+from zhengding.orgs.models import Membership, OrgUnit
+from zhengding.orgs.schemas import PersonRead, PersonUnit, UnitDetail, UnitHit, UnitRead, UnitRef
 from zhengding.privacy.masking import mask_phone
 
 DIRECTORY = "directory.read"
@@ -145,14 +145,31 @@ async def person(session: AsyncSession, actor: Actor, user_id: str) -> PersonRea
     return (await people_reads(session, [await access_person(session, actor, user_id)]))[0]
 
 
-async def search_directory(session: AsyncSession, actor: Actor, q: str, limit: int = 50) -> tuple[list[UnitRead], list[PersonRead]]:
+async def search_directory(session: AsyncSession, actor: Actor, q: str, limit: int = 50, *,
+                           under: str | None = None, kind: str | None = None) -> tuple[list[UnitHit], list[PersonRead]]:
+    """Units and people whose name contains `q`, inside the actor's scope; optionally only below
+    the unit `under` and only units of one kind (a village picker: kind="committee")."""
     q = q.strip()
     if not q:
         return [], []
-    units = await repo.search_units(session, actor, DIRECTORY, q, limit)
+    under_unit = await access_unit(session, actor, under) if under else None
+    under_path = under_unit.path if under_unit else None
+    units = await repo.search_units(session, actor, DIRECTORY, q, limit, under_path=under_path, kind=kind)
     stmt = repo.people_in_scope(actor, DIRECTORY).where(User.name.contains(q, autoescape=True))
+    if under_path:
+        stmt = stmt.where(User.id.in_(select(Membership.user_id).join(OrgUnit, OrgUnit.id == Membership.unit_id)
+                                      .where(OrgUnit.path.startswith(under_path, autoescape=False))))
     people = list((await session.execute(stmt.order_by(User.name).limit(limit))).scalars())
-    return await to_reads(session, units), await people_reads(session, people)
+    return await unit_hits(session, units), await people_reads(session, people)
+
+
+async def unit_hits(session: AsyncSession, units: Sequence[OrgUnit]) -> list[UnitHit]:
+    """Search results carry the names of their ancestors, so that 某某村 can be told apart."""
+    ancestor_ids = {uid for u in units for uid in unit_ids_in_path(u.path)[:-1]}
+    names = {u.id: u.name for u in await repo.units_by_ids(session, list(ancestor_ids))}
+    reads = await to_reads(session, units)
+    return [UnitHit(**r.model_dump(), path_names=[names.get(i, "") for i in unit_ids_in_path(u.path)[:-1]])
+            for r, u in zip(reads, units, strict=True)]
 
 
 # --- managing the tree ---------------------------------------------------------------------
