@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from tests.verification.support import batch_tasks, dispatch, import_rows, new_id_number
 from zhengding.core.clock import now
 from zhengding.notify.models import Notification
+from zhengding.notify.service import ding as ding_service
 from zhengding.orgs import service as org_service
 from zhengding.privacy.crypto import blind_index
 from zhengding.returnees import signing
@@ -114,7 +115,11 @@ class TestInboundNat:
         finally:
             nat.unregister_nat_listener(listener)
 
-    async def test_positive_alerts_the_owning_units_members(self, db, client, personas, lab, captured_events):
+    async def test_positive_alerts_the_owning_units_members(self, db, client, personas, lab, captured_events, clock):
+        import zhengding.notify.jobs  # noqa: F401  (the SMS escalation handler)
+        from zhengding.core import outbox
+        from zhengding.notify.models import SmsMessage
+
         person = new_id_number()
         task_id = await task_at_grid1(client, personas, person)
         r = await lab.post({"items": [result(person, result="positive", lab="海南省疾控中心")]})
@@ -122,7 +127,7 @@ class TestInboundNat:
         async with db.unit_of_work(readonly=True) as s:
             members = set(await org_service.member_user_ids(s, [personas.grid1.unit_id], subtree=True))
             notified = set((await s.execute(select(Notification.user_id).where(
-                Notification.object_id == task_id, Notification.kind == "ding"))).scalars())
+                Notification.object_id == task_id, Notification.kind == "alert"))).scalars())
             body = (await s.execute(select(Notification.body).where(Notification.object_id == task_id))).scalars().first()
         assert personas.grid1.user_id in members and personas.grid2.user_id not in members
         assert notified == members
@@ -131,6 +136,22 @@ class TestInboundNat:
         assert alert and alert[-1].payload["task_ids"] == [task_id] and alert[-1].unit_ids == (personas.grid1.unit_id,)
         detail = (await client.get(f"/api/verification/tasks/{task_id}", headers=personas.grid1.headers)).json()
         assert detail["nat_result"] == "positive"
+        # An "alert", not a "ding": there is no DING behind it, so it is not listed under DING; still
+        # unread after the DING delay, it goes out by SMS; a plain "read" marks it read.
+        g1 = personas.grid1.headers
+        dings = (await client.get("/api/notifications", params={"kind": "ding", "limit": 100}, headers=g1)).json()
+        assert task_id not in {n["object_id"] for n in dings["items"]}
+        alerts = (await client.get("/api/notifications", params={"kind": "alert", "limit": 100}, headers=g1)).json()
+        (entry,) = [n for n in alerts["items"] if n["object_id"] == task_id]
+        assert entry["title"] == "核酸阳性预警" and not entry["read"]
+        clock.advance(minutes=ding_service.default_escalate_minutes() + 1)
+        await outbox.drain(db)
+        async with db.unit_of_work(readonly=True) as s:
+            sms = set((await s.execute(select(SmsMessage.user_id).where(SmsMessage.object_id == task_id))).scalars())
+        assert sms == members
+        assert (await client.post(f"/api/notifications/{entry['id']}/read", headers=g1)).status_code == 200
+        async with db.unit_of_work(readonly=True) as s:
+            assert (await s.execute(select(Notification.read_at).where(Notification.id == entry["id"]))).scalar()
 
     async def test_bad_signature_stores_nothing(self, db, lab):
         person = new_id_number()

@@ -10,7 +10,8 @@ so re-importing a file changes nothing.
 Linking: every task with the same ID blind index gets the latest result (and a history row);
 a positive result alerts the units holding those tasks at once: a DING from the importer (with
 SMS escalation when unread), or — for the inbound API, which has no user — an urgent inbox
-entry with SMS after the same delay. The alert names the task, never the person.
+entry of kind "alert" (not "ding": there is no DING to confirm) with SMS after the same delay.
+The alert names the task, never the person.
 """
 
 from __future__ import annotations
@@ -42,6 +43,10 @@ from zhengding.verification.enums import NAT_LABELS, EventKind, NatResult
 from zhengding.verification.models import NatImport, NatTestResult, VerificationTask
 from zhengding.verification.permissions import NAT_IMPORT
 from zhengding.verification.service.common import SHANGHAI, bulk_update_tasks, event_row, insert_events
+
+# The inbox kind of an urgent alert that is not a DING (a DING entry is read only by confirming
+# its DING, which this alert has none of): read like any entry, SMS when still unread.
+ALERT_KIND = "alert"
 
 NatListener = Callable[[AsyncSession, str, dict[str, Any]], Awaitable[None]]
 _listeners: list[NatListener] = []
@@ -200,7 +205,7 @@ async def _alert(session: AsyncSession, actor: Actor | None, unit_id: str, task_
             sent = False
     if not sent:
         members = await org_service.member_user_ids(session, [unit_id], subtree=True)
-        await inbox.notify_users(session, members, kind="ding", title="核酸阳性预警", body=content,
+        await inbox.notify_users(session, members, kind=ALERT_KIND, title="核酸阳性预警", body=content,
                                  link=f"/verification/tasks/{task_ids[0]}", object_type="verification_task",
                                  object_id=task_ids[0], sms_after=timedelta(minutes=ding_service.default_escalate_minutes()))
     publish_event(session, "verification.nat.positive", {"task_ids": task_ids[:50], "count": len(task_ids)},

@@ -131,6 +131,12 @@ async def request_transfer(task_id: str, body: TransferCreate, actor: Actor = Me
     return {"id": t.id, "status": t.status}
 
 
+@router.get("/transfer-targets")
+async def transfer_targets(task_id: str, q: str = Query("", max_length=50), actor: Actor = Me,
+                           session: AsyncSession = Session) -> list[dict[str, Any]]:
+    return await transfer.transfer_targets(session, actor, task_id, q)
+
+
 @router.get("/transfers")
 async def list_transfers(box: str = Query("in", pattern="^(in|out|all)$"), status: str | None = None,
                          page: int = Query(1, ge=1), page_size: int = Query(50, ge=1, le=200), actor: Actor = Me,

@@ -164,7 +164,9 @@ async def _notify(session: AsyncSession, actor: Actor, unit_counts: Counter[str]
 
 
 async def assignable_people(session: AsyncSession, actor: Actor, unit_id: str) -> list[dict[str, Any]]:
-    """Members of a unit's subtree a task can be assigned to (for the dispatch dialog)."""
+    """Active members of a unit's subtree a task can be assigned to (for the dispatch dialog).
+    Accounts never activated (or disabled) are left out: they could not open the task."""
+    from zhengding.accounts.enums import UserStatus
     from zhengding.accounts.models import User
     from zhengding.orgs.models import Membership
 
@@ -172,7 +174,8 @@ async def assignable_people(session: AsyncSession, actor: Actor, unit_id: str) -
     rows = (await session.execute(
         select(User.id, User.name, OrgUnit.id, OrgUnit.name, Membership.position)
         .join(Membership, Membership.user_id == User.id).join(OrgUnit, OrgUnit.id == Membership.unit_id)
-        .where(OrgUnit.path.startswith(unit.path, autoescape=True)).order_by(OrgUnit.path, User.name).limit(500)
+        .where(OrgUnit.path.startswith(unit.path, autoescape=True), User.status == UserStatus.ACTIVE)
+        .order_by(OrgUnit.path, User.name).limit(500)
     )).all()
     return [{"id": uid, "name": name, "unit_id": u, "unit_name": un, "position": pos}
             for uid, name, u, un, pos in rows]

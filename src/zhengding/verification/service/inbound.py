@@ -10,7 +10,7 @@ record it once; an item whose key is already claimed answers `replayed` (same cl
 the original answer) or `conflict` (different content) and changes nothing. Claimed items go
 through `nat.record_results(session, None, …, source="api")`: linked to tasks (and, through the
 listeners, to returnees), and a positive alerts the owning units at once (an urgent inbox entry
-of kind "ding" for every member of the unit's subtree, SMS when unread).
+of kind "alert" for every member of the unit's subtree, SMS when unread).
 """
 
 from __future__ import annotations

@@ -157,10 +157,13 @@ async def review_reply(session: AsyncSession, actor: Actor, task_id: str, *, acc
         await _notify_reviewers(session, actor, task)
     elif accept:
         publish_event(session, "verification.task.closed", {"task_id": task.id}, units=chain)
-    elif task.assignee_id:
-        await inbox.notify_users(session, [task.assignee_id], kind="verification", title="核查回单被退回",
-                                 body=f"退回原因：{reason}", link=f"/verification/tasks/{task.id}",
-                                 object_type="verification_task", object_id=task.id, sender_id=actor.user_id)
+    else:
+        if task.assignee_id:
+            await inbox.notify_users(session, [task.assignee_id], kind="verification", title="核查回单被退回",
+                                     body=f"退回原因：{reason}", link=f"/verification/tasks/{task.id}",
+                                     object_type="verification_task", object_id=task.id, sender_id=actor.user_id)
+        publish_event(session, "verification.reply.returned", {"task_id": task.id},
+                      users=[task.assignee_id] if task.assignee_id else [], units=chain[acting + 1:])
     audit.record(session, actor, "verification.reply.accepted" if accept else "verification.reply.returned",
                  target_type="verification_task", target_id=task.id,
                  detail={"closed": task.status == TaskStatus.CLOSED, "reason": reason if not accept else None})

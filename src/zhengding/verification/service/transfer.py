@@ -1,7 +1,9 @@
 """Transfer 转办: a unit holding a task that is not in its jurisdiction hands it to another unit.
 
 Use-cases: `request_transfer` (with a reason), `decide_transfer` (the target accepts — the task
-moves to it — or rejects with a reason — the task stays where it was), `list_transfers`.
+moves to it — or rejects with a reason — the task stays where it was), `list_transfers`,
+`transfer_targets` (the picker: units by name under the top unit of the task's chain, outside the
+holder's subtree — the directory search only covers the user's own subtree).
 
 Rules: the target is any unit outside the holder's own subtree (inside it, dispatch is the
 tool); one pending transfer per task; a replied or closed task is not transferred. On accept
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import not_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from zhengding.audit import service as audit
@@ -25,6 +28,7 @@ from zhengding.core.events import publish_event
 from zhengding.core.ids import new_id
 from zhengding.notify.service import inbox
 from zhengding.orgs import service as org_service
+from zhengding.orgs.models import OrgUnit
 from zhengding.verification import repository as repo
 from zhengding.verification.cells import Deltas, path_units
 from zhengding.verification.enums import EventKind, TaskStatus, TransferStatus
@@ -143,3 +147,29 @@ async def list_transfers(session: AsyncSession, actor: Actor, *, box: str = "in"
     units = await repo.units_by_ids(session, [u for t in rows for u in (t.from_unit_id, t.to_unit_id)])
     names = {k: v.name for k, v in units.items()}
     return {"items": [transfer_read(t, names) for t in rows], "total": total}
+
+
+TARGETS_LIMIT = 30
+
+
+async def transfer_targets(session: AsyncSession, actor: Actor, task_id: str, q: str,
+                           limit: int = TARGETS_LIMIT) -> list[dict[str, Any]]:
+    """Units a task may be transferred to, whose name contains `q`: under the top unit of the
+    task's chain (the importing unit — the whole province when the province imported), outside
+    the holder's subtree. Only someone who may transfer the task may ask (404 otherwise)."""
+    task = await repo.access_task(session, actor, task_id, TRANSFER)
+    q = q.strip()
+    if not q:
+        return []
+    top_id = task.chain[0] if task.chain else task.owner_unit_id
+    top = (await repo.units_by_ids(session, [top_id])).get(top_id)
+    top_path = top.path if top is not None else "/" + "/".join(path_units(task.owner_path)[:1]) + "/"
+    rows = (await session.execute(
+        select(OrgUnit.id, OrgUnit.name, OrgUnit.kind, OrgUnit.level, OrgUnit.path)
+        .where(OrgUnit.path.startswith(top_path, autoescape=True),
+               not_(OrgUnit.path.startswith(task.owner_path, autoescape=True)),
+               OrgUnit.name.contains(q, autoescape=True))
+        .order_by(OrgUnit.level, OrgUnit.name, OrgUnit.id).limit(limit))).all()
+    ancestors = await repo.units_by_ids(session, [a for r in rows for a in path_units(r.path)[:-1]])
+    return [{"id": r.id, "name": r.name, "kind": r.kind, "level": r.level,
+             "path_names": [ancestors[a].name for a in path_units(r.path)[:-1] if a in ancestors]} for r in rows]
