@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from zhengding.authz.actor import Actor
 from zhengding.http.deps import current_actor, get_session
 from zhengding.http.routing import make_router
+from zhengding.returnees import nat_link as _nat_link  # noqa: F401  (links NAT results to returnees)
 from zhengding.returnees import (
     permissions,  # noqa: F401  (extends the roles)
     views,
