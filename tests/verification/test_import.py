@@ -7,7 +7,14 @@ import io
 
 from python_calamine import CalamineWorkbook
 
-from tests.verification.support import batch_tasks, csv_bytes, import_rows, new_id_number, new_old_id_number, xlsx
+from tests.verification.support import (
+    batch_tasks,
+    csv_bytes,
+    import_rows,
+    new_id_number,
+    new_old_id_number,
+    xlsx,
+)
 from zhengding.privacy.idcard import upgrade_15
 
 FULLWIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
@@ -24,7 +31,7 @@ class TestMessyImport:
         rows = [
             [" 张 三 ", good.translate(FULLWIDTH), "139 1234 5678", "海口市秀英区秀英街道", "公安", "", "外省"],  # 2 ok
             ["李四", old, "", "三亚市", "", "", ""],  # 3 ok: 15-digit upgraded
-            ["王五", float(4.60105199001011e17), "", "海口市", "", "", ""],  # 4 lost digits
+            ["王五", 4.60105199001011e17, "", "海口市", "", "", ""],  # 4 lost digits
             ["赵六", good, "", "海口市", "", "", ""],  # 5 duplicate of row 2
             ["钱七", bad_checksum, "", "海口市", "", "", ""],  # 6 bad checksum
             ["", dup, "", "海口市", "", "", ""],  # 7 no name

@@ -229,7 +229,7 @@ async def import_results(session: AsyncSession, actor: Actor, content: bytes, fi
             break
     if header is None:
         raise ValidationFailed("上传的文件是空的", [field_error("file", "文件为空")])
-    fields = {}
+    fields: dict[int, str] = {}
     unknown = []
     for pos, text in enumerate(header):
         key = spreadsheets.header_key(text)

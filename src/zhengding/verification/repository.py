@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,7 +23,7 @@ from zhengding.verification.models import (
 from zhengding.verification.permissions import READ
 
 
-def tasks_in_scope(actor: Actor, permission: str = READ) -> Select[tuple[VerificationTask]]:
+def tasks_in_scope(actor: Actor, permission: str = READ) -> Select[VerificationTask]:
     return restrict(select(VerificationTask), actor, permission, path=VerificationTask.owner_path)
 
 
@@ -69,7 +69,7 @@ async def units_with_codes(session: AsyncSession, path_prefix: str) -> dict[str,
     """division code → (unit id, path) for the units of a subtree built from divisions."""
     rows = await session.execute(select(OrgUnit.division_code, OrgUnit.id, OrgUnit.path).where(
         OrgUnit.path.startswith(path_prefix, autoescape=True), OrgUnit.division_code.is_not(None)))
-    return {code: (unit_id, path) for code, unit_id, path in rows}
+    return {cast(str, code): (unit_id, path) for code, unit_id, path in rows}
 
 
 async def children(session: AsyncSession, unit_id: str) -> list[OrgUnit]:
@@ -109,7 +109,7 @@ async def transfers_of_task(session: AsyncSession, task_id: str) -> list[TaskTra
                                        .order_by(TaskTransfer.created_at))).scalars())
 
 
-def transfers_in_scope(actor: Actor, permission: str, box: str, status: str | None) -> Select[tuple[TaskTransfer]]:
+def transfers_in_scope(actor: Actor, permission: str, box: str, status: str | None) -> Select[TaskTransfer]:
     stmt = select(TaskTransfer)
     if box == "in":
         stmt = restrict(stmt, actor, permission, path=TaskTransfer.to_path)
@@ -125,7 +125,7 @@ def transfers_in_scope(actor: Actor, permission: str, box: str, status: str | No
     return stmt.order_by(TaskTransfer.created_at.desc())
 
 
-def batches_in_scope(actor: Actor, permission: str = READ) -> Select[tuple[VerificationBatch]]:
+def batches_in_scope(actor: Actor, permission: str = READ) -> Select[VerificationBatch]:
     return restrict(select(VerificationBatch), actor, permission, path=VerificationBatch.unit_path)
 
 

@@ -7,7 +7,7 @@ from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import orjson
-from sqlalchemy import JSON, Table, bindparam, update
+from sqlalchemy import JSON, ColumnDefault, Table, bindparam, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from zhengding.authz.actor import Actor
@@ -76,7 +76,8 @@ async def bulk_insert(session: AsyncSession, table: Table, rows: list[dict[str, 
         else:
             encoders.append(None)
     names = [c.name for c in columns]
-    defaults = {c.name: c.default.arg for c in columns if c.default is not None and not callable(c.default.arg)}
+    defaults = {c.name: c.default.arg for c in columns
+                if isinstance(c.default, ColumnDefault) and not callable(c.default.arg)}
     records = []
     for row in rows:
         record = []

@@ -287,16 +287,16 @@ async def import_batch(session: AsyncSession, actor: Actor, content: bytes, file
 
     for number, raw in enumerate(rows, start=header_line + 1):
         width = len(raw)
-        texts = {p: spreadsheets.cell_text(raw[p]) if p < width else "" for p in kept}
-        if not any(texts.values()):
+        row_texts = {p: spreadsheets.cell_text(raw[p]) if p < width else "" for p in kept}
+        if not any(row_texts.values()):
             continue
         processed += 1
         if processed > MAX_ROWS:
             raise PayloadTooLarge(f"单个批次超过 {MAX_ROWS} 行，请分批导入")
-        values = {f: texts[p] for p, f in fields.items()}
+        values = {f: row_texts[p] for p, f in fields.items()}
         raws = {f: raw[p] if p < width else None for p, f in fields.items() if f in NUMERIC}
         cleaned, errors = clean_row(values, raws, number)
-        cells = list(texts.values())
+        cells = list(row_texts.values())
         if errors:
             bad.append(BadRow(number, cells, errors))
             continue

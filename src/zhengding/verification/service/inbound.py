@@ -172,7 +172,7 @@ async def receive_results(session: AsyncSession, source: InboundSource, items: l
         original = prior.get(key) if key not in won else (first[key][1], None)
         same = original is not None and original[0] == digest
         answers[index] = ItemAnswer(index, clean.sample_id, "replayed" if same else "conflict",
-                                    result=(original[1] if same and original[1] else None),
+                                    result=(original[1] if same and original is not None and original[1] else None),
                                     errors=None if same else _CONFLICT)
     if fresh:
         await nat.record_results(session, None, [
@@ -180,7 +180,7 @@ async def receive_results(session: AsyncSession, source: InboundSource, items: l
              "lab": c.lab} for _, c, _, rid in fresh], source="api")
         linked = dict((await session.execute(select(NatTestResult.id, NatTestResult.linked_tasks).where(
             NatTestResult.id.in_([rid for *_, rid in fresh])))).all())
-        updates = []
+        updates: list[dict[str, Any]] = []
         for index, clean, key, rid in fresh:
             stored = rid in linked
             answer = {"id": rid if stored else None, "result": clean.result, "recorded": stored,
@@ -190,10 +190,10 @@ async def receive_results(session: AsyncSession, source: InboundSource, items: l
         await session.execute(update(table).where(table.c.source_id == source.id, table.c.item_key == bindparam("_key"))
                               .values(result_id=bindparam("_rid"), answer=bindparam("_answer")), updates)
         # Replays of an item first seen in this very request answer like it.
-        for index, answer in list(answers.items()):
-            if answer.status == "replayed" and answer.result is None:
+        for index, item in list(answers.items()):
+            if item.status == "replayed" and item.result is None:
                 key = next(k for i, c, _, k, _ in claims if i == index)
-                answer.result = next(u["_answer"] for u in updates if u["_key"] == key)
+                item.result = next(u["_answer"] for u in updates if u["_key"] == key)
     out = [answers[i] for i in sorted(answers)]
     counts = {k: sum(1 for a in out if a.status == k) for k in ("accepted", "replayed", "rejected", "conflict")}
     audit.record(session, None, "verification.nat.received", target_type="inbound_source", target_id=source.id,

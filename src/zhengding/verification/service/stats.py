@@ -35,7 +35,7 @@ def _row(values: Any) -> dict[str, Any]:
     """The counters of a result row (a mapping with every COUNTERS key, or None) as shown."""
     v = {c: int(values[c] or 0) for c in COUNTERS} if values is not None else dict.fromkeys(COUNTERS, 0)
     median = median_seconds([v[b] for b in _BUCKETS])
-    out = {c: v[c] for c in _SHOWN}
+    out: dict[str, Any] = {c: v[c] for c in _SHOWN}
     out["open"] = v["pending"] + v["dispatched"] + v["in_progress"] + v["replied"]
     out["completion_rate"] = round(v["closed"] / v["total"], 4) if v["total"] else 0.0
     out["median_reply_hours"] = round(median / 3600, 2) if median is not None else None
@@ -54,7 +54,8 @@ def _conditions(batch_id: str | None, day_from: str | None, day_to: str | None) 
     return out
 
 
-def _filtered(stmt: Select[Any], batch_id: str | None, day_from: str | None, day_to: str | None) -> Select[Any]:
+def _filtered(stmt: Select[*tuple[Any, ...]], batch_id: str | None, day_from: str | None,
+              day_to: str | None) -> Select[*tuple[Any, ...]]:
     conditions = _conditions(batch_id, day_from, day_to)
     return stmt.where(*conditions) if conditions else stmt
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -48,8 +49,8 @@ def task_item(t: VerificationTask, names: dict[str, str]) -> dict[str, Any]:
             "replied_at": t.replied_at, "closed_at": t.closed_at}
 
 
-async def _names(session: AsyncSession, tasks: list[VerificationTask], extra_units: list[str] = (),
-                 extra_users: list[str] = ()) -> dict[str, str]:
+async def _names(session: AsyncSession, tasks: list[VerificationTask], extra_units: Sequence[str] = (),
+                 extra_users: Sequence[str] = ()) -> dict[str, str]:
     unit_ids = {u for t in tasks for u in (t.owner_unit_id, t.clue_unit_id, t.review_unit_id, *t.chain) if u}
     units = await repo.units_by_ids(session, [*unit_ids, *extra_units])
     names = {k: v.name for k, v in units.items()}
