@@ -1,5 +1,9 @@
 """The inbound API for the health-code system (signed requests, no user session): see
-docs/inbound-api.md."""
+docs/inbound-api.md.
+
+Single records go through the group commit (service/ingest.py): the requests in flight share one
+transaction, and each is answered only after that commit. The request's own session stays unused.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +14,14 @@ from fastapi import Depends, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from zhengding.core.errors import Conflict, ValidationFailed
+from zhengding.core.errors import AppError, Conflict, ValidationFailed
 from zhengding.http.deps import get_session
 from zhengding.http.routing import make_router
 from zhengding.returnees.schemas import MAX_BATCH
-from zhengding.returnees.service import dispatch, inbound
+from zhengding.returnees.service import inbound, ingest
 
 router = make_router("/api/inbound", tags=["返乡人员登记接口（健康码系统）"])
+_BAD_JSON = object()
 
 
 def _json(body: bytes) -> Any:
@@ -26,11 +31,29 @@ def _json(body: bytes) -> Any:
         raise ValidationFailed("请求体不是合法的 JSON") from None
 
 
+class IngestFailed(Exception):
+    """This request's part of a shared transaction failed (answered 500; the others went on)."""
+
+
 @router.post("/registrations", status_code=201)
 async def receive_one(request: Request, session: AsyncSession = Depends(get_session)) -> Any:
     body = await request.body()
-    source = await inbound.authenticate_request(session, request.headers, "POST", request.url.path, body)
-    (item,) = await dispatch.receive_registrations(session, source, [_json(body)])
+    source, nonce = await inbound.verify_request(request.headers, "POST", request.url.path, body)
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        data = _BAD_JSON
+    sub = ingest.Submission(source, [data], nonce=nonce, single=True, request=session.info.get("request"))
+    await ingest.group_commit().submit(sub)
+    if sub.error is not None:
+        if isinstance(sub.error, AppError):
+            raise sub.error
+        raise IngestFailed("inbound registration failed") from sub.error
+    if sub.nonce_refused:
+        raise inbound.nonce_refused()
+    if data is _BAD_JSON:
+        raise ValidationFailed("请求体不是合法的 JSON")
+    (item,) = sub.results
     if item.status == "rejected":
         raise ValidationFailed("登记数据有误", item.errors)
     if item.status == "conflict":
@@ -43,12 +66,14 @@ async def receive_one(request: Request, session: AsyncSession = Depends(get_sess
 @router.post("/registrations/batch")
 async def receive_batch(request: Request, session: AsyncSession = Depends(get_session)) -> dict[str, Any]:
     body = await request.body()
-    source = await inbound.authenticate_request(session, request.headers, "POST", request.url.path, body)
+    source, nonce = await inbound.verify_request(request.headers, "POST", request.url.path, body)
+    if not (await inbound.claim_nonces(session, [(source.id, nonce)]))[0]:
+        raise inbound.nonce_refused()
     data = _json(body)
     if not isinstance(data, dict) or set(data) != {"items"} or not isinstance(data["items"], list):
         raise ValidationFailed("批量请求体应为 {\"items\": [...]}，不允许其他字段")
     if not 1 <= len(data["items"]) <= MAX_BATCH:
         raise ValidationFailed(f"每批 1 至 {MAX_BATCH} 条")
-    results = await dispatch.receive_registrations(session, source, data["items"])
+    results = (await ingest.receive_registrations(session, source, data["items"])).results
     counts = {k: sum(1 for r in results if r.status == k) for k in ("accepted", "replayed", "rejected", "conflict")}
     return {**counts, "items": [r.to_dict() for r in results]}

@@ -66,3 +66,24 @@ async def move(session: AsyncSession, r: Returnee, new_unit_id: str, new_unit_pa
     await bump(session, r, {k: -v for k, v in c.items()})
     r.unit_id, r.unit_path = new_unit_id, new_unit_path
     await bump(session, r, c)
+
+
+def add_arrivals(returnees: list[Returnee]) -> list[dict[str, Any]]:
+    """Upsert rows (for `upsert`) adding new returnees' contributions, one per counter key."""
+    sums: dict[tuple[str, str, str, str], dict[str, Any]] = {}
+    for r in returnees:
+        key = (r.unit_id, r.day, r.port_of_entry, r.origin_province)
+        row = sums.get(key)
+        if row is None:
+            row = sums[key] = {"id": new_id(), "unit_id": r.unit_id, "unit_path": r.unit_path, "day": r.day,
+                               "port_of_entry": r.port_of_entry, "origin_province": r.origin_province,
+                               **{c: 0 for c in COUNTERS}}
+        for k, v in contributions(r).items():
+            row[k] += v
+    return list(sums.values())
+
+
+async def upsert(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Several counter rows in one executemany (keys must be distinct: see `add_arrivals`)."""
+    if rows:
+        await (await session.connection()).execute(_upsert(session.bind.dialect.name), rows)  # type: ignore[union-attr]

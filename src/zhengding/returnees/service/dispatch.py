@@ -1,5 +1,5 @@
-"""Arrival and dispatch use-cases: `receive_registrations` (the inbound API), `resolve_destination`,
-`route_returnee` (manual routing from a queue), `reassign_returnee` (moved house).
+"""Dispatch use-cases: `resolve_destination`, `route_returnee` (manual routing from a queue),
+`reassign_returnee` (moved house). Arrivals from the inbound API: service/ingest.py.
 
 Who is notified:
 - an arrival resolved to a village → every member of the village's subtree (its staff and grid
@@ -17,9 +17,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-from sqlalchemy import update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from zhengding.audit import service as audit
@@ -34,15 +32,12 @@ from zhengding.notify.service import inbox
 from zhengding.orgs import service as org_service
 from zhengding.orgs.enums import UnitKind
 from zhengding.orgs.models import OrgUnit
-from zhengding.privacy.crypto import blind_index
 from zhengding.privacy.masking import mask_name
-from zhengding.returnees import policy, stats_table
 from zhengding.returnees import repository as repo
+from zhengding.returnees import stats_table
 from zhengding.returnees.enums import ReturneeStatus
-from zhengding.returnees.models import Anomaly, InboundSource, Returnee, ReturneeHistory
+from zhengding.returnees.models import Anomaly, Returnee, ReturneeHistory
 from zhengding.returnees.permissions import ROUTE
-from zhengding.returnees.schemas import Registration, parse_registration
-from zhengding.returnees.signing import sm3_hex
 from zhengding.returnees.views import list_item
 
 PROVINCE_CODE = "460000000000"
@@ -64,6 +59,13 @@ class Placement:
 
 _unit_cache: dict[str, tuple[float, tuple[str, str, str, bool] | None]] = {}
 _UNIT_TTL = 300.0
+# Every unit with a division code, loaded in one query and reloaded after _UNIT_TTL; a code not
+# in it is looked up alone (a unit created since), as before.
+_units_by_code: dict[str, tuple[str, str, str, bool]] = {}
+_units_until = 0.0
+# Destination text → placement: travellers' texts repeat (the same building, the same village).
+_placements: dict[str, tuple[float, Placement]] = {}
+_PLACEMENTS_MAX = 20_000
 
 
 def _parent_codes(code: str) -> list[str]:
@@ -78,6 +80,16 @@ def _parent_codes(code: str) -> list[str]:
 
 async def _unit_for_code(session: AsyncSession, code: str) -> tuple[str, str, str, bool] | None:
     # Division units neither move nor disappear: a short cache saves a query per arrival.
+    global _units_until
+    if _units_until <= time.monotonic():
+        rows = (await session.execute(select(OrgUnit.division_code, OrgUnit.id, OrgUnit.path, OrgUnit.name,
+                                             OrgUnit.kind).where(OrgUnit.division_code.is_not(None)))).all()
+        _units_by_code.clear()
+        _units_by_code.update({c: (i, p, n, k == UnitKind.COMMITTEE) for c, i, p, n, k in rows if c})
+        _units_until = time.monotonic() + _UNIT_TTL
+    known = _units_by_code.get(code)
+    if known is not None:
+        return known
     hit = _unit_cache.get(code)
     if hit and hit[0] > time.monotonic():
         return hit[1]
@@ -90,6 +102,17 @@ async def _unit_for_code(session: AsyncSession, code: str) -> tuple[str, str, st
 async def resolve_destination(session: AsyncSession, text: str) -> Placement:
     """The village the text names with certainty, else the deepest unit it names (its queue),
     else the province (destination outside the province or unreadable)."""
+    hit = _placements.get(text)
+    if hit and hit[0] > time.monotonic():
+        return hit[1]
+    place = await _resolve_destination(session, text)
+    if len(_placements) >= _PLACEMENTS_MAX:
+        _placements.clear()
+    _placements[text] = (time.monotonic() + _UNIT_TTL, place)
+    return place
+
+
+async def _resolve_destination(session: AsyncSession, text: str) -> Placement:
     r = default_resolver().resolve(text)
     codes = _parent_codes(r.code) if r.code else []
     for code in [*codes, PROVINCE_CODE]:
@@ -98,106 +121,6 @@ async def resolve_destination(session: AsyncSession, text: str) -> Placement:
             unit_id, path, name, village = unit
             return Placement(unit_id, path, name, village, r.code, r.level, "/".join(r.path))
     raise RuntimeError("the province's org tree is not loaded")
-
-
-# --- the inbound API ---------------------------------------------------------------------------
-
-@dataclass
-class ItemResult:
-    index: int
-    registration_id: str | None
-    status: str  # accepted | replayed | rejected | conflict
-    result: dict[str, Any] | None = None
-    errors: list[dict[str, str]] | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"index": self.index, "registration_id": self.registration_id, "status": self.status}
-        if self.result is not None:
-            out.update(self.result)
-        if self.errors is not None:
-            out["errors"] = self.errors
-        return out
-
-
-def _digest(item: dict[str, Any]) -> str:
-    return sm3_hex(orjson.dumps(item, option=orjson.OPT_SORT_KEYS))
-
-
-async def receive_registrations(session: AsyncSession, source: InboundSource, items: list[Any]) -> list[ItemResult]:
-    """Validate, deduplicate on (source, registration id), place and dispatch each item.
-
-    A replay (same id, same body) returns the stored original result and changes nothing; the
-    same id with another body is a conflict. Concurrent first arrivals of one id: the insert is
-    ON CONFLICT DO NOTHING, and the loser answers as a replay or a conflict.
-    """
-    out: list[ItemResult] = []
-    parsed: list[tuple[int, Registration, str]] = []
-    for index, item in enumerate(items):
-        reg, errors = parse_registration(item)
-        if reg is None:
-            rid = item.get("registration_id") if isinstance(item, dict) else None
-            out.append(ItemResult(index, rid if isinstance(rid, str) else None, "rejected", errors=errors))
-        else:
-            parsed.append((index, reg, _digest(item)))
-    existing = await repo.by_registration(session, source.id, [reg.registration_id for _, reg, _ in parsed]) \
-        if parsed else {}
-    for index, reg, digest in parsed:
-        prior = existing.get(reg.registration_id)
-        if prior is None:
-            prior, fresh = await _create(session, source, reg, digest)
-            existing[reg.registration_id] = prior
-            if fresh:
-                out.append(ItemResult(index, reg.registration_id, "accepted", result=prior.result))
-                continue
-        if prior.body_digest == digest:
-            out.append(ItemResult(index, reg.registration_id, "replayed", result=prior.result))
-        else:
-            out.append(ItemResult(index, reg.registration_id, "conflict", errors=[
-                {"field": "registration_id", "reason": "该登记编号已提交过不同的内容"}]))
-    out.sort(key=lambda r: r.index)
-    return out
-
-
-async def _create(session: AsyncSession, source: InboundSource, reg: Registration,
-                  digest: str) -> tuple[Returnee, bool]:
-    at = now()
-    place = await resolve_destination(session, reg.destination)
-    status = ReturneeStatus.DISPATCHED if place.is_village else ReturneeStatus.ROUTING
-    returnee_id = new_id()
-    result = {"id": returnee_id, "dispatch": "village" if place.is_village else "routing",
-              "unit_id": place.unit_id, "unit_name": place.unit_name,
-              "resolved": {"code": place.code, "level": place.level, "path": place.path_names}}
-    values = dict(
-        id=returnee_id, source_id=source.id, registration_id=reg.registration_id, body_digest=digest,
-        result=result, name=reg.name, name_bidx=blind_index("name", reg.name),
-        id_number=reg.id_number, id_number_bidx=blind_index("id_number", reg.id_number),
-        phone=reg.phone, phone_bidx=blind_index("phone", reg.phone),
-        origin_province=reg.origin_province, origin_city=reg.origin_city, origin_risk_area=reg.origin_risk_area,
-        port_of_entry=reg.port_of_entry, arrived_at=reg.arrived_at, transport=reg.transport,
-        transport_no=reg.transport_no, destination_text=reg.destination, health_code=reg.health_code,
-        resolved_code=place.code, resolved_level=place.level, resolved_path=place.path_names[:200],
-        status=str(status), unit_id=place.unit_id, unit_path=place.unit_path, day=policy.local_day(reg.arrived_at),
-        received_at=at, dispatched_at=at if place.is_village else None, household_note="", anomaly_count=0,
-        open_anomalies=0, created_at=at,
-    )
-    name = session.bind.dialect.name  # type: ignore[union-attr]
-    stmt = _RETURNEE_INSERT.get(name)
-    if stmt is None:  # one constant statement per dialect: compiled once, values as parameters
-        dialect = postgresql if name == "postgresql" else sqlite
-        stmt = _RETURNEE_INSERT[name] = dialect.insert(Returnee).on_conflict_do_nothing(
-            index_elements=["source_id", "registration_id"])
-    inserted = (await (await session.connection()).execute(stmt, values)).rowcount == 1
-    if not inserted:  # a concurrent request with the same id committed first
-        return (await repo.by_registration(session, source.id, [reg.registration_id]))[reg.registration_id], False
-    r = Returnee(**values)
-    session.add(ReturneeHistory(id=new_id(), returnee_id=r.id, kind="dispatched" if place.is_village else "queued",
-                                actor_id=None, actor_name="健康码系统", from_unit_id=None, to_unit_id=place.unit_id,
-                                note=f"目的地解析：{place.path_names or '无法解析'}", at=at))
-    await stats_table.bump(session, r, stats_table.contributions(r))
-    await _announce(session, r, place.unit_name, arrival=True)
-    audit.record(session, None, "returnees.registration.received", target_type="returnee", target_id=r.id,
-                 detail={"source": source.name, "dispatch": result["dispatch"], "unit_id": place.unit_id})
-    return r, True
 
 
 async def _announce(session: AsyncSession, r: Returnee, unit_name: str, *, arrival: bool) -> None:
