@@ -33,14 +33,12 @@ ROUTERS = [
     "zhengding.notify.router:router",
     "zhengding.realtime.router:router",
     "zhengding.realtime.router:ws_router",
-    "zhengding.returnees.inbound_router:router",
-    "zhengding.returnees.router:router",
     "zhengding.verification.router:router",
     "zhengding.verification.inbound_router:router",
-    "zhengding.returnees.inbound_router:router",
-    "zhengding.returnees.router:router",
     "zhengding.http.files:router",
     "zhengding.supervision.router:router",
+    "zhengding.returnees.inbound_router:router",
+    "zhengding.returnees.router:router",
 ]
 
 # Background services started with the app: async context managers taking the settings

@@ -10,8 +10,7 @@ from zhengding.notify import models as notify_models  # noqa: F401
 from zhengding.orgs import models as orgs_models  # noqa: F401
 from zhengding.returnees import models as returnees_models  # noqa: F401
 from zhengding.returnees import models_nat as returnees_nat_models  # noqa: F401
-from zhengding.verification import models as verification_models  # noqa: F401
-from zhengding.returnees import models as returnees_models  # noqa: F401
 from zhengding.supervision import models as supervision_models  # noqa: F401
+from zhengding.verification import models as verification_models  # noqa: F401
 
 metadata = Base.metadata
