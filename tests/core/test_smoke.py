@@ -12,3 +12,9 @@ async def test_personas_can_read_me(client, personas: Personas):
     me = r.json()
     assert me["name"] == "林镇干" and "directory.read" in me["permissions"]
     assert me["phone_masked"] == "138****0004"
+
+
+def test_each_router_is_registered_once():
+    from zhengding.app import ROUTERS
+
+    assert len(ROUTERS) == len(set(ROUTERS)), [r for r in ROUTERS if ROUTERS.count(r) > 1]
