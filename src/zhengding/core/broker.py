@@ -22,6 +22,7 @@ The broker hands each frame to `on_frame(user_id, frame)` (the gateway) for loca
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import logging
 import time
@@ -45,8 +46,8 @@ def _seq_base() -> int:
     return int(time.time()) * 1000
 
 
-class Broker:
-    """Interface shared by the brokers."""
+class Broker(abc.ABC):
+    """Interface shared by the brokers (in-process, Redis)."""
 
     node_id: str = "local"
 
@@ -55,29 +56,33 @@ class Broker:
         self.retention = retention
         self.max_events = max_events
 
-    async def start(self) -> None: ...
+    async def start(self) -> None:  # noqa: B027 - optional hook, a no-op by default
+        return None
 
-    async def stop(self) -> None: ...
+    async def stop(self) -> None:  # noqa: B027 - optional hook
+        return None
 
-    async def watch(self, user_id: str) -> None:
+    async def watch(self, user_id: str) -> None:  # noqa: B027 - optional hook
         """Start receiving this user's frames on this node (first local connection)."""
 
-    async def unwatch(self, user_id: str) -> None:
+    async def unwatch(self, user_id: str) -> None:  # noqa: B027 - optional hook
         """Stop receiving (last local connection gone)."""
 
+    @abc.abstractmethod
     async def publish(self, user_ids: Iterable[str], tail: str) -> None:
         """Publish one event to users; `tail` is the event's JSON object without its opening '{'."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     async def replay(self, user_id: str, since: int) -> list[str] | None:
         """Frames with seq > since, or None when the gap cannot be filled (reload)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     async def current_seq(self, user_id: str) -> int | None:
-        raise NotImplementedError
+        """The user's latest seq (None when the user never received an event)."""
 
+    @abc.abstractmethod
     async def online(self, user_ids: list[str]) -> set[str]:
-        raise NotImplementedError
+        """Which of these users have a connection on any node."""
 
 
 class InProcessBroker(Broker):
