@@ -155,7 +155,19 @@ class TestLiveDing:
         pc.get_by_test_id("inbox-bell").click()
         expect(pc).to_have_url(re.compile(r"#/inbox$"))
         expect(pc.get_by_test_id("inbox-table")).to_contain_text("陈区指发来DING消息")
-        if _badge(badge):
-            pc.get_by_test_id("read-all").click()
-        expect(badge).to_be_hidden()
+        read_all = pc.get_by_test_id("read-all")
+        if _badge(badge) and read_all.is_enabled():
+            read_all.click()
+        # 全部已读 clears every entry except DINGs still waiting for their own confirmation (other
+        # tests may have left some for the town officer): the badge ends at exactly that number.
+        town_token = server.login_token("town")
+        with server.api() as c:
+            r = c.get("/notifications", params={"unread": "true", "kind": "ding", "limit": 100},
+                      headers={"Authorization": f"Bearer {town_token}"})
+            assert r.status_code == 200, r.text
+            unconfirmed = len(r.json()["items"])
+        if unconfirmed:
+            expect(badge).to_have_text(str(unconfirmed))
+        else:
+            expect(badge).to_be_hidden()
         screenshot(pc, "console-inbox")
