@@ -41,6 +41,15 @@ def validation_error(id_number: str) -> str | None:
     return None
 
 
+def clean_id_number(raw: str) -> tuple[str, str | None]:
+    """Normalise as typed (spaces, full-width digits, 15-digit old numbers) and check it:
+    (the normalised number, None) or (the normalised number, the reason it is invalid)."""
+    number = normalize(raw)
+    if len(number) == 15 and number.isdigit():
+        number = upgrade_15(number)
+    return number, validation_error(number)
+
+
 def is_valid(id_number: str) -> bool:
     return validation_error(id_number) is None
 

@@ -75,13 +75,9 @@ def parse_registration(item: Any) -> tuple[Registration | None, list[dict[str, s
                 continue
         clean[field] = value
     if "id_number" in clean:
-        number = idcard.normalize(clean["id_number"])
-        if len(number) == 15 and number.isdigit():
-            number = idcard.upgrade_15(number)
-        reason = idcard.validation_error(number)
+        clean["id_number"], reason = idcard.clean_id_number(clean["id_number"])
         if reason:
             errors.append({"field": "id_number", "reason": reason})
-        clean["id_number"] = number
     if "phone" in clean:
         phone = idcard.normalize_phone(clean["phone"])
         reason = idcard.phone_error(phone)

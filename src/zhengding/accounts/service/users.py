@@ -62,13 +62,9 @@ def validate_new_user(name: str, phone: str, unit_id: str, position: str = "", i
     if problem:
         item.errors.append(field_error("phone", problem, row))
     if id_number and id_number.strip():
-        normalized = idcard.normalize(id_number)
-        if len(normalized) == 15 and normalized.isdigit():
-            normalized = idcard.upgrade_15(normalized)
-        problem = idcard.validation_error(normalized)
+        item.id_number, problem = idcard.clean_id_number(id_number)
         if problem:
             item.errors.append(field_error("id_number", problem, row))
-        item.id_number = normalized
     if len(item.position) > 50:
         item.errors.append(field_error("position", "职务不超过50字", row))
     return item

@@ -90,13 +90,9 @@ def parse_item(item: Any) -> tuple[Clean | None, list[dict[str, str]]]:
             continue
         clean[field] = value
     if "id_number" in clean:
-        number = idcard.normalize(clean["id_number"])
-        if len(number) == 15 and number.isdigit():
-            number = idcard.upgrade_15(number)
-        reason = idcard.validation_error(number)
+        clean["id_number"], reason = idcard.clean_id_number(clean["id_number"])
         if reason:
             errors.append({"field": "id_number", "reason": reason})
-        clean["id_number"] = number
     sampled: datetime | None = None
     if "sampled_at" in clean:
         try:
