@@ -22,6 +22,11 @@ How a text is read:
 A short form made by dropping a suffix (湾岭 for 湾岭镇, 陵水 for 陵水黎族自治县) must be
 followed by the end of the text, a separator, a digit or a further division name — otherwise
 "海南藏族自治州" would read as 海南 and "白龙南路" as 白龙街道.
+
+Caching: no name form and no lead word holds an ASCII digit, so a chain of names never runs
+through one: the text before the first digit (海口市秀英区长流镇美德村委会 of …3队12号) decides
+the reading, and only the unread-tail check above looks further. Readings are kept per such
+head in a bounded LRU, so the many addresses of one village or road are parsed once.
 """
 
 from __future__ import annotations
@@ -68,6 +73,7 @@ class Resolution:
 
 
 _SEPARATORS = re.compile(r"[\W_]+")
+_ASCII_DIGIT = re.compile(r"[0-9]")
 
 
 def normalize(text: str) -> tuple[str, frozenset[int]]:
@@ -227,7 +233,8 @@ def _variants_for(name: str, level: int, parent_short: str | None) -> list[tuple
 class Resolver:
     """Resolves free-text destinations against one set of division rows."""
 
-    def __init__(self, rows: Iterable[DivisionRow | tuple]) -> None:
+    def __init__(self, rows: Iterable[DivisionRow | tuple], *, cache_size: int = 65536) -> None:
+        """`cache_size`: readings kept per text head (0: no cache, every text parsed in full)."""
         raw: list[DivisionRow] = []
         for row in rows:
             if not isinstance(row, DivisionRow):
@@ -280,6 +287,10 @@ class Resolver:
         for form in self._variants:
             lengths.setdefault(form[:2], set()).add(len(form))
         self._lengths = {ch: tuple(sorted(ls, reverse=True)) for ch, ls in lengths.items()}
+        # The parse stops at an ASCII digit only while no form or lead word contains one.
+        self._digit_stops = cache_size > 0 and not any(
+            _ASCII_DIGIT.search(word) for word in (*self._variants, *_LEAD_WORDS))
+        self._read = lru_cache(maxsize=cache_size)(self._read_uncached) if cache_size > 0 else self._read_uncached
 
     # --- construction helpers ----------------------------------------------------------
 
@@ -298,6 +309,27 @@ class Resolver:
 
     def resolve(self, text: str) -> Resolution:
         s, breaks = normalize(text or "")
+        head, head_breaks = s, breaks
+        if self._digit_stops and (digit := _ASCII_DIGIT.search(s)):
+            head = s[: digit.start()]
+            head_breaks = frozenset(b for b in breaks if b < digit.start()) if breaks else breaks
+        reading = self._read(head, head_breaks)
+        if reading is None:
+            return Resolution(text, None, None, [], 0.0)
+        target, best_end, confidence = reading
+        if self.levels[target] < 5 and best_end < len(s) and _DEEPER_MARK.search(s, best_end):
+            confidence -= 0.25
+        confidence = round(min(1.0, max(0.05, confidence)), 2)
+        return Resolution(text, self.codes[target], self.levels[target], list(self.paths[target]), confidence)
+
+    def cache_info(self) -> object:
+        """Hits and misses of the reading cache (None when built with cache_size=0)."""
+        info = getattr(self._read, "cache_info", None)
+        return info() if info else None
+
+    def _read_uncached(self, s: str, breaks: frozenset[int]) -> tuple[int, int, float] | None:
+        """The division a compact text names: (node, end of the reading, confidence before the
+        unread-tail check), or None."""
         best: list[tuple[int, tuple[int, ...], float]] = []
         best_end = -1
         memo: dict[tuple[int, int], list[tuple[int, tuple[int, ...], float]]] = {}
@@ -308,12 +340,12 @@ class Resolver:
             if found[0][1] and end > best_end:
                 best, best_end = found, end
         if not best:
-            return Resolution(text, None, None, [], 0.0)
+            return None
 
         ends = {nodes[-1] for _, nodes, _ in best}
         target = self._common_ancestor(ends)
         if target is None:
-            return Resolution(text, None, None, [], 0.0)
+            return None
         levels = self.levels
         # Two readings of the same place (海口秀英: the district, or 秀英街道) cost the cheaper.
         cost: dict[int, float] = {}
@@ -326,10 +358,7 @@ class Resolver:
             # The text named something deeper than we dare to return.
             deepest = max(levels[e] for e in ends)
             confidence = min(confidence, 0.6) - 0.1 * (deepest - levels[target])
-        if levels[target] < 5 and best_end < len(s) and _DEEPER_MARK.search(s, best_end):
-            confidence -= 0.25
-        confidence = round(min(1.0, max(0.05, confidence)), 2)
-        return Resolution(text, self.codes[target], levels[target], list(self.paths[target]), confidence)
+        return target, best_end, confidence
 
     def _starts(self, s: str) -> list[int]:
         starts = [0]
