@@ -4,6 +4,7 @@ activation statistics, audit log."""
 from __future__ import annotations
 
 import io
+import os
 import re
 
 import xlsxwriter
@@ -59,6 +60,29 @@ class TestConsoleLogin:
         message = page.locator(".el-message--error")
         expect(message).to_be_visible()
         assert "{" not in message.inner_text() and re.search(r"[\u4e00-\u9fff]", message.inner_text())
+
+
+    def test_lockout_message_stays_on_the_page_until_another_account_is_typed(self, console_page,
+                                                                             server: DemoServer):
+        page = console_page
+        page.goto("/console/#/login")
+        name = f"nobody-{os.urandom(3).hex()}"  # an unknown name locks like an account (no enumeration)
+        page.locator("input[name=login]").fill(name)
+        locked = page.get_by_test_id("login-locked")
+        for _ in range(5):
+            expect(locked).to_have_count(0)
+            page.locator("input[name=password]").fill("not-the-password")
+            with page.expect_response(lambda r: r.url.endswith("/api/auth/login")) as answer:
+                page.get_by_role("button", name="登录").click()
+            assert answer.value.status == 401
+        expect(locked).to_contain_text("锁定")
+        screenshot(page, "console-login-locked")
+        with page.expect_response(lambda r: r.url.endswith("/api/auth/login")) as answer:
+            page.get_by_role("button", name="登录").click()
+        assert answer.value.status == 423
+        expect(locked).to_contain_text("分钟后再试")
+        page.locator("input[name=login]").fill("sysadmin")
+        expect(locked).to_have_count(0)
 
 
 class TestOrgTree:

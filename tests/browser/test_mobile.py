@@ -107,6 +107,26 @@ class TestLogin:
         expect(toast).to_be_visible()
         assert "{" not in toast.inner_text() and re.search(r"[\u4e00-\u9fff]", toast.inner_text())
 
+    def test_login_goes_on_to_the_page_asked_for_but_never_off_the_app(self, mobile_page, server: DemoServer):
+        page = mobile_page
+        page.goto("/m/#/directory")
+        page.wait_for_url(re.compile(r"#/login\?redirect=%2Fdirectory$"))
+        page.locator("input[name=login]").fill("grid2")
+        page.locator("input[name=password]").fill(server.password)
+        page.get_by_role("button", name="登录").click()
+        page.wait_for_url(re.compile(r"/m/#/directory$"))
+        expect(page.get_by_test_id("roots")).to_be_visible()
+
+        page.evaluate("() => sessionStorage.clear()")
+        page.goto("/m/#/login?redirect=%2F%2Fexample.org%2Fphish")
+        page.reload()  # a fresh app: nothing of the first session in memory
+        page.locator("input[name=login]").fill("grid2")
+        page.locator("input[name=password]").fill(server.password)
+        page.get_by_role("button", name="登录").click()
+        page.wait_for_url(re.compile(r"/m/#/$"))
+        assert page.url.startswith(server.base_url)
+        page.get_by_text("待办事项").wait_for()
+
     def test_idle_timeout_returns_to_login(self, mobile_page, server: DemoServer):
         page = mobile_page
         page.clock.install()

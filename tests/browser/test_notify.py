@@ -1,12 +1,23 @@
 """Real-time push and notifications (issue #4): the town officer sends a DING from the console;
 grid1's already-open mobile page shows it full-screen without a reload; grid1 confirms; the
-sender's open DING detail moves grid1 to 已读 with the time, live; the inbox badge follows."""
+sender's open DING detail moves grid1 to 已读 with the time, live; the inbox badge follows.
+Alerts (a returnee's positive NAT result) look urgent in both inboxes and open the returnee;
+the badge and the inbox page show one unread count, and 全部已读 leaves unconfirmed DINGs."""
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import time
 
+import httpx
+import orjson
 from playwright.sync_api import expect
+
+from zhengding.core.clock import now
+from zhengding.privacy.idcard import check_digit
+from zhengding.returnees import signing
 
 from .conftest import DemoServer, console_login, mobile_login, screenshot
 
@@ -19,6 +30,54 @@ def _badge(locator) -> int:  # type: ignore[no-untyped-def]
         return 0
     text = locator.first.inner_text().strip()
     return int(text) if text.isdigit() else 0
+
+
+def _signed_post(server: DemoServer, path: str, item: dict) -> dict:
+    """POST as the health-code system (the demo seed's inbound source) signs it."""
+    source = json.loads((server.var_dir / "demo-accounts.json").read_text(encoding="utf-8"))["inbound_sources"][0]
+    body = orjson.dumps(item)
+    headers = signing.signed_headers(source["key_id"], source["secret"], "POST", path, body, timestamp=int(time.time()))
+    r = httpx.post(server.base_url + path, content=body, headers=headers, timeout=30)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def _positive_returnee(server: DemoServer) -> str:
+    """A returnee to grid1's village whose NAT result comes back positive: grid1 (the village) and
+    the town command get an inbox entry of kind "alert". Returns the returnee's id."""
+    first17 = "460105" + "1990" + "0307" + f"{int.from_bytes(os.urandom(2)) % 1000:03d}"
+    id_number = first17 + check_digit(first17)
+    returnee = _signed_post(server, "/api/inbound/registrations", {
+        "registration_id": f"BROWSER-ALERT-{os.urandom(4).hex()}", "name": "符海燕", "id_number": id_number,
+        "phone": "13907560000", "origin_province": "广东省", "origin_city": "广州市", "origin_risk_area": False,
+        "port_of_entry": "海口美兰国际机场", "arrived_at": "2022-01-25T14:30:00+08:00", "transport": "flight",
+        "transport_no": "CZ6731", "destination": "海口市秀英区秀华社区5栋302", "health_code": "green",
+    })
+    assert returnee["dispatch"] == "village", returnee
+    _signed_post(server, "/api/inbound/nat-results", {
+        "id_number": id_number, "sampled_at": now().replace(microsecond=0).isoformat(), "result": "positive",
+        "lab": "海南省疾控中心", "sample_id": "S" + os.urandom(6).hex(),
+    })
+    return str(returnee["id"])
+
+
+def _alert_entry(server: DemoServer, username: str, returnee_id: str) -> dict:
+    token = server.login_token(username)
+    with server.api() as c:
+        r = c.get("/notifications", params={"kind": "alert", "limit": 100}, headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 200, r.text
+        c.post("/auth/logout", headers={"Authorization": f"Bearer {token}"})
+    return next(n for n in r.json()["items"] if n["object_id"] == returnee_id)
+
+
+def _unconfirmed_dings(server: DemoServer, username: str) -> int:
+    token = server.login_token(username)
+    with server.api() as c:
+        r = c.get("/notifications", params={"unread": "true", "kind": "ding", "limit": 100},
+                  headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 200, r.text
+        c.post("/auth/logout", headers={"Authorization": f"Bearer {token}"})
+    return len(r.json()["items"])
 
 
 def _no_reload_marker(page) -> None:  # type: ignore[no-untyped-def]
@@ -171,3 +230,77 @@ class TestLiveDing:
         else:
             expect(badge).to_be_hidden()
         screenshot(pc, "console-inbox")
+
+
+class TestUrgentAlerts:
+    def test_alert_is_urgent_in_both_inboxes_and_opens_the_returnee(self, mobile_page, console_page,
+                                                                    server: DemoServer):
+        returnee_id = _positive_returnee(server)
+
+        # grid1's phone: the alert stands out (警报, red) and opens the returnee; it is read then
+        phone = mobile_page
+        mobile_login(phone, server, "grid1")
+        entry = _alert_entry(server, "grid1", returnee_id)
+        assert entry["read"] is False
+        phone.get_by_test_id("tab-inbox").click()
+        item = phone.get_by_test_id(f"notification-{entry['id']}")
+        expect(item).to_be_visible()
+        expect(item).to_have_class(re.compile(r"\burgent\b"))
+        expect(item).to_have_class(re.compile(r"\bunread\b"))
+        expect(phone.get_by_test_id(f"kind-{entry['id']}")).to_have_text("警报")
+        expect(item).to_contain_text("核酸阳性预警")
+        screenshot(phone, "mobile-inbox-alert")
+        item.click()
+        expect(phone).to_have_url(re.compile(rf"#/returnees/{returnee_id}$"))
+        expect(phone.get_by_test_id("returnee-card")).to_contain_text("秀华社区")
+        assert _alert_entry(server, "grid1", returnee_id)["read"] is True
+
+        # the town officer's console: the same alert is a red 警报 row that opens the returnee
+        pc = console_page
+        console_login(pc, server, "town")
+        town_entry = _alert_entry(server, "town", returnee_id)
+        pc.get_by_test_id("inbox-bell").click()
+        expect(pc).to_have_url(re.compile(r"#/inbox$"))
+        tag = pc.get_by_test_id(f"kind-{town_entry['id']}")
+        expect(tag).to_have_text("警报")
+        expect(tag).to_have_class(re.compile(r"el-tag--danger"))
+        row = pc.locator("[data-testid=inbox-table] tr.el-table__row", has=tag)
+        expect(row).to_have_class(re.compile(r"\burgent-row\b"))
+        screenshot(pc, "console-inbox-alert")
+        row.get_by_text("返乡人员核酸阳性预警").click()
+        expect(pc).to_have_url(re.compile(rf"#/returnees/{returnee_id}$"))
+        assert _alert_entry(server, "town", returnee_id)["read"] is True
+
+
+class TestUnreadCount:
+    def test_mobile_badge_and_inbox_agree_and_read_all_leaves_unconfirmed_dings(self, mobile_page,
+                                                                                 server: DemoServer):
+        """A DING sent while grid1 is away stays unread after 全部已读 (it is read by confirming it):
+        the tab badge and the inbox's 未读 count show the same number, the server's."""
+        grid1_me = server.me("grid1")
+        town_token = server.login_token("town")
+        with server.api() as c:
+            r = c.post("/ding", json={"content": "请核对本村今日返乡人员名单（浏览器测试）", "user_ids": [grid1_me["id"]],
+                                      "unit_ids": [], "sms": False},
+                       headers={"Authorization": f"Bearer {town_token}"})
+            assert r.status_code == 201, r.text
+        _positive_returnee(server)  # and an alert: an entry 全部已读 does read
+
+        phone = mobile_page
+        mobile_login(phone, server, "grid1")
+        badge = phone.get_by_test_id("tab-inbox").locator(".van-badge")
+        phone.get_by_test_id("tab-inbox").click()
+        count = phone.get_by_test_id("inbox-unread-count")
+        expect(count).to_be_visible()
+        expect(badge).to_have_text(count.inner_text())
+        before = _badge(badge)
+        assert before > _unconfirmed_dings(server, "grid1") >= 1
+
+        phone.get_by_test_id("read-all").click()
+        expect(phone.locator(".van-toast")).to_contain_text("DING 需逐条确认")
+        unconfirmed = _unconfirmed_dings(server, "grid1")
+        expect(badge).to_have_text(str(unconfirmed))
+        expect(count).to_have_text(str(unconfirmed))
+        # the DING entries are still marked as waiting for their confirmation
+        expect(phone.get_by_test_id("inbox-list").locator(".item.unread.urgent").first).to_contain_text("待确认")
+        screenshot(phone, "mobile-inbox-read-all")

@@ -159,6 +159,7 @@ export const notifyApi = {
 
 export const KIND_LABELS: Record<string, string> = {
   ding: 'DING',
+  alert: '警报',
   system: '系统',
   returnees: '返乡人员',
   verification: '核查',

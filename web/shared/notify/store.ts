@@ -1,12 +1,20 @@
 /**
- * Notification state shared by the pages of one app: the unread badge and the queue of urgent
- * DING prompts. Fed by the realtime socket; refetched from REST on (re)connection and on
- * `realtime.reload`. Installed once per app (`installNotify()` in the router module).
+ * Notification state shared by the pages of one app: the unread count (header / tab badge and
+ * the inbox page alike) and the queue of urgent DING prompts. Installed once per app
+ * (`installNotify()` in App.vue).
  *
- * - `notify.notification.created` → badge + 1; `notify.notification.read` → badge = unread_count;
- * - `notify.ding.received` → badge + 1 (the DING's inbox entry is not pushed separately) and a
- *   full-screen prompt; `notify.ding.reminded` → the prompt again;
- * - after a reload, the unconfirmed DINGs sent while the socket was down are prompted.
+ * The unread count has one source: the server's count, read only here. Every call that answers
+ * with `unread_count` goes through this store (`list`, `readOne`, `readMany`, `readAll`), and
+ * the answer of a request counts only while no later request or event has been seen since it
+ * was sent, so an older answer never overwrites a newer state. Live events move the count at
+ * once (`notify.notification.created` / `notify.ding.received` + 1, `notify.notification.read`
+ * = its unread_count) and then the count is fetched again: an event and a REST answer may
+ * cross in flight, and the fetch that starts last settles it.
+ *
+ * - `notify.ding.received` also queues a full-screen prompt (the DING's inbox entry is not
+ *   pushed separately); `notify.ding.reminded` → the prompt again;
+ * - after a reload, the unconfirmed DINGs sent while the socket was down are prompted;
+ * - a DING's entry is read only by confirming the DING: read / read-all leave it unread.
  */
 import { reactive, readonly, watch } from 'vue'
 import { auth } from '../auth/store'
@@ -32,27 +40,37 @@ const state = reactive({
 
 let installed = false
 let disconnectedAt: number | null = null
-let countRequest = 0
+/** bumped by every count request sent and every count event received */
+let countEpoch = 0
+let refetchTimer: number | undefined
+
+/** Send a request that answers with `unread_count`; its count is taken only if it is still the latest. */
+async function counted<T extends { unread_count: number }>(call: () => Promise<T>): Promise<T> {
+  const ticket = ++countEpoch
+  const answer = await call()
+  if (ticket === countEpoch && typeof answer?.unread_count === 'number' && answer.unread_count >= 0) {
+    state.unreadCount = answer.unread_count
+    state.loaded = true
+  }
+  return answer
+}
 
 async function refreshCount(): Promise<void> {
+  window.clearTimeout(refetchTimer)
   if (!auth.state.me) return
-  const ticket = ++countRequest
   try {
-    const answer = await notifyApi.unreadCount()
-    if (ticket === countRequest) {
-      state.unreadCount = answer.unread_count
-      state.loaded = true
-    }
+    await counted(notifyApi.unreadCount)
   } catch {
     // keep the last known count; the next event or reload corrects it
   }
 }
 
-function setCount(value: unknown): void {
-  if (typeof value === 'number' && value >= 0) {
-    countRequest++ // an answer in flight is older than this event
-    state.unreadCount = value
-  }
+/** An event changed the count: show it now, then ask the server (the event may have crossed a request). */
+function countChanged(next: number): void {
+  countEpoch++
+  state.unreadCount = Math.max(0, next)
+  window.clearTimeout(refetchTimer)
+  refetchTimer = window.setTimeout(() => void refreshCount(), 400)
 }
 
 function prompt(p: Omit<DingPrompt, 'confirming'>): void {
@@ -92,6 +110,8 @@ async function dropConfirmedPrompts(): Promise<void> {
 }
 
 function reset(): void {
+  countEpoch++
+  window.clearTimeout(refetchTimer)
   state.unreadCount = 0
   state.loaded = false
   state.prompts = []
@@ -116,18 +136,16 @@ export function installNotify(): void {
       disconnectedAt = null
     }, 3000)
   })
-  on('notify.notification.created', () => {
-    state.unreadCount += 1
-  })
+  on('notify.notification.created', () => countChanged(state.unreadCount + 1))
   on('notify.notification.read', (e) => {
     const data = (e.data ?? {}) as { unread_count?: number }
-    setCount(data.unread_count)
+    countChanged(typeof data.unread_count === 'number' ? data.unread_count : state.unreadCount)
     void dropConfirmedPrompts()
   })
   on('notify.ding.received', (e) => {
     const d = e.data as DingReceivedEvent | undefined
     if (!d?.ding_id) return
-    state.unreadCount += 1
+    countChanged(state.unreadCount + 1)
     prompt({ ding_id: d.ding_id, sender_name: d.sender_name, content: d.content, created_at: d.created_at, reminded: false })
   })
   on('notify.ding.reminded', (e) => {
@@ -150,14 +168,22 @@ export const notifyState = readonly(state)
 export const notifyStore = {
   state: notifyState,
   refreshCount,
-  setCount,
-  /** "确认已读" on a prompt; throws the API error (the prompt stays). */
+  /** A page of the inbox; its unread_count is the badge's. */
+  list: (query: Parameters<typeof notifyApi.list>[0] = {}) => counted(() => notifyApi.list(query)),
+  /** Read one entry (a DING's entry stays unread: it is read by confirming the DING). */
+  readOne: (id: string) => counted(() => notifyApi.readOne(id)),
+  readMany: (ids: string[]) => counted(() => notifyApi.readMany(ids)),
+  /** 全部已读: every entry but the DINGs still waiting for their confirmation. */
+  readAll: (kind?: string) => counted(() => notifyApi.readAll(kind)),
+  /** "确认已读" on a prompt or a DING page; throws the API error (the prompt stays). */
   async confirm(dingId: string): Promise<void> {
     const p = state.prompts.find((x) => x.ding_id === dingId)
     if (p) p.confirming = true
     try {
       await notifyApi.confirmDing(dingId)
       state.prompts = state.prompts.filter((x) => x.ding_id !== dingId)
+      // the read event lowers the count; without a socket this fetch does
+      countChanged(state.unreadCount)
     } finally {
       const still = state.prompts.find((x) => x.ding_id === dingId)
       if (still) still.confirming = false
