@@ -5,12 +5,14 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import orjson
 import pytest
 
+from tests.conftest import login
 from tests.realtime.support import LiveServer, shared_server
 from zhengding.core.clock import now
 from zhengding.privacy.idcard import check_digit
@@ -81,6 +83,58 @@ async def inbound_source(db) -> tuple[str, str]:
 @pytest.fixture
 def sender(client, inbound_source) -> Sender:
     return Sender(client, *inbound_source)
+
+
+@dataclass
+class Staff:
+    user_id: str
+    unit_id: str
+    token: str
+    headers: dict[str, str]
+
+
+async def make_staff(db, client, division_code: str, role: str, position: str) -> Staff:
+    """An active account that is a member of the unit of a division, with a role anchored there."""
+    from zhengding import demo
+    from zhengding.accounts.enums import UserStatus
+    from zhengding.accounts.models import RoleAssignment, User
+    from zhengding.accounts.passwords import hash_password
+    from zhengding.accounts.service.users import user_row, validate_new_user
+    from zhengding.orgs import service as org_service
+    from zhengding.orgs.models import Membership
+
+    n = next(_serial)
+    username = f"staff_{os.getpid()}_{_salt:x}_{n}"
+    phone = f"166{(_salt * 7 + n) % 10**8:08d}"
+    async with db.unit_of_work() as s:
+        unit = await org_service.unit_for_division(s, division_code)
+        assert unit is not None
+        row = user_row(validate_new_user("值班员" + "甲乙丙丁戊"[n % 5], phone, unit.id, position, username=username))
+        row.update(status=str(UserStatus.ACTIVE), password_hash=hash_password(demo.DEMO_PASSWORD),
+                   activated_at=now(), password_changed_at=now())
+        s.add(User(**row))
+        await s.flush()
+        s.add(Membership(user_id=row["id"], unit_id=unit.id, position=position))
+        s.add(RoleAssignment(user_id=row["id"], role=role, unit_id=unit.id))
+        unit_id = unit.id
+    token = await login(client, username, demo.DEMO_PASSWORD)
+    return Staff(row["id"], unit_id, token, {"Authorization": f"Bearer {token}"})
+
+
+@pytest.fixture(scope="session")
+async def sanya_command(db, client, personas) -> Staff:
+    """A city command of another city (三亚市): hears nothing of Haikou's returnees."""
+    from zhengding import demo
+
+    return await make_staff(db, client, demo.SANYA, "city_command", "市指挥部值班员")
+
+
+@pytest.fixture(scope="session")
+async def town_colleague(db, client, personas) -> Staff:
+    """A second officer of the persona town (秀英街道), working the same routing queue."""
+    from zhengding import demo
+
+    return await make_staff(db, client, demo.XIUYING_STREET, "town_command", "街道干部")
 
 
 @pytest.fixture(scope="session")

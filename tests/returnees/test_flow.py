@@ -124,7 +124,7 @@ class TestRouting:
         assert queued and personas.town.user_id in queued[0].user_ids
         assert personas.grid1.user_id not in queued[0].user_ids
         queue = (await client.get("/api/returnees/routing-queue", headers=personas.town.headers)).json()
-        assert body["id"] in [x["id"] for x in queue]
+        assert body["id"] in [x["id"] for x in queue["items"]] and queue["total"] >= 1
         mine = (await client.get("/api/returnees", headers=personas.grid1.headers)).json()["items"]
         assert body["id"] not in [x["id"] for x in mine]
         routed = await client.post(f"/api/returnees/{body['id']}/route", headers=personas.town.headers,

@@ -49,7 +49,8 @@ class TestNatLink:
         assert p.grid1.user_id in alerted and p.town.user_id in alerted and p.grid2.user_id not in alerted
         assert audited == ["returnees.nat.linked"]
         live = [e for e in captured_events if e.type == "returnees.nat.positive"]
-        assert len(live) == 1 and live[0].payload == {"returnee_id": rid, "unit_id": p.grid1.unit_id,
+        assert len(live) == 1 and live[0].payload == {"returnee_id": rid, "returnee_name_masked": "张**",
+                                                     "unit_id": p.grid1.unit_id, "unit_name": p.grid1.unit_name,
                                                      "nat_result_id": nat_id}
         assert p.grid1.user_id in live[0].user_ids and p.grid2.user_id not in live[0].user_ids
         detail = (await client.get(f"/api/returnees/{rid}", headers=p.grid1.headers)).json()

@@ -5,8 +5,8 @@ transaction — an import by a user or the signed inbound API, which has no user
 For every returnee registered with the same ID number (blind index) it stores the result in
 `returnee_nat_results`, adds a "nat_result" history row and an audit row (no personal data).
 A positive result alerts at once, as an urgent inbox entry of kind "alert" with SMS when
-still unread after the returnees' DING delay (ZD_RETURNEES_DING_SMS_MINUTES), and live ("returnees.nat.positive" {returnee_id, unit_id,
-nat_result_id}):
+still unread after the returnees' DING delay (ZD_RETURNEES_DING_SMS_MINUTES), and live ("returnees.nat.positive"
+{returnee_id, returnee_name_masked, unit_id, unit_name, nat_result_id}):
 - a returnee placed in a village → every member of the village's subtree (its staff and grid
   workers) and the members of the town command above it;
 - a returnee still in a manual-routing queue → the members of the queue unit.
@@ -79,7 +79,8 @@ async def _alert(session: AsyncSession, r: Returnee, row: dict[str, Any], sample
                              link=f"/returnees/{r.id}", object_type="returnee", object_id=r.id,
                              sms_after=timedelta(minutes=policy.ding_escalate_minutes()))
     publish_event(session, "returnees.nat.positive",
-                  {"returnee_id": r.id, "unit_id": r.unit_id, "nat_result_id": row["id"]}, users=users)
+                  {"returnee_id": r.id, "returnee_name_masked": mask_name(r.name), "unit_id": r.unit_id,
+                   "unit_name": unit.name if unit else None, "nat_result_id": row["id"]}, users=users)
 
 
 nat.register_nat_listener(link_nat_result)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from zhengding.accounts.models import RoleAssignment
 from zhengding.authz.actor import Actor
 from zhengding.authz.scope import restrict
+from zhengding.orgs.enums import UnitKind
 from zhengding.orgs.models import Membership, OrgUnit
 from zhengding.returnees.models import Anomaly, CheckIn, InboundSource, Returnee, ReturneeHistory
 
@@ -34,9 +36,29 @@ async def members_of(session: AsyncSession, unit_ids: list[str]) -> list[str]:
     return list((await session.execute(stmt)).scalars())
 
 
+async def command_staff(session: AsyncSession, unit_ids: list[str]) -> dict[str, list[tuple[str, str]]]:
+    """(user id, role) of the members of those of these units that are commands, for each role
+    they hold anchored at that unit (one query)."""
+    stmt = (select(Membership.unit_id, Membership.user_id, RoleAssignment.role)
+            .join(OrgUnit, OrgUnit.id == Membership.unit_id)
+            .join(RoleAssignment, and_(RoleAssignment.user_id == Membership.user_id,
+                                       RoleAssignment.unit_id == Membership.unit_id))
+            .where(Membership.unit_id.in_(unit_ids), OrgUnit.kind == UnitKind.COMMAND))
+    out: dict[str, list[tuple[str, str]]] = {}
+    for unit_id, user_id, role in (await session.execute(stmt)).all():
+        out.setdefault(unit_id, []).append((user_id, role))
+    return out
+
+
 def returnees_in_scope(actor: Actor, permission: str) -> Select:
     stmt = select(Returnee, OrgUnit.name).join(OrgUnit, OrgUnit.id == Returnee.unit_id)
     return restrict(stmt, actor, permission, path=Returnee.unit_path)
+
+
+async def count_in_scope(session: AsyncSession, actor: Actor, permission: str,
+                         conditions: list[ColumnElement[bool]]) -> int:
+    stmt = restrict(select(func.count()).select_from(Returnee), actor, permission, path=Returnee.unit_path)
+    return (await session.execute(stmt.where(*conditions))).scalar_one()
 
 
 async def get(session: AsyncSession, returnee_id: str, *, for_update: bool = False) -> Returnee | None:

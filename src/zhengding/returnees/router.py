@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import Depends, Query
+from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from zhengding.accounts.roster_router import XLSX, attachment
 from zhengding.authz.actor import Actor
 from zhengding.http.deps import current_actor, get_session
 from zhengding.http.routing import make_router
@@ -21,10 +23,11 @@ from zhengding.returnees.schemas import (
     AnomalyResolve,
     CheckInCreate,
     ReturneeEnrol,
+    ReturneeFilter,
     ReturneeRelease,
     ReturneeRoute,
 )
-from zhengding.returnees.service import access, anomalies, dispatch, monitoring, stats
+from zhengding.returnees.service import access, anomalies, dispatch, export, monitoring, stats
 
 router = make_router("/api/returnees", tags=["返乡人员"])
 
@@ -32,18 +35,39 @@ Session = Depends(get_session)
 Me = Depends(current_actor)
 
 
+DAY = r"^\d{4}-\d{2}-\d{2}$"
+
+
+def list_filter(status: str | None = Query(None, max_length=100), unit_id: str | None = Query(None, max_length=26),
+                q: str | None = Query(None, max_length=50), overdue: bool = False, anomalies: bool = False,
+                port_of_entry: str | None = Query(None, max_length=50),
+                day_from: str | None = Query(None, alias="from", pattern=DAY),
+                day_to: str | None = Query(None, alias="to", pattern=DAY)) -> ReturneeFilter:
+    return ReturneeFilter(status=status, unit_id=unit_id, q=q, overdue=overdue, anomalies=anomalies,
+                          port_of_entry=port_of_entry, day_from=day_from, day_to=day_to)
+
+
+Filter = Depends(list_filter)
+
+
 @router.get("")
-async def list_returnees(status: str | None = None, unit_id: str | None = None, q: str | None = None,
-                         overdue: bool = False, anomalies: bool = False, before: str | None = None,
-                         limit: int = Query(30, ge=1, le=100), actor: Actor = Me,
-                         session: AsyncSession = Session) -> dict[str, Any]:
-    return await access.list_returnees(session, actor, status=status, unit_id=unit_id, q=q, overdue=overdue,
-                                       anomalies=anomalies, before=before, limit=limit)
+async def list_returnees(f: ReturneeFilter = Filter, before: str | None = Query(None, max_length=26),
+                         page: int | None = Query(None, ge=1), limit: int = Query(30, ge=1, le=100),
+                         actor: Actor = Me, session: AsyncSession = Session) -> dict[str, Any]:
+    return await access.list_returnees(session, actor, f, before=before, limit=limit, page=page)
+
+
+@router.get("/export", response_class=Response)
+async def export_returnees(f: ReturneeFilter = Filter, actor: Actor = Me,
+                           session: AsyncSession = Session) -> Response:
+    filename, content = await export.export_returnees(session, actor, f)
+    return Response(content, media_type=XLSX, headers=attachment(filename))
 
 
 @router.get("/routing-queue")
-async def routing_queue(actor: Actor = Me, session: AsyncSession = Session) -> list[dict[str, Any]]:
-    return await access.routing_queue(session, actor)
+async def routing_queue(page: int = Query(1, ge=1), page_size: int = Query(50, ge=1, le=200), actor: Actor = Me,
+                        session: AsyncSession = Session) -> dict[str, Any]:
+    return await access.routing_queue(session, actor, page=page, page_size=page_size)
 
 
 @router.get("/stats")

@@ -152,3 +152,23 @@ class ReturneeRoute(_Body):
 
 class ReturneeRelease(_Body):
     note: str = Field("", max_length=200)
+
+
+class ReturneeFilter(_Body):
+    """The filters of the returnee list and its export (query parameters)."""
+
+    status: str | None = None  # one status or several, comma-separated
+    unit_id: str | None = None  # the unit and its subtree
+    q: str | None = Field(None, max_length=50)  # a full name, ID number or phone (blind index)
+    overdue: bool = False
+    anomalies: bool = False  # with open anomalies
+    port_of_entry: str | None = Field(None, max_length=50)
+    day_from: str | None = None  # arrival day (Asia/Shanghai), inclusive
+    day_to: str | None = None
+
+    def detail(self) -> dict[str, Any]:
+        """The filters as recorded in the audit row (no search text: it may be a name or ID number)."""
+        out: dict[str, Any] = self.model_dump(exclude={"q"}, exclude_defaults=True)
+        if self.q:
+            out["q"] = True
+        return out

@@ -1,4 +1,5 @@
-"""Keeping `returnee_stats` current inside the write transaction (one upsert per change)."""
+"""Keeping `returnee_stats` current inside the write transaction (one upsert per change); each
+change is announced live to the commands above the holding unit (see `oversight`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from zhengding.core.ids import new_id
+from zhengding.returnees import oversight
 from zhengding.returnees.enums import ReturneeStatus
 from zhengding.returnees.models import Returnee, ReturneeStat
 
@@ -57,6 +59,12 @@ async def bump(session: AsyncSession, r: Returnee, deltas: dict[str, int]) -> No
                               "port_of_entry": r.port_of_entry, "origin_province": r.origin_province,
                               **{c: deltas.get(c, 0) for c in COUNTERS}}
     await (await session.connection()).execute(_upsert(session.bind.dialect.name), values)  # type: ignore[union-attr]
+    await oversight.note_changes(session, [change_of(r, deltas)])
+
+
+def change_of(r: Returnee, deltas: dict[str, int]) -> oversight.Change:
+    return oversight.Change(unit_id=r.unit_id, unit_path=r.unit_path, is_queue=r.status == ReturneeStatus.ROUTING,
+                            day=r.day, deltas={c: v for c, v in deltas.items() if v}, returnee_id=r.id)
 
 
 async def move(session: AsyncSession, r: Returnee, new_unit_id: str, new_unit_path: str) -> None:
@@ -87,3 +95,6 @@ async def upsert(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
     """Several counter rows in one executemany (keys must be distinct: see `add_arrivals`)."""
     if rows:
         await (await session.connection()).execute(_upsert(session.bind.dialect.name), rows)  # type: ignore[union-attr]
+        await oversight.note_changes(session, [
+            oversight.Change(unit_id=row["unit_id"], unit_path=row["unit_path"], is_queue=row["routing"] > 0,
+                             day=row["day"], deltas={c: row[c] for c in COUNTERS if row[c]}) for row in rows])

@@ -67,6 +67,11 @@ def anomaly_item(a: Anomaly, returnee: Returnee | None = None, unit_name: str | 
     return out
 
 
+def anomaly_event(a: Anomaly, returnee: Returnee, unit_name: str | None) -> dict[str, Any]:
+    """The payload of "returnees.anomaly.reported" and "returnees.anomaly.resolved"."""
+    return {**anomaly_item(a, returnee, unit_name), "unit_id": returnee.unit_id}
+
+
 def detail(r: Returnee, unit_name: str | None, history: list[dict[str, Any]], check_ins: list[CheckIn],
            anomalies: list[Anomaly]) -> dict[str, Any]:
     out = list_item(r, unit_name)

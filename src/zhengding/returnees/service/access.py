@@ -1,17 +1,19 @@
 """Loading and listing returnees for a user: `access_returnee` (the only loader by id),
-`list_returnees`, `routing_queue`, `returnee_detail`, and the personal-data revealer."""
+`list_returnees` (and `list_conditions`, its filters, shared with the export), `routing_queue`,
+`returnee_detail`, and the personal-data revealer."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from zhengding.audit import service as audit
 from zhengding.authz.actor import Actor
 from zhengding.authz.scope import ensure_in_scope
-from zhengding.core.errors import NotFound
+from zhengding.core.errors import NotFound, ValidationFailed, field_error
 from zhengding.orgs import service as org_service
 from zhengding.privacy.crypto import blind_index
 from zhengding.privacy.idcard import normalize, normalize_phone
@@ -20,7 +22,8 @@ from zhengding.returnees import repository as repo
 from zhengding.returnees import views
 from zhengding.returnees.enums import ReturneeStatus
 from zhengding.returnees.models import Returnee
-from zhengding.returnees.permissions import READ
+from zhengding.returnees.permissions import READ, ROUTE
+from zhengding.returnees.schemas import ReturneeFilter
 
 
 async def access_returnee(session: AsyncSession, actor: Actor, returnee_id: str, permission: str = READ,
@@ -32,37 +35,65 @@ async def access_returnee(session: AsyncSession, actor: Actor, returnee_id: str,
     return r
 
 
-async def list_returnees(session: AsyncSession, actor: Actor, *, status: str | None = None,
-                         unit_id: str | None = None, q: str | None = None, overdue: bool = False,
-                         anomalies: bool = False, before: str | None = None, limit: int = 30) -> dict[str, Any]:
-    """Newest first, keyset-paged by id; one audit row per list read (subjects' data, masked)."""
-    stmt = repo.returnees_in_scope(actor, READ)
-    if unit_id:
-        unit = await org_service.access_unit(session, actor, unit_id, READ)
-        stmt = stmt.where(Returnee.unit_path.startswith(unit.path, autoescape=False))
-    if status:
-        statuses = [s for s in status.split(",") if s in {x.value for x in ReturneeStatus}]
-        stmt = stmt.where(Returnee.status.in_(statuses))
-    if overdue:
-        stmt = stmt.where(or_(Returnee.ack_overdue_at.is_not(None), Returnee.checkin_overdue_at.is_not(None)))
-    if anomalies:
-        stmt = stmt.where(Returnee.open_anomalies > 0)
-    if q and q.strip():
-        q = q.strip()
+def _day(value: str | None, name: str) -> str | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise ValidationFailed("日期格式应为 YYYY-MM-DD", [field_error(name, "日期格式不正确")]) from None
+
+
+async def list_conditions(session: AsyncSession, actor: Actor, f: ReturneeFilter,
+                          permission: str = READ) -> list[ColumnElement[bool]]:
+    """The filters as conditions on Returnee (the scope is applied by the caller's statement)."""
+    conds: list[ColumnElement[bool]] = []
+    if f.unit_id:
+        unit = await org_service.access_unit(session, actor, f.unit_id, permission)
+        conds.append(Returnee.unit_path.startswith(unit.path, autoescape=False))
+    if f.status:
+        statuses = [s for s in f.status.split(",") if s in {x.value for x in ReturneeStatus}]
+        conds.append(Returnee.status.in_(statuses))
+    if f.overdue:
+        conds.append(or_(Returnee.ack_overdue_at.is_not(None), Returnee.checkin_overdue_at.is_not(None)))
+    if f.anomalies:
+        conds.append(Returnee.open_anomalies > 0)
+    if f.port_of_entry and f.port_of_entry.strip():
+        conds.append(Returnee.port_of_entry == f.port_of_entry.strip())
+    day_from, day_to = _day(f.day_from, "from"), _day(f.day_to, "to")
+    if day_from:
+        conds.append(Returnee.day >= day_from)
+    if day_to:
+        conds.append(Returnee.day <= day_to)
+    if f.q and f.q.strip():
+        q = f.q.strip()
         keys = {blind_index("name", q)}
         if q.replace("X", "").replace("x", "").isdigit():
             keys.add(blind_index("id_number", normalize(q)))
             keys.add(blind_index("phone", normalize_phone(q)))
-        stmt = stmt.where(or_(Returnee.name_bidx.in_(keys), Returnee.id_number_bidx.in_(keys),
-                              Returnee.phone_bidx.in_(keys)))
-    if before:
+        conds.append(or_(Returnee.name_bidx.in_(keys), Returnee.id_number_bidx.in_(keys),
+                         Returnee.phone_bidx.in_(keys)))
+    return conds
+
+
+async def list_returnees(session: AsyncSession, actor: Actor, f: ReturneeFilter, *, before: str | None = None,
+                         limit: int = 30, page: int | None = None) -> dict[str, Any]:
+    """Newest first with the number of matches (`total`). Paged by `page` (1-based, `limit` a
+    page) or, without it, keyset-paged by id (`before` = the previous answer's `next_before`).
+    One audit row per list read (subjects' data, masked)."""
+    conds = await list_conditions(session, actor, f)
+    stmt = repo.returnees_in_scope(actor, READ).where(*conds).order_by(Returnee.id.desc())
+    if page is not None:
+        stmt = stmt.offset((page - 1) * limit)
+    elif before:
         stmt = stmt.where(Returnee.id < before)
-    rows = (await session.execute(stmt.order_by(Returnee.id.desc()).limit(limit + 1))).all()
+    rows = (await session.execute(stmt.limit(limit + 1))).all()
     more = len(rows) > limit
     rows = rows[:limit]
+    total = await repo.count_in_scope(session, actor, READ, conds)
     audit.record(session, actor, "returnees.list.read", target_type="returnee",
-                 detail={"count": len(rows), "status": status or "", "unit_id": unit_id or ""})
-    return {"items": [views.list_item(r, name) for r, name in rows],
+                 detail={"count": len(rows), **f.detail()})
+    return {"items": [views.list_item(r, name) for r, name in rows], "total": total,
             "next_before": rows[-1][0].id if more and rows else None}
 
 
@@ -94,17 +125,17 @@ async def _reveal(session: AsyncSession, actor: Actor, target_id: str, field: st
 register_revealer("returnee", _reveal)
 
 
-async def routing_queue(session: AsyncSession, actor: Actor, *, limit: int = 100) -> list[dict[str, Any]]:
-    from zhengding.returnees.permissions import ROUTE
-
-    stmt = repo.returnees_in_scope(actor, ROUTE).where(Returnee.status == ReturneeStatus.ROUTING)
-    rows = (await session.execute(stmt.order_by(Returnee.id.desc()).limit(limit))).all()
-    audit.record(session, actor, "returnees.routing_queue.read", target_type="returnee", detail={"count": len(rows)})
-    return [views.list_item(r, name) for r, name in rows]
+async def routing_queue(session: AsyncSession, actor: Actor, *, page: int = 1, page_size: int = 50) -> dict[str, Any]:
+    """The manual-routing queues in the actor's routing scope, newest first, with their total."""
+    conds = [Returnee.status == ReturneeStatus.ROUTING]
+    stmt = repo.returnees_in_scope(actor, ROUTE).where(*conds)
+    rows = (await session.execute(stmt.order_by(Returnee.id.desc()).offset((page - 1) * page_size)
+                                  .limit(page_size))).all()
+    total = await repo.count_in_scope(session, actor, ROUTE, conds)
+    audit.record(session, actor, "returnees.routing_queue.read", target_type="returnee",
+                 detail={"count": len(rows), "page": page})
+    return {"items": [views.list_item(r, name) for r, name in rows], "total": total}
 
 
 async def status_counts_for_todo(session: AsyncSession, actor: Actor, statuses: list[str]) -> int:
-    from sqlalchemy import func
-
-    stmt = repo.returnees_in_scope(actor, READ).where(Returnee.status.in_(statuses))
-    return (await session.execute(select(func.count()).select_from(stmt.subquery()))).scalar_one()
+    return await repo.count_in_scope(session, actor, READ, [Returnee.status.in_(statuses)])

@@ -5,7 +5,10 @@ Who is notified:
 - report → the members of the town and the county command above the village get a DING (must
   be confirmed; SMS when unread after the DING delay) and "returnees.anomaly.reported" live;
   the village's members get the same event (their lists show the open anomaly);
-- resolve → the reporter and the village's members: "returnees.anomaly.resolved".
+- resolve → the reporter, the village's members and the town and county commands:
+  "returnees.anomaly.resolved".
+Both events carry the same shape (`views.anomaly_event`): the anomaly as listed, with the
+returnee's masked name, the holding unit's id and name.
 """
 
 from __future__ import annotations
@@ -77,7 +80,7 @@ async def report_anomaly(session: AsyncSession, actor: Actor, returnee_id: str, 
                                 actor_name=actor.name, from_unit_id=None, to_unit_id=None, note=label, at=at))
     audit.record(session, actor, "returnees.anomaly.reported", target_type="returnee_anomaly", target_id=anomaly.id,
                  detail={"kind": str(body.kind), "returnee_id": r.id})
-    payload = {**views.anomaly_item(anomaly, r, village.name if village else None), "unit_id": r.unit_id}
+    payload = views.anomaly_event(anomaly, r, village.name if village else None)
     watchers = set(recipients) | set(await repo.members_under(session, r.unit_path))
     publish_event(session, "returnees.anomaly.reported", payload, users=sorted(watchers))
     return anomaly
@@ -110,7 +113,9 @@ async def resolve_anomaly(session: AsyncSession, actor: Actor, anomaly_id: str, 
     audit.record(session, actor, "returnees.anomaly.resolved", target_type="returnee_anomaly", target_id=anomaly.id)
     users = set(await repo.members_under(session, r.unit_path)) | {anomaly.reported_by}
     users |= set(await repo.members_of(session, command_units(r.unit_path)))
-    publish_event(session, "returnees.anomaly.resolved", views.anomaly_item(anomaly), users=sorted(users))
+    names = await repo.unit_names(session, [r.unit_id])
+    publish_event(session, "returnees.anomaly.resolved", views.anomaly_event(anomaly, r, names.get(r.unit_id)),
+                  users=sorted(users))
     return anomaly
 
 

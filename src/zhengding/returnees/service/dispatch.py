@@ -7,8 +7,11 @@ Who is notified:
 - an arrival that cannot be placed in a village → the members of the deepest resolved unit
   (its manual-routing queue): inbox entry + "returnees.returnee.queued";
 - routed / reassigned → the new village's members as for an arrival; the old village's members
-  get "returnees.returnee.withdrawn" so that their lists drop it.
-Commands above the holding unit see it through their subtree scope (no push).
+  get "returnees.returnee.withdrawn" {id, unit_id (the new one), from_unit_id} so that their
+  lists drop it; a returnee leaving a queue is announced to the queue's staff by `oversight`
+  ("returnees.returnee.dequeued").
+Commands above the holding unit hear of the changed counters ("returnees.stats.changed", see
+`oversight`) and see the returnee itself through their subtree scope.
 """
 
 from __future__ import annotations
@@ -209,6 +212,7 @@ async def _move(session: AsyncSession, actor: Actor, r: Returnee, village: OrgUn
     if old_status != ReturneeStatus.ROUTING:
         gone = await repo.members_under(session, old_path)
         if gone:
-            publish_event(session, "returnees.returnee.withdrawn", {"id": r.id, "unit_id": village.id}, users=gone)
+            publish_event(session, "returnees.returnee.withdrawn",
+                          {"id": r.id, "unit_id": village.id, "from_unit_id": old_unit}, users=gone)
     audit.record(session, actor, f"returnees.returnee.{kind}", target_type="returnee", target_id=r.id,
                  detail={"from_unit_id": old_unit, "to_unit_id": village.id})

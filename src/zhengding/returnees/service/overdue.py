@@ -13,7 +13,7 @@ job that runs twice in a slot changes nothing the second time.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,7 +24,7 @@ from zhengding.core.events import publish_event
 from zhengding.core.ids import new_id
 from zhengding.notify.service import inbox
 from zhengding.privacy.masking import mask_name
-from zhengding.returnees import policy, stats_table
+from zhengding.returnees import oversight, policy, stats_table
 from zhengding.returnees import repository as repo
 from zhengding.returnees.enums import ReturneeStatus
 from zhengding.returnees.models import Returnee, ReturneeHistory
@@ -69,6 +69,15 @@ async def _escalate(session: AsyncSession, r: Returnee, what: str) -> None:
                       {**(await returnee_read(session, r)), "reason": title}, users=users)
 
 
+async def _missed_check_ins(session: AsyncSession, at: datetime) -> list[Returnee]:
+    yesterday = policy.local_day(at - timedelta(days=1))
+    return list((await session.execute(select(Returnee).where(
+        Returnee.status == ReturneeStatus.MONITORING, Returnee.checkin_overdue_at.is_(None),
+        or_(Returnee.last_check_in_day.is_(None), Returnee.last_check_in_day < yesterday),
+        Returnee.enrolled_at < policy.day_start(yesterday),
+        Returnee.monitoring_until > policy.day_start(yesterday)).limit(BATCH))).scalars())
+
+
 async def sweep_overdue(session: AsyncSession) -> SweepResult:
     at = now()
     out = SweepResult()
@@ -76,6 +85,9 @@ async def sweep_overdue(session: AsyncSession) -> SweepResult:
     ack_late = (await session.execute(select(Returnee).where(
         Returnee.status == ReturneeStatus.DISPATCHED, Returnee.ack_overdue_at.is_(None),
         Returnee.dispatched_at < at - policy.ack_deadline()).limit(BATCH))).scalars().all()
+    missed_rows = await _missed_check_ins(session, at)
+    # the commands above every returnee flagged here, looked up at once (they hear of the counters)
+    await oversight.prefetch(session, [stats_table.change_of(r, {}) for r in [*ack_late, *missed_rows]])
     for r in ack_late:
         was = stats_table.is_overdue(r)
         r.ack_overdue_at = at
@@ -95,12 +107,7 @@ async def sweep_overdue(session: AsyncSession) -> SweepResult:
         out.ack_escalated.append(r.id)
 
     yesterday = policy.local_day(at - timedelta(days=1))
-    missed = (await session.execute(select(Returnee).where(
-        Returnee.status == ReturneeStatus.MONITORING, Returnee.checkin_overdue_at.is_(None),
-        or_(Returnee.last_check_in_day.is_(None), Returnee.last_check_in_day < yesterday),
-        Returnee.enrolled_at < policy.day_start(yesterday),
-        Returnee.monitoring_until > policy.day_start(yesterday)).limit(BATCH))).scalars().all()
-    for r in missed:
+    for r in missed_rows:
         was = stats_table.is_overdue(r)
         r.checkin_overdue_at, r.checkin_overdue_day = at, yesterday
         if not was:

@@ -1,20 +1,17 @@
-"""Exports to xlsx, each carrying the exporter's watermark: a visible header line (who, when,
-"内部资料 严禁外传") and a hidden HMAC-signed mark (custom property + very hidden sheet) that
-`zhengding trace FILE.xlsx` verifies. Personal data is exported masked. Every export is audited."""
+"""Exports to xlsx, each carrying the exporter's watermark (`privacy.exports`: a visible line and
+a hidden signed mark that `zhengding trace FILE.xlsx` verifies). Personal data is exported
+masked. Every export is audited."""
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
-import xlsxwriter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from zhengding.audit import service as audit
 from zhengding.authz.actor import Actor
-from zhengding.config import get_settings
-from zhengding.core import spreadsheets
 from zhengding.core.clock import now
+from zhengding.privacy import exports
 from zhengding.verification.enums import STATUS_LABELS
 from zhengding.verification.service import stats as stats_service
 from zhengding.verification.service import tasks as task_service
@@ -31,36 +28,9 @@ TASK_COLUMNS = [("row_number", "行号"), ("name_masked", "姓名"), ("id_number
 
 
 def _book(actor: Actor, kind: str, title: str, columns: list[tuple[str, str]], rows: list[dict[str, Any]]) -> bytes:
-    at = now()
-    out = io.BytesIO()
-    book = xlsxwriter.Workbook(out, {"in_memory": True, "strings_to_numbers": False})
-    sheet = book.add_worksheet(title[:31])
-    shown = at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
-    mark_text = f"导出人：{actor.name}（{actor.unit_name or ''}）  导出时间：{shown}  内部资料 严禁外传"
-    sheet.set_header(f"&L{mark_text}")
-    warn = book.add_format({"font_color": "#C00000", "italic": True})
-    head = book.add_format({"bold": True, "bg_color": "#F2F2F2"})
-    sheet.write_string(0, 0, mark_text, warn)
-    sheet.write_row(1, 0, [label for _, label in columns], head)
-    for r, row in enumerate(rows, start=2):
-        for c, (key, _) in enumerate(columns):
-            value = row.get(key)
-            if key == "status":
-                value = STATUS_LABELS.get(str(value), value)
-            if value is None:
-                sheet.write_blank(r, c, None)
-            elif isinstance(value, int | float) and not isinstance(value, bool):
-                sheet.write_number(r, c, value)
-            else:
-                sheet.write_string(r, c, value.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
-                                   if hasattr(value, "astimezone") else str(value))
-    sheet.set_column(0, len(columns) - 1, 14)
-    sheet.freeze_panes(2, 0)
-    spreadsheets.watermark_workbook(book, get_settings().secret_key,
-                                    spreadsheets.Mark(user_id=actor.user_id, name=actor.name, at=at.isoformat(),
-                                                      kind=kind))
-    book.close()
-    return out.getvalue()
+    labelled = ({**row, "status": STATUS_LABELS.get(str(row["status"]), row["status"])} if "status" in row else row
+                for row in rows)
+    return exports.watermarked_xlsx(actor, kind, title, columns, labelled)
 
 
 async def export_stats(session: AsyncSession, actor: Actor, unit_id: str | None = None, *, batch_id: str | None = None,
