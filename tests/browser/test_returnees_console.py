@@ -184,3 +184,104 @@ class TestProvince:
         screenshot(page, "console-returnees-province-village")
         page.get_by_test_id("rstats-crumb-0").click()
         expect(page.get_by_test_id("rstats-current")).to_have_text("海南省")
+
+
+def _arrivals_at(port: str, places: list[tuple[str, str]]) -> list[dict]:
+    """Arrivals at one port: (destination, arrival day in January 2022) each."""
+    from zhengding.privacy.idcard import check_digit
+
+    stamp = int(time.time() * 1000)
+    out = []
+    for i, (dest, day) in enumerate(places):
+        body17 = f"4601051986{(i % 12) + 1:02d}{(i % 27) + 1:02d}{(stamp + i) % 1000:03d}"
+        out.append({
+            "registration_id": f"PORT-{stamp}-{i}", "name": "林海" + "明华国建文"[i % 5],
+            "id_number": body17 + check_digit(body17), "phone": f"137{(stamp + i) % 10**8:08d}",
+            "origin_province": "广东省", "origin_city": "广州市", "origin_risk_area": False, "port_of_entry": port,
+            "arrived_at": f"2022-01-{day}T09:30:00+08:00", "transport": "ship", "transport_no": "",
+            "destination": dest, "health_code": "green",
+        })
+    return out
+
+
+class TestLiveOversight:
+    def test_the_province_dashboard_follows_an_arrival_in_a_village_live(self, console_page, server: DemoServer):
+        page = console_page
+        console_login(page, server, "province")
+        page.goto("/console/#/returnees/stats")
+        expect(page.get_by_test_id("rstats-current")).to_have_text("海南省")
+        expect(page.get_by_test_id("rstats-live")).to_be_visible(timeout=10_000)
+        page.wait_for_timeout(500)  # the first load's answer is in
+        arrivals = _kpi(page, "arrivals")
+        page.evaluate("() => { window.__noReload = true }")
+        result = _post_arrival(server, "海口市秀英区秀华社区7栋")
+        assert result["dispatch"] == "village"
+        # pushed to the province command (not polled: the poll runs once a minute without a socket only)
+        expect(page.get_by_test_id("rstats-kpi-arrivals")).to_have_text(str(arrivals + 1), timeout=6000)
+        assert page.evaluate("() => window.__noReload === true"), "the page was reloaded"
+
+
+class TestRoutingQueueLive:
+    def test_an_item_routed_elsewhere_leaves_the_open_queue(self, console_page, server: DemoServer):
+        page = console_page
+        console_login(page, server, "town")
+        page.goto("/console/#/returnees/routing")
+        expect(page.get_by_test_id("routing-table")).to_be_visible()
+        page.wait_for_timeout(800)  # the queue loaded and the socket is open
+        before = int(page.get_by_test_id("routing-total").inner_text())
+        result = _post_arrival(server, TOWN_ONLY)
+        assert result["dispatch"] == "routing"
+        dest = page.get_by_test_id(f"routing-dest-{result['id']}")
+        expect(dest).to_be_visible(timeout=5000)
+        expect(page.get_by_test_id("routing-total")).to_have_text(str(before + 1))
+        page.evaluate("() => { window.__noReload = true }")
+        # the city command above routes it (a colleague of the street could as well)
+        village_id = server.me("grid1")["units"][0]["id"]
+        with httpx.Client(base_url=server.base_url + "/api", timeout=30,
+                          headers={"Authorization": f"Bearer {server.login_token('haikou')}"}) as c:
+            r = c.post(f"/returnees/{result['id']}/route", json={"village_id": village_id, "note": "市指挥部分派"})
+            assert r.status_code == 200, r.text
+        expect(dest).to_have_count(0, timeout=5000)
+        expect(page.get_by_test_id("routing-total")).to_have_text(str(before))
+        assert page.evaluate("() => window.__noReload === true"), "the page was reloaded"
+
+
+class TestListAndExport:
+    def test_port_and_day_filters_total_pages_and_the_watermarked_export(self, console_page, server: DemoServer,
+                                                                        tmp_path):
+        import io
+
+        from python_calamine import CalamineWorkbook
+
+        from zhengding.config import DEMO_SECRET_KEY
+        from zhengding.core.spreadsheets import trace_xlsx
+
+        port = f"测试港{int(time.time() * 1000) % 10**8}"
+        places = ([("海口市秀英区秀华社区3栋", "21")] * 20 + [("海口市秀英区秀海社区", "22")] * 14
+                  + [("海口市秀英区秀华社区1栋", "20")] * 3 + [("三亚市吉阳区", "21")] * 2)
+        answer = _post_batch(server, _arrivals_at(port, places))
+        assert answer["accepted"] == len(places), answer
+        page = console_page
+        console_login(page, server, "town")
+        page.goto(f"/console/#/returnees?port={port}&from=2022-01-21&to=2022-01-22")
+        # 34 of the street's arrivals on those days; Sanya's two and the 20th's three are not counted
+        expect(page.get_by_test_id("rlist-total")).to_have_text("34")
+        rows = page.get_by_test_id("rlist-table").locator("tbody tr")
+        expect(rows).to_have_count(30)
+        page.get_by_test_id("rlist-pager").locator(".btn-next").click()
+        expect(rows).to_have_count(4)
+        screenshot(page, "console-returnees-list-filtered")
+
+        with page.expect_download() as info:
+            page.get_by_test_id("rlist-export").click()
+        download = info.value
+        assert download.suggested_filename.endswith(".xlsx")
+        path = tmp_path / download.suggested_filename
+        download.save_as(path)
+        content = path.read_bytes()
+        sheet = CalamineWorkbook.from_filelike(io.BytesIO(content)).get_sheet_by_index(0).to_python()
+        assert "林镇干" in sheet[0][0] and len(sheet[2:]) == 34
+        assert {row[sheet[1].index("入琼口岸")] for row in sheet[2:]} == {port}
+        assert all("*" in str(row[1]) and "*" in str(row[2]) for row in sheet[2:])
+        mark, _ = trace_xlsx(content, DEMO_SECRET_KEY)
+        assert mark is not None and mark.user_id == server.me("town")["id"] and mark.kind == "returnees.list"
