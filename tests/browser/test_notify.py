@@ -61,23 +61,30 @@ def _positive_returnee(server: DemoServer) -> str:
     return str(returnee["id"])
 
 
-def _alert_entry(server: DemoServer, username: str, returnee_id: str) -> dict:
+def _notifications(server: DemoServer, username: str, **params: str | int) -> list[dict]:
+    """`username`'s inbox entries as the API lists them (a session of its own, logged out after)."""
     token = server.login_token(username)
     with server.api() as c:
-        r = c.get("/notifications", params={"kind": "alert", "limit": 100}, headers={"Authorization": f"Bearer {token}"})
+        r = c.get("/notifications", params={"limit": 100, **params}, headers={"Authorization": f"Bearer {token}"})
         assert r.status_code == 200, r.text
         c.post("/auth/logout", headers={"Authorization": f"Bearer {token}"})
-    return next(n for n in r.json()["items"] if n["object_id"] == returnee_id)
+    return list(r.json()["items"])
+
+
+def _alert_entry(server: DemoServer, username: str, returnee_id: str) -> dict:
+    return next(n for n in _notifications(server, username, kind="alert") if n["object_id"] == returnee_id)
 
 
 def _unconfirmed_dings(server: DemoServer, username: str) -> int:
-    token = server.login_token(username)
+    return len(_notifications(server, username, unread="true", kind="ding"))
+
+
+def _send_ding(server: DemoServer, sender: str, user_id: str, content: str) -> None:
+    token = server.login_token(sender)
     with server.api() as c:
-        r = c.get("/notifications", params={"unread": "true", "kind": "ding", "limit": 100},
-                  headers={"Authorization": f"Bearer {token}"})
-        assert r.status_code == 200, r.text
-        c.post("/auth/logout", headers={"Authorization": f"Bearer {token}"})
-    return len(r.json()["items"])
+        r = c.post("/ding", json={"content": content, "user_ids": [user_id], "unit_ids": [], "sms": False},
+                   headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 201, r.text
 
 
 def _no_reload_marker(page) -> None:  # type: ignore[no-untyped-def]
@@ -195,12 +202,7 @@ class TestLiveDing:
         before = _badge(badge)
         _no_reload_marker(pc)
 
-        token = server.login_token("xiuying")
-        with server.api() as c:
-            r = c.post("/ding", json={"content": "区指挥部：请立即核对街道值班表", "user_ids": [town_me["id"]],
-                                      "unit_ids": [], "sms": False},
-                       headers={"Authorization": f"Bearer {token}"})
-            assert r.status_code == 201, r.text
+        _send_ding(server, "xiuying", town_me["id"], "区指挥部：请立即核对街道值班表")
 
         prompt = pc.get_by_test_id("ding-prompt")
         expect(prompt).to_be_visible(timeout=10_000)
@@ -219,16 +221,14 @@ class TestLiveDing:
             read_all.click()
         # 全部已读 clears every entry except DINGs still waiting for their own confirmation (other
         # tests may have left some for the town officer): the badge ends at exactly that number.
-        town_token = server.login_token("town")
-        with server.api() as c:
-            r = c.get("/notifications", params={"unread": "true", "kind": "ding", "limit": 100},
-                      headers={"Authorization": f"Bearer {town_token}"})
-            assert r.status_code == 200, r.text
-            unconfirmed = len(r.json()["items"])
+        # The header badge and the inbox's 未读 tab show that one count.
+        unconfirmed = _unconfirmed_dings(server, "town")
         if unconfirmed:
             expect(badge).to_have_text(str(unconfirmed))
+            expect(pc.get_by_test_id("inbox-unread-count")).to_have_text(f"（{unconfirmed}）")
         else:
             expect(badge).to_be_hidden()
+            expect(pc.get_by_test_id("inbox-unread-count")).to_have_count(0)
         screenshot(pc, "console-inbox")
 
 
@@ -278,12 +278,7 @@ class TestUnreadCount:
         """A DING sent while grid1 is away stays unread after 全部已读 (it is read by confirming it):
         the tab badge and the inbox's 未读 count show the same number, the server's."""
         grid1_me = server.me("grid1")
-        town_token = server.login_token("town")
-        with server.api() as c:
-            r = c.post("/ding", json={"content": "请核对本村今日返乡人员名单（浏览器测试）", "user_ids": [grid1_me["id"]],
-                                      "unit_ids": [], "sms": False},
-                       headers={"Authorization": f"Bearer {town_token}"})
-            assert r.status_code == 201, r.text
+        _send_ding(server, "town", grid1_me["id"], "请核对本村今日返乡人员名单（浏览器测试）")
         _positive_returnee(server)  # and an alert: an entry 全部已读 does read
 
         phone = mobile_page

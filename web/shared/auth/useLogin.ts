@@ -7,7 +7,7 @@
  *   until another account name is typed; other errors go to the app's `onError` (toast);
  * - the redirect after login is an in-app path only (`/…`, never `//host` or the login page).
  */
-import { computed, onMounted, ref, watch } from 'vue'
+import { computed, onMounted, ref, watch, type Ref } from 'vue'
 import { useRoute, useRouter } from 'vue-router'
 import { ApiError } from '../api/http'
 import type { MfaState } from '../api/types'
@@ -36,6 +36,30 @@ export function lockoutMessage(e: unknown): string | null {
   if (e.status === 423 || e.code === 'locked') return e.message
   // the failure that crosses the limit answers 401 and says the account is now locked
   return e.status === 401 && e.message.includes('锁定') ? e.message : null
+}
+
+/**
+ * Send a 6-digit code once (a second click while it is in flight does nothing); a refused code
+ * is cleared for the next try. True when it was accepted.
+ */
+export async function sendTotpCode(
+  code: Ref<string>,
+  submitting: Ref<boolean>,
+  call: (code: string) => Promise<void>,
+  onError: (e: unknown) => void,
+): Promise<boolean> {
+  if (submitting.value || !TOTP_CODE.test(code.value)) return false
+  submitting.value = true
+  try {
+    await call(code.value)
+    return true
+  } catch (e) {
+    code.value = ''
+    onError(e)
+    return false
+  } finally {
+    submitting.value = false
+  }
 }
 
 function stepOf(mfa: MfaState): LoginStep {
@@ -94,17 +118,7 @@ export function useLogin(options: LoginOptions) {
   }
 
   async function submitCode(): Promise<void> {
-    if (submitting.value || !codeComplete.value) return
-    submitting.value = true
-    try {
-      await auth.verifyTotp(code.value)
-      finish()
-    } catch (e) {
-      code.value = ''
-      options.onError(e, '动态码验证失败，请重试')
-    } finally {
-      submitting.value = false
-    }
+    if (await sendTotpCode(code, submitting, auth.verifyTotp, (e) => options.onError(e, '动态码验证失败，请重试'))) finish()
   }
 
   /** Back to the password step: the half-open session is dropped. */

@@ -6,7 +6,7 @@ import { computed, onMounted, ref } from 'vue'
 import { errorMessage } from '../api/http'
 import type { TotpSetup } from '../api/types'
 import { auth } from './store'
-import { TOTP_CODE } from './useLogin'
+import { sendTotpCode, TOTP_CODE } from './useLogin'
 
 export function useTotpBind(options: { onError: (e: unknown) => void; onDone: () => void }) {
   const loading = ref(false)
@@ -33,17 +33,7 @@ export function useTotpBind(options: { onError: (e: unknown) => void; onDone: ()
   }
 
   async function confirm(): Promise<void> {
-    if (submitting.value || !codeComplete.value) return
-    submitting.value = true
-    try {
-      await auth.confirmTotp(code.value)
-      options.onDone()
-    } catch (e) {
-      code.value = ''
-      options.onError(e)
-    } finally {
-      submitting.value = false
-    }
+    if (await sendTotpCode(code, submitting, auth.confirmTotp, options.onError)) options.onDone()
   }
 
   onMounted(load)

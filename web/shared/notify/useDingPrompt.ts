@@ -1,10 +1,13 @@
 /**
  * The full-screen DING prompt's logic, shared by both apps (each app draws it): the first DING
  * waiting for this user's confirmation, how many more wait, "确认已读" and "查看详情".
+ * The frame (full screen, above everything but the watermark) is styles/ding-prompt.css.
  */
 import { computed } from 'vue'
 import { useRouter } from 'vue-router'
 import { auth } from '../auth/store'
+import '../styles/ding-prompt.css'
+import { formatDateTime } from '../utils/date'
 import { notifyStore } from './store'
 
 export function useDingPrompt(options: { onError: (e: unknown, fallback?: string) => void }) {
@@ -15,6 +18,7 @@ export function useDingPrompt(options: { onError: (e: unknown, fallback?: string
     const p = current.value
     return p ? `${p.sender_name}${p.reminded ? ' 再次提醒您' : ' 发来紧急消息'}` : ''
   })
+  const sentAt = computed(() => (current.value ? formatDateTime(current.value.created_at) : ''))
 
   async function confirm(): Promise<boolean> {
     const p = current.value
@@ -36,5 +40,5 @@ export function useDingPrompt(options: { onError: (e: unknown, fallback?: string
     void router.push({ name: 'ding-detail', params: { id: p.ding_id } })
   }
 
-  return { current, more, heading, confirm, view }
+  return { current, more, heading, sentAt, confirm, view }
 }
