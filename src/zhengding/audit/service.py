@@ -12,7 +12,7 @@ from datetime import UTC
 from typing import Any
 
 import orjson
-from sqlalchemy import event, func, select, text
+from sqlalchemy import event, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -110,8 +110,9 @@ async def _chain_pending(session: AsyncSession) -> None:
         entry = {**entry, "prev_hash": prev, "seq": seq}
         entry["hash"] = prev = row_hash(entry)
         rows.append(entry)
-    session.add_all(AuditEntry(**row) for row in rows)
-    await session.flush()
+    # Core executemany, not ORM objects: a request may audit hundreds of rows (an import, a
+    # group of inbound records) and nothing reads them back in the same session.
+    await session.execute(insert(AuditEntry), rows)
 
 
 core_db.BUFFER_KEYS.append("audit")

@@ -2,7 +2,8 @@
 docs/inbound-api.md.
 
 Single records go through the group commit (service/ingest.py): the requests in flight share one
-transaction, and each is answered only after that commit. The request's own session stays unused.
+transaction, and each is answered only after that commit. That route is a plain APIRoute: it
+opens no session of its own (the group commit holds the transaction).
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ from typing import Any
 import orjson
 from fastapi import Depends, Request
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from zhengding.audit.service import RequestInfo
 from zhengding.core.errors import AppError, Conflict, ValidationFailed
 from zhengding.http.deps import get_session
-from zhengding.http.routing import make_router
+from zhengding.http.routing import client_ip, make_router
 from zhengding.returnees.schemas import MAX_BATCH
 from zhengding.returnees.service import inbound, ingest
 
@@ -35,15 +38,15 @@ class IngestFailed(Exception):
     """This request's part of a shared transaction failed (answered 500; the others went on)."""
 
 
-@router.post("/registrations", status_code=201)
-async def receive_one(request: Request, session: AsyncSession = Depends(get_session)) -> Any:
+async def receive_one(request: Request) -> Any:
     body = await request.body()
     source, nonce = await inbound.verify_request(request.headers, "POST", request.url.path, body)
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError:
         data = _BAD_JSON
-    sub = ingest.Submission(source, [data], nonce=nonce, single=True, request=session.info.get("request"))
+    info = RequestInfo(ip=client_ip(request), request_id=request.state.request_id)
+    sub = ingest.Submission(source, [data], nonce=nonce, single=True, request=info)
     await ingest.group_commit().submit(sub)
     if sub.error is not None:
         if isinstance(sub.error, AppError):
@@ -61,6 +64,9 @@ async def receive_one(request: Request, session: AsyncSession = Depends(get_sess
     if item.status == "replayed":
         return JSONResponse(item.result, status_code=200, headers={"Idempotent-Replayed": "true"})
     return item.result
+
+
+router.add_api_route("/registrations", receive_one, methods=["POST"], status_code=201, route_class_override=APIRoute)
 
 
 @router.post("/registrations/batch")
