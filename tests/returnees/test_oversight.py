@@ -49,6 +49,8 @@ class TestStatsLive:
         haikou = await WsClient.connect(live_server.ws_url(p.haikou.token))
         sanya = await WsClient.connect(live_server.ws_url(sanya_command.token))
         admin = await WsClient.connect(live_server.ws_url(p.sysadmin.token))  # a member of the province unit
+        for ws in (province, haikou, sanya, admin):
+            await ws.drain(0.3)  # whatever an earlier test's commits still had on the way
         try:
             body = (await sender.one(registration(destination=GRID1_DEST))).json()
             assert body["dispatch"] == "village"
@@ -172,6 +174,8 @@ class TestRoutingQueueLive:
         p = personas
         colleague = await WsClient.connect(live_server.ws_url(town_colleague.token))
         county = await WsClient.connect(live_server.ws_url(p.xiuying.token))
+        for ws in (colleague, county):
+            await ws.drain(0.3)
         try:
             body = (await sender.one(registration(destination=STREET_ONLY))).json()
             assert body["dispatch"] == "routing"
