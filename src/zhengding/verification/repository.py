@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, String, any_, bindparam, func, or_, select
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from zhengding.authz.actor import Actor
@@ -87,10 +88,16 @@ async def membership_unit(session: AsyncSession, user_id: str, under_path: str) 
 
 
 async def open_task_bidx(session: AsyncSession, bidx: Sequence[str]) -> set[str]:
+    """The ID blind indexes among `bidx` held by an open task. On PostgreSQL the list travels as
+    one array parameter (= ANY), not as thousands of rendered IN parameters."""
     if not bidx:
         return set()
-    rows = await session.execute(select(VerificationTask.id_number_bidx).where(
-        VerificationTask.id_number_bidx.in_(list(bidx)), VerificationTask.status != TaskStatus.CLOSED))
+    column = VerificationTask.id_number_bidx
+    if session.get_bind().dialect.name == "postgresql":
+        match = column == any_(bindparam("bidx", list(bidx), type_=postgresql.ARRAY(String)))
+    else:
+        match = column.in_(list(bidx))
+    rows = await session.execute(select(column).where(match, VerificationTask.status != TaskStatus.CLOSED))
     return set(rows.scalars())
 
 

@@ -47,7 +47,7 @@ from zhengding.notify.service import inbox
 from zhengding.orgs import service as org_service
 from zhengding.orgs.models import OrgUnit
 from zhengding.privacy import idcard
-from zhengding.privacy.crypto import blind_index
+from zhengding.privacy.crypto import blind_index_many
 from zhengding.verification import repository as repo
 from zhengding.verification.cells import Deltas, path_units
 from zhengding.verification.enums import EventKind, TaskStatus
@@ -68,6 +68,7 @@ NUMERIC = frozenset({"id_number", "phone"})
 ROW_COLUMN, REASON_COLUMN = "行号", "错误原因"
 REPORT_COLUMNS = {ROW_COLUMN, REASON_COLUMN}
 _SPACES = re.compile(r"[\s\u3000]+")
+_OLD_ID = re.compile(r"\d{15}")
 
 
 @dataclass
@@ -90,17 +91,19 @@ class ImportResult:
 
 @dataclass
 class _Router:
-    """Clue → (deepest unit id, its path, the unit the root hands the task to)."""
+    """Clue → (resolved code, deepest unit id, its path, the unit the root hands the task to).
+    The resolver keeps its readings (one per address head); here the unit lookup is kept per
+    resolved code, so both caches stay bounded by the divisions, not by the rows."""
 
     root_path: str
     units: dict[str, tuple[str, str]]
-    cache: dict[str, tuple[str | None, str | None, str | None, str | None]] = field(default_factory=dict)
+    by_code: dict[str | None, tuple[str | None, str | None, str | None, str | None]] = field(default_factory=dict)
 
     def route(self, clue: str) -> tuple[str | None, str | None, str | None, str | None]:
-        hit = self.cache.get(clue)
+        code = default_resolver().resolve(clue).code if clue else None
+        hit = self.by_code.get(code)
         if hit is not None:
             return hit
-        code = default_resolver().resolve(clue).code if clue else None
         found: tuple[str, str] | None = None
         probe = code
         while probe and found is None:
@@ -114,7 +117,7 @@ class _Router:
             answer = (code, found[0], found[1], first)
         elif found is not None:
             answer = (code, found[0], found[1], None)
-        self.cache[clue] = answer
+        self.by_code[code] = answer
         return answer
 
 
@@ -149,7 +152,7 @@ def clean_row(values: dict[str, str], raw: dict[str, Any], number: int) -> tuple
     elif not id_number:
         errors.append(field_error("id_number", "身份证号不能为空", number))
     else:
-        if re.fullmatch(r"\d{15}", id_number):
+        if _OLD_ID.fullmatch(id_number):
             id_number = idcard.upgrade_15(id_number)
         reason = idcard.validation_error(id_number)
         if reason:
@@ -160,8 +163,8 @@ def clean_row(values: dict[str, str], raw: dict[str, Any], number: int) -> tuple
     phone = idcard.normalize_phone(text) if text else ""
     if problem:
         errors.append(field_error("phone", problem, number))
-    elif phone and idcard.phone_error(phone):
-        errors.append(field_error("phone", idcard.phone_error(phone) or "", number))
+    elif phone and (reason := idcard.phone_error(phone)):
+        errors.append(field_error("phone", reason, number))
     out["phone"] = phone
 
     clue = clean_text(values.get("clue", ""))
@@ -244,18 +247,34 @@ async def import_batch(session: AsyncSession, actor: Actor, content: bytes, file
             f"表头缺少必填列：{'、'.join(missing)}（表头应为：姓名、身份证号、线索地址，可选手机号、来源、备注）",
             [field_error("header", f"缺少列：{h}") for h in missing])
 
-    seen: dict[str, int] = {}  # ID blind index → the first row holding it
+    seen: dict[str, int] = {}  # ID number → the first row holding it
     bad: list[BadRow] = []
-    deltas = Deltas()
+    held: Counter[tuple[str, str]] = Counter()  # (holder path, status) → tasks: the summary cells
     receivers: Counter[str] = Counter()
     accepted = routed = processed = 0
-    chunk: list[tuple[int, list[str], dict[str, str], str]] = []
+    chunk: list[tuple[int, list[str], dict[str, str]]] = []
+    table = cast(Table, VerificationTask.__table__)
+    slots = [(i, fields[p]) for i, p in enumerate(kept) if p in fields]
+    numeric = [(p, f) for p, f in fields.items() if f in NUMERIC]
+    cell_text = spreadsheets.cell_text
 
     async def flush_chunk() -> None:
+        """Rows of a chunk, in order: duplicates in the upload, then open tasks (one IN query),
+        routing, one bulk insert (personal data encrypted and indexed a column at a time)."""
         nonlocal accepted, routed
-        open_bidx = await repo.open_task_bidx(session, [c[3] for c in chunk])
+        fresh: list[tuple[int, list[str], dict[str, str]]] = []
+        for number, cells, v in chunk:
+            first_row = seen.setdefault(v["id_number"], number)
+            if first_row != number:
+                bad.append(BadRow(number, cells, [field_error("id_number", f"与第 {first_row} 行的身份证号重复", number)]))
+            else:
+                fresh.append((number, cells, v))
+        chunk.clear()
+        id_bidx = blind_index_many("id_number", [v["id_number"] for _, _, v in fresh])
+        phone_bidx = blind_index_many("phone", [v["phone"] or None for _, _, v in fresh])
+        open_bidx = await repo.open_task_bidx(session, cast(list[str], id_bidx))
         records: list[dict[str, Any]] = []
-        for number, cells, v, bidx in chunk:
+        for (number, cells, v), bidx, phone_index in zip(fresh, id_bidx, phone_bidx, strict=True):
             if bidx in open_bidx:
                 bad.append(BadRow(number, cells, [field_error("id_number", "该人员已有未办结的核查任务", number)]))
                 continue
@@ -271,7 +290,7 @@ async def import_batch(session: AsyncSession, actor: Actor, content: bytes, file
             records.append({
                 "id": new_id(), "batch_id": batch.id, "row_number": number, "name": v["name"],
                 "id_number": v["id_number"], "id_number_bidx": bidx, "phone": v["phone"] or None,
-                "phone_bidx": blind_index("phone", v["phone"]) if v["phone"] else None, "clue": v["clue"],
+                "phone_bidx": phone_index, "clue": v["clue"],
                 "source": v["source"], "note": v["note"], "resolved_code": code, "clue_unit_id": clue_unit,
                 "clue_unit_path": clue_path, "status": str(status), "owner_unit_id": owner_id,
                 "owner_path": owner_path, "assignee_id": None, "chain": chain, "review_unit_id": None,
@@ -279,34 +298,25 @@ async def import_batch(session: AsyncSession, actor: Actor, content: bytes, file
                 "nat_sampled_at": None, "stat_day": day, "version": 2 if first else 1, "created_at": at,
                 "replied_at": None, "closed_at": None,
             })
-            deltas.add_path(owner_path, batch.id, day, "total")
-            deltas.add_path(owner_path, batch.id, day, str(status))
-        await bulk_insert(session, cast(Table, VerificationTask.__table__), records)
+            held[(owner_path, str(status))] += 1
+        await bulk_insert(session, table, records)
         accepted += len(records)
-        chunk.clear()
 
     for number, raw in enumerate(rows, start=header_line + 1):
         width = len(raw)
-        row_texts = {p: spreadsheets.cell_text(raw[p]) if p < width else "" for p in kept}
-        if not any(row_texts.values()):
+        texts = [cell_text(raw[p]) if p < width else "" for p in kept]
+        if not any(texts):
             continue
         processed += 1
         if processed > MAX_ROWS:
             raise PayloadTooLarge(f"单个批次超过 {MAX_ROWS} 行，请分批导入")
-        values = {f: row_texts[p] for p, f in fields.items()}
-        raws = {f: raw[p] if p < width else None for p, f in fields.items() if f in NUMERIC}
+        values = {f: texts[i] for i, f in slots}
+        raws = {f: raw[p] if p < width else None for p, f in numeric}
         cleaned, errors = clean_row(values, raws, number)
-        cells = list(row_texts.values())
         if errors:
-            bad.append(BadRow(number, cells, errors))
+            bad.append(BadRow(number, texts, errors))
             continue
-        bidx = blind_index("id_number", cleaned["id_number"])
-        first_row = seen.get(bidx)
-        if first_row is not None:
-            bad.append(BadRow(number, cells, [field_error("id_number", f"与第 {first_row} 行的身份证号重复", number)]))
-            continue
-        seen[bidx] = number
-        chunk.append((number, cells, cleaned, bidx))
+        chunk.append((number, texts, cleaned))
         if len(chunk) >= CHUNK * 5:
             await flush_chunk()
         if processed % PROGRESS_EVERY == 0:
@@ -315,7 +325,12 @@ async def import_batch(session: AsyncSession, actor: Actor, content: bytes, file
         await flush_chunk()
     if processed == 0:
         raise ValidationFailed("表格中没有数据行（只有表头）", [field_error("file", "没有数据行")])
+    seen.clear()
 
+    deltas = Deltas()
+    for (owner_path, status), n in held.items():
+        deltas.add_path(owner_path, batch.id, day, "total", n)
+        deltas.add_path(owner_path, batch.id, day, status, n)
     await _write_import_history(session, actor, batch.id, root.id, at)
     await deltas.apply(session)
     bad.sort(key=lambda b: b.number)
