@@ -28,7 +28,6 @@ import os
 import random
 import resource
 import secrets
-import socket
 import subprocess
 import sys
 import tempfile
@@ -44,6 +43,7 @@ os.environ.update(ZD_DEMO="1", ZD_VAR_DIR=str(TMP))
 
 import httpx  # noqa: E402
 import orjson  # noqa: E402
+from benchlib import cpu_seconds, free_port, pct  # noqa: E402
 from sqlalchemy import insert, select, text  # noqa: E402
 from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
 
@@ -66,17 +66,8 @@ from zhengding.returnees.service import inbound  # noqa: E402
 PATH = "/api/inbound/registrations"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
-def pct(values: list[float], p: float) -> float:
-    if not values:
-        return float("nan")
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
 
 
 async def seed(url: str, clients: int) -> dict:
@@ -279,9 +270,6 @@ def run_db(label: str, url: str, posts: int, clients: int, inflights: tuple[int,
     return out
 
 
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def pg_url() -> str | None:

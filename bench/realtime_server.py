@@ -17,8 +17,10 @@ def create_app():  # type: ignore[no-untyped-def]
     @app.post("/bench/publish", include_in_schema=False)
     async def publish(request: Request) -> dict[str, bool]:
         body = await request.json()
+        payload = {**body.get("payload", {}), "run": body["run"]}
         async with get_db().unit_of_work() as session:
-            publish_event(session, "bench.broadcast", {"run": body["run"]}, units=body["units"])
+            publish_event(session, body.get("type", "bench.broadcast"), payload, units=body.get("units", ()),
+                          users=body.get("users", ()))
         return {"ok": True}
 
     return app
