@@ -4,7 +4,7 @@
  * Steps: password → (TOTP code | TOTP enrolment required by the role) → the page asked for.
  * - a TOTP step pending from before a reload continues; any other leftover token is dropped;
  * - a lockout (423, or the failure that locks the account) stays on the page as `lockMessage`
- *   until another account name is typed; other errors go to the app's `onError` (toast);
+ *   until another account name is typed; other errors go to the app's `onError` (a toast);
  * - the redirect after login is an in-app path only (`/…`, never `//host` or the login page).
  */
 import { computed, onMounted, ref, watch, type Ref } from 'vue'
@@ -108,10 +108,12 @@ export function useLogin(options: LoginOptions) {
     } catch (e) {
       const locked = lockoutMessage(e)
       if (locked) {
+        // shown on the page, where it stays: not a toast as well
         lockMessage.value = locked
         lockedLogin = name
+      } else {
+        options.onError(e, '登录失败，请稍后再试')
       }
-      options.onError(e, '登录失败，请稍后再试')
     } finally {
       submitting.value = false
     }
