@@ -117,6 +117,9 @@ async def make_staff(db, client, division_code: str, role: str, position: str) -
         s.add(Membership(user_id=row["id"], unit_id=unit.id, position=position))
         s.add(RoleAssignment(user_id=row["id"], role=role, unit_id=unit.id))
         unit_id = unit.id
+    from zhengding.returnees import oversight
+
+    oversight.forget_staff()  # the commands' staff are cached for a few seconds
     token = await login(client, username, demo.DEMO_PASSWORD)
     return Staff(row["id"], unit_id, token, {"Authorization": f"Bearer {token}"})
 

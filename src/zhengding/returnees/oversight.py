@@ -14,13 +14,16 @@ Who is notified:
   carries returnees.route, whenever the routing counter of a returnee goes down there (routed
   by a colleague, or any other path that takes it out of the queue): their queue pages drop it.
 
-The staff are looked up in the write transaction, once per unit and transaction (cached on the
-session), with one query for whatever units a change brings that were not looked up yet.
+The staff are looked up in the write transaction with one query for whatever units a change
+brings that were not looked up yet, and kept for the transaction and STAFF_TTL seconds beyond
+(the inbound path commits many small groups; an officer given a command role hears of the
+counters at most that much later).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +39,10 @@ from zhengding.returnees.permissions import ROUTE, STATS
 STATS_CHANGED = "returnees.stats.changed"
 DEQUEUED = "returnees.returnee.dequeued"
 _STAFF = "returnees.command_staff"  # session.info: unit id → [(member, role at the unit)] (commands only)
+# The same across transactions for a few seconds: the inbound path commits many small groups and
+# the command units' staff hardly change (a new officer hears of the counters STAFF_TTL later).
+STAFF_TTL = 10.0
+_recent: dict[str, tuple[float, list[tuple[str, str]]]] = {}
 
 
 @dataclass(frozen=True)
@@ -59,12 +66,27 @@ def _command_ids(change: Change) -> list[str]:
 
 async def _staff(session: AsyncSession, unit_ids: Iterable[str]) -> dict[str, list[tuple[str, str]]]:
     cache: dict[str, list[tuple[str, str]]] = session.info.setdefault(_STAFF, {})
-    missing = sorted({u for u in unit_ids if u not in cache})
-    if missing:
+    wanted = {u for u in unit_ids if u not in cache}
+    clock = time.monotonic()
+    for unit_id in list(wanted):
+        hit = _recent.get(unit_id)
+        if hit is not None and hit[0] > clock:
+            cache[unit_id] = hit[1]
+            wanted.discard(unit_id)
+    if wanted:
+        missing = sorted(wanted)
         found = await repo.command_staff(session, missing)
+        if len(_recent) > 50_000:
+            _recent.clear()
         for unit_id in missing:
             cache[unit_id] = found.get(unit_id, [])
+            _recent[unit_id] = (clock + STAFF_TTL, cache[unit_id])
     return cache
+
+
+def forget_staff() -> None:
+    """Drop the cached staff of the command units (tests; after a bulk change of roles)."""
+    _recent.clear()
 
 
 def _holding(staff: list[tuple[str, str]], permission: str) -> list[str]:
@@ -80,8 +102,9 @@ async def prefetch(session: AsyncSession, changes: Iterable[Change]) -> None:
 async def note_changes(session: AsyncSession, changes: list[Change]) -> None:
     if not changes:
         return
-    staff = await _staff(session, {u for c in changes for u in _command_ids(c)})
-    watchers = {u: _holding(staff[u], STATS) for c in changes for u in _command_ids(c)}
+    units = {u for c in changes for u in _command_ids(c)}
+    staff = await _staff(session, units)
+    watchers = {u: _holding(staff[u], STATS) for u in units}
     per_unit: dict[str, dict[str, Any]] = {}
     for c in changes:
         for unit_id in _command_ids(c):
