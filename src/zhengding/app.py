@@ -82,6 +82,7 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> F
         openapi_url="/api/openapi.json",
         redoc_url=None,
         lifespan=lifespan,
+        telemetry=None if settings.opentelemetry else {"tracing": False, "metrics": False, "logs": False},
     )
     errors.install(app)
     for ref in ROUTERS:
