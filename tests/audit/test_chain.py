@@ -67,6 +67,17 @@ class TestRecording:
         (row,) = await _rows(db, request_id=rid)
         assert (row.action, row.ip, row.actor_id) == ("files.download.saved", "10.1.2.3", personas.grid1.user_id)
 
+    async def test_a_saved_download_is_logged_with_the_kind_the_page_names(self, client, db, personas: Personas):
+        rid = f"req-{uuid.uuid4().hex}"
+        r = await client.post("/api/downloads/log", json={"name": "核查任务.xlsx", "kind": "verification_tasks"},
+                              headers={**personas.province.headers, "X-Request-Id": rid})
+        assert r.status_code == 200, r.text
+        (row,) = await _rows(db, request_id=rid)
+        assert json.loads(row.detail) == {"name": "核查任务.xlsx", "kind": "verification_tasks"}
+        bad = await client.post("/api/downloads/log", json={"name": "x.xlsx", "kind": "<script>"},
+                                headers=personas.province.headers)
+        assert bad.status_code == 422
+
     async def test_a_refused_login_is_recorded_as_denied(self, client, db, personas: Personas, unique_phone):
         rid = f"req-{uuid.uuid4().hex}"
         r = await client.post("/api/auth/login", json={"login": unique_phone(), "password": "Nope-Nope-123"},

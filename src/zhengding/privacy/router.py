@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from typing import Literal
-
 from fastapi import Depends
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,7 +28,8 @@ class Revealed(BaseModel):
 class DownloadLog(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(max_length=200)
-    kind: Literal["xlsx", "csv", "pdf", "image", "other"] = "other"
+    # what was downloaded, as the pages name it ("verification_tasks", "import_report", "xlsx" …)
+    kind: str = Field(default="other", pattern=r"^[a-z][a-z0-9_]{0,39}$")
 
 
 @router.post("/privacy/reveal", response_model=Revealed)
