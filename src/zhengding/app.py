@@ -45,6 +45,7 @@ ROUTERS = [
 # Background services started with the app: async context managers taking the settings
 # (the outbox worker, the Redis broker subscriber …). Domains append "module:attribute".
 SERVICES: list[str] = [
+    "zhengding.divisions.service:resolver_service",
     "zhengding.realtime.service:realtime_service",
     "zhengding.core.outbox:worker_service",
 ]

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import gzip
 import io
 import re
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from importlib import resources
+from typing import Any
 
 from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -73,3 +76,13 @@ async def get_division(session: AsyncSession, code: str) -> Division | None:
 async def divisions_of(session: AsyncSession, province: str) -> list[Division]:
     return list((await session.execute(select(Division).where(Division.code.startswith(province))
                                         .order_by(Division.code))).scalars())
+
+
+@asynccontextmanager
+async def resolver_service(settings: Any) -> AsyncIterator[None]:
+    """Build the destination resolver while the server starts (about a second of CPU, once per
+    process) instead of on the first inbound registration or import that needs it."""
+    from zhengding.divisions.resolver import default_resolver
+
+    await asyncio.to_thread(default_resolver)
+    yield
