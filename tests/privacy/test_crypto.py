@@ -238,3 +238,40 @@ async def _postgres_hits(db, needles: list[str]) -> list[str]:
                     hits.append(f"{table}: {needle}")
         await conn.rollback()
     return hits
+
+
+class TestBulk:
+    """encrypt_many / blind_index_many (imports) write exactly what encrypt / blind_index write."""
+
+    def test_each_value_decrypts_with_its_own_nonce_and_none_stays_none(self):
+        values = ["13812348000", None, "蒋加密", "", "13812348000"]
+        stored = crypto.encrypt_many(values, "verification_tasks.phone")
+        assert stored[1] is None
+        assert [crypto.decrypt(s, "verification_tasks.phone") if s else s for s in stored] == values
+        tokens = [base64.b64decode(s.split(":", 2)[2]) for s in stored if s is not None]
+        assert len({t[:12] for t in tokens}) == len(tokens)  # a fresh nonce per value
+        assert stored[0] != stored[4]
+        for s, plain in ((stored[0], values[0]), (stored[2], values[2])):
+            prefix, key_id, token = s.split(":", 2)
+            assert (prefix, key_id) == ("v1", "k2")
+            assert len(base64.b64decode(token)) == 12 + len(plain.encode()) + 16
+
+    def test_bound_to_the_column(self):
+        stored = crypto.encrypt_many(["460106199006150011"], "verification_tasks.id_number")[0]
+        assert stored is not None
+        with pytest.raises(ValueError, match="failed authentication"):
+            crypto.decrypt(stored, "verification_tasks.name")
+
+    def test_written_with_the_current_key_and_readable_after_rotation(self, keys):
+        keys(DEMO_KEY)
+        stored = crypto.encrypt_many(["13812348000"], "users.phone")[0]
+        assert stored is not None and stored.startswith("v1:demo:")
+        keys(SETTINGS.data_keys)  # k2 current, demo still configured
+        assert crypto.decrypt(stored, "users.phone") == "13812348000"
+        assert (crypto.encrypt_many(["x"], "users.phone")[0] or "").startswith("v1:k2:")
+
+    def test_blind_indexes_equal_the_single_ones(self):
+        values = ["13812348000", None, "13812348001"]
+        assert crypto.blind_index_many("phone", values) == [
+            crypto.blind_index("phone", "13812348000"), None, crypto.blind_index("phone", "13812348001")]
+        assert crypto.blind_index_many("id_number", ["13812348000"]) != crypto.blind_index_many("phone", ["13812348000"])

@@ -30,7 +30,7 @@ from datetime import datetime
 from typing import Any, cast
 
 import xlsxwriter
-from sqlalchemy import Table, insert, literal, select, update
+from sqlalchemy import Table, case, insert, literal, null, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from zhengding.audit import service as audit
@@ -354,18 +354,24 @@ async def import_batch(session: AsyncSession, actor: Actor, content: bytes, file
 async def _write_import_history(session: AsyncSession, actor: Actor, batch_id: str, root_id: str,
                                 at: datetime) -> None:
     """"created" (seq 1) for every task of this import, "routed" (seq 2) for the routed ones:
-    two INSERT … SELECT statements, no row travels through Python."""
+    one INSERT … SELECT over the import's tasks joined to the two seqs, no row travels
+    through Python."""
     t = VerificationTask
     events = cast(Table, TaskEvent.__table__)
     cols = ["task_id", "seq", "at", "kind", "actor_id", "actor_name", "from_unit_id", "to_unit_id"]
-    mine = (t.batch_id == batch_id) & (t.created_at == at)
-    created = select(t.id, literal(1), literal(at, type_=t.created_at.type), literal(str(EventKind.CREATED)),
-                     literal(actor.user_id), literal(actor.name), literal(None), literal(root_id)).where(mine)
-    await session.execute(insert(events).from_select(cols, created))
-    routed = select(t.id, literal(2), literal(at, type_=t.created_at.type), literal(str(EventKind.ROUTED)),
-                    literal(None), literal("系统（按线索自动派发）"), literal(root_id), t.owner_unit_id).where(
-        mine & (t.status == TaskStatus.DISPATCHED))
-    await session.execute(insert(events).from_select(cols, routed))
+    seqs = select(literal(1).label("seq")).union_all(select(literal(2))).subquery("seqs")
+    routed = seqs.c.seq == 2
+
+    def pick(when_routed: Any, when_created: Any) -> Any:
+        return case((routed, when_routed), else_=when_created)
+
+    rows = (select(t.id, seqs.c.seq, literal(at, type_=t.created_at.type),
+                   pick(str(EventKind.ROUTED), str(EventKind.CREATED)),
+                   pick(null(), actor.user_id), pick("系统（按线索自动派发）", actor.name),
+                   pick(root_id, null()), pick(t.owner_unit_id, root_id))
+            .select_from(t).join(seqs, true())
+            .where(t.batch_id == batch_id, t.created_at == at, (seqs.c.seq == 1) | (t.status == TaskStatus.DISPATCHED)))
+    await session.execute(insert(events).from_select(cols, rows))
 
 
 async def _notify_receivers(session: AsyncSession, actor: Actor, batch: VerificationBatch,
