@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Sequence
 import hashlib
 import hmac as std_hmac
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
