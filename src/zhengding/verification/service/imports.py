@@ -259,7 +259,7 @@ async def import_batch(session: AsyncSession, actor: Actor, content: bytes, file
     cell_text = spreadsheets.cell_text
 
     async def flush_chunk() -> None:
-        """Rows of a chunk, in order: duplicates in the upload, then open tasks (one IN query),
+        """Rows of a chunk, in order: duplicates in the upload, then open tasks (one query),
         routing, one bulk insert (personal data encrypted and indexed a column at a time)."""
         nonlocal accepted, routed
         fresh: list[tuple[int, list[str], dict[str, str]]] = []
