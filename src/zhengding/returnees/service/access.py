@@ -35,7 +35,8 @@ async def access_returnee(session: AsyncSession, actor: Actor, returnee_id: str,
     return r
 
 
-def _day(value: str | None, name: str) -> str | None:
+def parse_day(value: str | None, name: str) -> str | None:
+    """An optional YYYY-MM-DD query value, or a field error naming `name`."""
     if not value:
         return None
     try:
@@ -60,7 +61,7 @@ async def list_conditions(session: AsyncSession, actor: Actor, f: ReturneeFilter
         conds.append(Returnee.open_anomalies > 0)
     if f.port_of_entry and f.port_of_entry.strip():
         conds.append(Returnee.port_of_entry == f.port_of_entry.strip())
-    day_from, day_to = _day(f.day_from, "from"), _day(f.day_to, "to")
+    day_from, day_to = parse_day(f.day_from, "from"), parse_day(f.day_to, "to")
     if day_from:
         conds.append(Returnee.day >= day_from)
     if day_to:

@@ -3,19 +3,19 @@ port of entry and origin, from the summary table (never a scan of the returnees)
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from zhengding.authz.actor import Actor
-from zhengding.core.errors import ValidationFailed, field_error
+from zhengding.core.errors import ValidationFailed
 from zhengding.orgs import service as org_service
 from zhengding.orgs.enums import UnitKind
 from zhengding.orgs.models import OrgUnit
 from zhengding.returnees.models import ReturneeStat
 from zhengding.returnees.permissions import STATS
+from zhengding.returnees.service.access import parse_day
 from zhengding.returnees.stats_table import COUNTERS
 
 
@@ -23,15 +23,6 @@ def _shape(values: dict[str, int]) -> dict[str, int]:
     out = {c: int(values.get(c) or 0) for c in COUNTERS}
     out["in_monitoring"] = out["enrolled"] - out["released"]
     return out
-
-
-def _check_day(value: str | None, name: str) -> str | None:
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(value).isoformat()
-    except ValueError:
-        raise ValidationFailed("日期格式应为 YYYY-MM-DD", [field_error(name, "日期格式不正确")]) from None
 
 
 async def returnee_stats(session: AsyncSession, actor: Actor, unit_id: str | None = None,
@@ -42,7 +33,7 @@ async def returnee_stats(session: AsyncSession, actor: Actor, unit_id: str | Non
             raise ValidationFailed("没有可统计的机构")
         unit_id = roots[0].id
     unit = await org_service.access_unit(session, actor, unit_id, STATS)
-    day_from, day_to = _check_day(day_from, "from"), _check_day(day_to, "to")
+    day_from, day_to = parse_day(day_from, "from"), parse_day(day_to, "to")
     sums = [func.sum(getattr(ReturneeStat, c)).label(c) for c in COUNTERS]
     where = [ReturneeStat.unit_path.startswith(unit.path, autoescape=False)]
     if day_from:
