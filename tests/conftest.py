@@ -45,7 +45,8 @@ def _settings() -> Settings:
     return replace(base, demo=True, var_dir=_TMP, database_url=url, redis_url=TEST_REDIS_URL,
                    secret_key="test-secret-key-0123456789abcdef",
                    data_keys="k2:" + "MTIzNDU2Nzg5MGFiY2RlZg==" + ",demo:emhlbmdkaW5nLWRlbW8taw==",
-                   index_key="dGVzdC1pbmRleC1rZXktMzItYnl0ZXMtbG9uZyEh", run_worker=False)
+                   index_key="dGVzdC1pbmRleC1rZXktMzItYnl0ZXMtbG9uZyEh", run_worker=False,
+                   gc_tuning=False)  # a test process starts many apps: nothing to freeze for good
 
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import importlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -56,6 +57,16 @@ def _load(ref: str):  # type: ignore[no-untyped-def]
     return getattr(importlib.import_module(module), attr)
 
 
+def tune_gc() -> None:
+    """After start-up: what is alive now (modules, the resolver's tables, the org data) lives
+    as long as the process, so the cyclic collector stops walking it (gc.freeze), and young
+    collections run every 50,000 allocations instead of 700. With thousands of WebSocket
+    connections in the heap, the default thresholds cost an inbound POST ~25% more CPU."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 100)
+
+
 def web_dist() -> Path:
     return Path(str(resources.files("zhengding"))) / "web_dist"
 
@@ -71,6 +82,8 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> F
             for ref in SERVICES:
                 factory: Callable[[Settings], Awaitable[None]] = _load(ref)
                 await stack.enter_async_context(factory(settings))  # type: ignore[arg-type]
+            if settings.gc_tuning:
+                tune_gc()
             yield
         if manage_db:
             await get_db().dispose()

@@ -55,6 +55,8 @@ class Settings:
     # FastAPI's native OpenTelemetry: off unless asked for (checking for providers costs every
     # request a few environment lookups, ~9% of an inbound POST's CPU when nobody collects).
     opentelemetry: bool = False
+    # Garbage-collector settings for a long-running server (see app.tune_gc).
+    gc_tuning: bool = True
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -81,6 +83,7 @@ class Settings:
             reveal_per_hour=_int("ZD_REVEAL_PER_HOUR", 30),
             run_worker=_bool(env.get("ZD_RUN_WORKER"), True),
             opentelemetry=_bool(env.get("ZD_OPENTELEMETRY")),
+            gc_tuning=_bool(env.get("ZD_GC_TUNING"), True),
         )
 
     def secret_problems(self) -> list[str]:

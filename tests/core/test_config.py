@@ -79,3 +79,22 @@ def test_serve_refuses_to_start_without_secrets(tmp_path):
     for name in ("ZD_SECRET_KEY", "ZD_DATA_KEYS", "ZD_INDEX_KEY"):
         assert name in result.stderr
     assert not (tmp_path / "zhengding.db").exists()
+
+
+def test_the_server_tunes_the_garbage_collector_after_start_up_unless_told_not_to(monkeypatch, tmp_path):
+    assert _from_env(monkeypatch).gc_tuning is True
+    assert _from_env(monkeypatch, ZD_GC_TUNING="0").gc_tuning is False
+    # A real server process: the thresholds and the frozen heap are read inside it.
+    probe = ("import asyncio, gc\n"
+             "from zhengding.app import create_app\n"
+             "app = create_app()\n"
+             "async def main():\n"
+             "    async with app.router.lifespan_context(app):\n"
+             "        print(gc.get_threshold(), gc.get_freeze_count() > 0)\n"
+             "asyncio.run(main())\n")
+    for flag, expected in (("1", "(50000, 50, 100) True"), ("0", "(700, 10, 10) False")):
+        env = {**os.environ, "ZD_DEMO": "1", "ZD_GC_TUNING": flag, "ZD_RUN_WORKER": "0",
+               "ZD_VAR_DIR": str(tmp_path), "ZD_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'gc.db'}"}
+        out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.strip().splitlines()[-1] == expected
