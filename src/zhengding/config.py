@@ -57,6 +57,9 @@ class Settings:
     opentelemetry: bool = False
     # Garbage-collector settings for a long-running server (see app.tune_gc).
     gc_tuning: bool = True
+    # Verification statistics: a finished dashboard read is shared this long (ms; at most 2000,
+    # 0 = only concurrent identical reads share), see verification/service/stats.py.
+    stats_reuse_ms: int = 500
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -84,6 +87,7 @@ class Settings:
             run_worker=_bool(env.get("ZD_RUN_WORKER"), True),
             opentelemetry=_bool(env.get("ZD_OPENTELEMETRY")),
             gc_tuning=_bool(env.get("ZD_GC_TUNING"), True),
+            stats_reuse_ms=_int("ZD_STATS_REUSE_MS", 500),
         )
 
     def secret_problems(self) -> list[str]:
