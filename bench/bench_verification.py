@@ -21,10 +21,19 @@ Hainan org tree.
     csv/xlsx ratio can be when the per-row work after parsing is the same for both.
 (b) stats: tasks spread over the villages, 20 batches and 14 days (written straight to the
     driver: COPY / one executemany per 100,000), summary cells built from them; first one viewer
-    alone (median of the dashboard and of the raw GROUP BY), then 50 concurrent viewers each run
-    the dashboard queries (province drill-down, a city drill-down, by batch, by day) — p95
-    latency; baseline: the same concurrency running a raw GROUP BY (status per city) over the
-    task table. With 50 viewers at once on two cores the p95 is mostly queueing: about 50× the
+    alone (median of the dashboard and of the raw GROUP BY), then 50 concurrent viewers each
+    load the dashboard 4 times — p95 latency per load — in two audiences:
+      same dashboard: a provincial command room, every viewer the province command looking at
+        the province drill-down, a city drill-down, by batch, by day (identical reads);
+      different cities: viewer i is the command of city i mod 19 looking at its city, one of
+        its counties, by batch, by day (2-3 viewers per city: sharing helps less);
+    each audience three ways: "own queries" — every viewer runs its own (sessions not marked
+    read-only never share: the code path before shared reads, as the baseline in this run);
+    "concurrent only" — identical reads in flight at once share one query (ZD_STATS_REUSE_MS=0);
+    "kept 500 ms" — the default, a finished read also serves identical reads for 500 ms. The
+    number of statistics queries actually run is printed beside each. Baseline of the issue:
+    the same concurrency running a raw GROUP BY (status per city) over the task table. With
+    50 viewers at once on two cores, "own queries" is mostly queueing: about 50x the
     one-viewer time. Times are not asserted.
 """
 
@@ -39,6 +48,7 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -49,11 +59,13 @@ os.environ.setdefault("ZD_DEMO", "1")
 import xlsxwriter  # noqa: E402
 from sqlalchemy import Table, delete, func, select, text  # noqa: E402
 from sqlalchemy import exc as sa_exc  # noqa: E402
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker  # noqa: E402
 
 import zhengding.models  # noqa: E402,F401
 from zhengding.accounts.models import User  # noqa: E402
 from zhengding.authz.actor import Actor, Grant  # noqa: E402
 from zhengding.authz.roles import ROLES  # noqa: E402
+from zhengding.config import get_settings, set_settings  # noqa: E402
 from zhengding.core import spreadsheets  # noqa: E402
 from zhengding.core.clock import now  # noqa: E402
 from zhengding.core.db import Database  # noqa: E402
@@ -280,47 +292,93 @@ async def bench_stats(url: str, n: int, viewers: int = 50, rounds: int = 4) -> N
     print(f"  {url.split('://')[0]}: {n:,} tasks, {cells:,} summary cells (built in {time.perf_counter() - start:.0f} s)")
     actor = Actor(user_id="BENCH000000000000000000001", name="基准", grants=[
         Grant("province_command", ROLES["province_command"].scope, province.id, province.path)])
+    async with db.unit_of_work(readonly=True) as s:
+        cities = list((await s.execute(select(OrgUnit.id, OrgUnit.path).where(OrgUnit.parent_id == province.id)
+                                       .order_by(OrgUnit.sort_key))).all())
+        counties = {p: (await s.execute(select(OrgUnit.id).where(OrgUnit.parent_id == c).order_by(OrgUnit.sort_key)
+                                        .limit(1))).scalar_one_or_none() for c, p in cities}
+    city_views = [(Actor(user_id="BENCH000000000000000000001", name="基准", grants=[
+        Grant("city_command", ROLES["city_command"].scope, c, p)]), c, counties[p] or c) for c, p in cities]
+    own = async_sessionmaker(db.read_engine, expire_on_commit=False)  # not marked read-only: never shares
 
-    async def dashboard() -> float:
-        t0 = time.perf_counter()
-        async with db.unit_of_work(readonly=True) as s:
-            await stats.unit_stats(s, actor)
-            await stats.unit_stats(s, actor, city_id)
-            await stats.batch_stats(s, actor)
-            await stats.daily_stats(s, actor)
-        return time.perf_counter() - t0
+    async def province_view(s: AsyncSession, _viewer: int) -> None:
+        await stats.unit_stats(s, actor)
+        await stats.unit_stats(s, actor, city_id)
+        await stats.batch_stats(s, actor)
+        await stats.daily_stats(s, actor)
+
+    async def city_view(s: AsyncSession, viewer: int) -> None:
+        who, city, county = city_views[viewer % len(city_views)]
+        await stats.unit_stats(s, who)
+        await stats.unit_stats(s, who, county)
+        await stats.batch_stats(s, who)
+        await stats.daily_stats(s, who)
+
+    def dashboard(view: Any, shared: bool) -> Any:
+        async def load(viewer: int) -> float:
+            t0 = time.perf_counter()
+            if shared:
+                async with db.unit_of_work(readonly=True) as s:
+                    await view(s, viewer)
+            else:
+                async with own() as s:
+                    await view(s, viewer)
+            return time.perf_counter() - t0
+        return load
 
     raw_sql = text("SELECT substr(owner_path, 1, :n) AS city, status, count(*) FROM verification_tasks "
                    "WHERE owner_path LIKE :p GROUP BY 1, 2")
 
-    async def raw() -> float:
+    async def raw(_viewer: int) -> float:
         t0 = time.perf_counter()
         async with db.unit_of_work(readonly=True) as s:
             await s.execute(raw_sql, {"n": len(province.path) + 27, "p": province.path + "%"})
         return time.perf_counter() - t0
 
     async def run(fn: Any, each: int) -> list[float]:
-        async def viewer() -> list[float]:
-            return [await fn() for _ in range(each)]
-        results = await asyncio.gather(*(viewer() for _ in range(viewers)))
+        async def viewer(i: int) -> list[float]:
+            return [await fn(i) for _ in range(each)]
+        results = await asyncio.gather(*(viewer(i) for i in range(viewers)))
         return [x for r in results for x in r]
 
     def p95(xs: list[float]) -> float:
         return statistics.quantiles(xs, n=20)[18] * 1000
 
-    alone = [await dashboard() for _ in range(20)]
-    raw_alone = [await raw() for _ in range(3)]
-    print(f"    one viewer alone: dashboard (4 queries) median {statistics.median(alone) * 1000:.1f} ms, "
+    def reuse(ms: int) -> None:
+        set_settings(replace(get_settings(), stats_reuse_ms=ms))
+        stats._reads.forget()
+
+    reuse(0)
+    alone = [await dashboard(province_view, True)(0) for _ in range(20)]
+    alone_own = [await dashboard(province_view, False)(0) for _ in range(20)]
+    raw_alone = [await raw(0) for _ in range(3)]
+    print(f"    one viewer alone: dashboard (4 queries) median {statistics.median(alone) * 1000:.1f} ms "
+          f"(own queries {statistics.median(alone_own) * 1000:.1f} ms), "
           f"raw GROUP BY median {statistics.median(raw_alone) * 1000:.1f} ms", flush=True)
-    dash = await run(dashboard, rounds)
-    print(f"    {viewers} viewers: dashboard (4 queries) p95 {p95(dash):>8.1f} ms over {len(dash)} loads", flush=True)
+    figures: dict[str, float] = {}
+    for audience, view in (("same dashboard", province_view), ("different cities", city_view)):
+        for mode, shared, ms in (("own queries", False, 0), ("concurrent only", True, 0), ("kept 500 ms", True, 500)):
+            reuse(ms)
+            before = stats._reads.executions
+            loads = await run(dashboard(view, shared), rounds)
+            ran = stats._reads.executions - before if shared else 4 * len(loads)
+            figures[f"{audience}/{mode}"] = p95(loads)
+            print(f"    {viewers} viewers, {audience:<16} {mode:<15}: dashboard p95 {p95(loads):>8.1f} ms over "
+                  f"{len(loads)} loads, {ran:>3} queries run", flush=True)
+        print(f"      {audience}: own queries / kept 500 ms "
+              f"{figures[f'{audience}/own queries'] / figures[f'{audience}/kept 500 ms']:.0f}x, "
+              f"own queries / concurrent only "
+              f"{figures[f'{audience}/own queries'] / figures[f'{audience}/concurrent only']:.1f}x")
+    reuse(500)
+    dash = figures["same dashboard/kept 500 ms"]
     try:
-        base = await run(raw, 1)
+        raw_loads = await run(raw, 1)
     except sa_exc.TimeoutError as exc:  # the raw scans queued past the pool timeout
         print(f"    raw GROUP BY: viewers waited past the pool timeout ({exc.__class__.__name__}) — "
-              f"raw/dashboard beyond {120_000 / p95(dash):.0f}×")
+              f"raw/dashboard beyond {120_000 / dash:.0f}×")
     else:
-        print(f"    raw GROUP BY p95 {p95(base):>9.1f} ms   raw/dashboard {p95(base) / p95(dash):.0f}×")
+        print(f"    raw GROUP BY p95 {p95(raw_loads):>9.1f} ms   raw/dashboard {p95(raw_loads) / dash:.0f}× (same "
+              f"dashboard, kept 500 ms), {p95(raw_loads) / figures['same dashboard/own queries']:.0f}× (own queries)")
     await db.dispose()
 
 
