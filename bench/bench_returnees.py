@@ -224,7 +224,7 @@ def run_db(label: str, url: str, posts: int, clients: int, inflights: tuple[int,
     server = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "zhengding.app:create_app", "--factory", "--host", "127.0.0.1",
          "--port", str(port), "--loop", "uvloop", "--http", "httptools", "--backlog", "4096",
-         "--log-level", "warning", "--no-access-log"], env=env, cwd=ROOT)
+         "--log-level", "warning", "--no-access-log", "--ws-per-message-deflate", "false"], env=env, cwd=ROOT)
     base = f"http://127.0.0.1:{port}"
     load = Load()
     out = []

@@ -179,7 +179,10 @@ def serve(host: str | None = None, port: int | None = None, workers: int = 1) ->
     uvicorn.run("zhengding.app:create_app", factory=True, host=host or settings.host, port=port or settings.port,
                 workers=workers, loop="uvloop", http="httptools", log_level=os.environ.get("ZD_LOG_LEVEL", "info"),
                 access_log=False,  # our access log (http/middleware.py) omits query strings: /ws?token=…
-                proxy_headers=False)
+                proxy_headers=False,
+                # Frames are small JSON: compressing each costs CPU and a zlib context per connection
+                # (tens of KB each, times thousands of phones) for little gain.
+                ws_per_message_deflate=False)
 
 
 def _register_domain_commands() -> None:
