@@ -322,6 +322,30 @@ class TestWritesBecomeVisible:
                 deltas.add([p.haikou.unit_id], batch_id, day, "closed", -1)
                 await deltas.apply(w)
 
+    async def test_a_session_begun_before_a_commit_does_not_share_its_snapshot(self, db, client, personas,
+                                                                                 reuse_ms):
+        # SQLite keeps one snapshot per transaction: a request that began before this process
+        # committed a change of the cells may read the older counts — for itself only.
+        reuse_ms(2000)
+        p = personas
+        batch_id = await _batch_at_haikou(client, p)
+        haikou = await actor_of(db, p.haikou)
+        day = (await solo(db, stats.daily_stats, haikou, batch_id=batch_id))[0]["day"]
+        try:
+            async with db.unit_of_work(readonly=True) as early:
+                await early.execute(select(User.id).limit(1))  # its transaction (snapshot) begins
+                async with db.unit_of_work() as w:
+                    deltas = Deltas()
+                    deltas.add([p.haikou.unit_id], batch_id, day, "closed", 1)
+                    await deltas.apply(w)
+                await stats.unit_stats(early, haikou, batch_id=batch_id)
+            assert (await shared(db, stats.unit_stats, haikou, batch_id=batch_id))["unit"]["closed"] == 1
+        finally:
+            async with db.unit_of_work() as w:
+                deltas = Deltas()
+                deltas.add([p.haikou.unit_id], batch_id, day, "closed", -1)
+                await deltas.apply(w)
+
     async def test_another_process_write_is_seen_after_the_window(self, db, client, personas, reuse_ms, clock):
         reuse_ms(1500)
         clock.freeze()

@@ -10,11 +10,14 @@ read-only session, identical concurrent reads cost one query (`core.singleflight
 the read after scope resolution — kind, unit id, batch, day window, database — and holds
 everything the rows depend on (the rows of a unit are the same for whoever may see them; the
 actor's scope only decides WHETHER they may). Each caller still does its own access check
-(404 outside scope) and gets its own copy. A finished result is also kept for
+(404 outside scope) and gets its own copy: `batch_stats`/`daily_stats` check the unit before
+the read, `unit_stats` on the unit's path read with its rows, before anything is returned. A finished result is also kept for
 `ZD_STATS_REUSE_MS` (default 500 ms, at most 2 s, 0 = only concurrent reads share):
 - this process's own writes of summary cells end the sharing at once: a commit that wrote
   cells moves `_generation`, which is part of the key, so a read that starts after such a
-  commit has returned never sees counts older than it;
+  commit has returned never sees counts older than it. A session whose transaction began
+  before the generation moved may read an older snapshot (SQLite keeps one per transaction):
+  it reads for itself and shares nothing;
 - writes committed by another process (another node, a worker) are seen by the first read
   that starts more than the window after the commit (the console reloads 1.5 s after a
   live event, past the window).
@@ -69,6 +72,11 @@ def _note_cell_write(state: ORMExecuteState) -> None:
         state.session.info["stat_cells_written"] = True
 
 
+@event.listens_for(Session, "after_begin")
+def _note_generation(session: Session, _transaction: Any, _connection: Any) -> None:
+    session.info["stats_generation"] = _generation
+
+
 @event.listens_for(Session, "after_commit")
 def _cells_committed(session: Session) -> None:
     if session.info.pop("stat_cells_written", False):
@@ -78,11 +86,14 @@ def _cells_committed(session: Session) -> None:
 
 
 async def _shared(session: AsyncSession, key: tuple[Hashable, ...], read: Callable[[], Awaitable[T]]) -> T:
-    """`read()` (a query on `session`) shared with identical concurrent reads; see the module doc."""
-    if not session.info.get("readonly"):
+    """`read()` (a query on `session`) shared with identical reads; see the module doc. `key`
+    must name everything the result depends on — were the rows ever to depend on the actor's
+    scope (not only on the unit), that scope would have to be part of it."""
+    generation = _generation
+    if not session.info.get("readonly") or session.info.get("stats_generation", generation) != generation:
         return await read()
     reuse_ms = min(max(get_settings().stats_reuse_ms, 0), _MAX_REUSE_MS)
-    result: T = await _reads.run((session.get_bind().engine.url, _generation, *key), read, keep_for=reuse_ms / 1000)
+    result: T = await _reads.run((session.get_bind().engine.url, generation, *key), read, keep_for=reuse_ms / 1000)
     return result
 
 
