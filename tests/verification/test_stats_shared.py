@@ -40,6 +40,24 @@ def reuse_ms():
     stats._reads.forget()
 
 
+
+def one_connection_reader(db, actor, **filters):  # type: ignore[no-untyped-def]
+    """An engine with ONE connection (the test can hold it, so that a shared query waits for it)
+    and a read of the unit statistics on a read-only session of it."""
+    engine = create_async_engine(db.url, poolclass=AsyncAdaptedQueuePool, pool_size=1, max_overflow=0,
+                                 pool_timeout=60)
+    make = async_sessionmaker(engine, expire_on_commit=False)
+
+    async def read() -> dict:
+        session = make()
+        session.info["readonly"] = True
+        try:
+            return await stats.unit_stats(session, actor, **filters)
+        finally:
+            await session.close()
+
+    return engine, read
+
 class CellQueries:
     """Counts the SELECTs over the summary cells sent to the database (a real count)."""
 
@@ -218,17 +236,7 @@ class TestErrorsAndCancellation:
         province = await actor_of(db, personas.province)
         expected = await solo(db, stats.unit_stats, province)
         # An engine with ONE connection, held by the test: the leader's query waits for it.
-        engine = create_async_engine(db.url, poolclass=AsyncAdaptedQueuePool, pool_size=1, max_overflow=0,
-                                     pool_timeout=60)
-        make = async_sessionmaker(engine, expire_on_commit=False)
-
-        async def read() -> dict:
-            session = make()
-            session.info["readonly"] = True
-            try:
-                return await stats.unit_stats(session, province)
-            finally:
-                await session.close()
+        engine, read = one_connection_reader(db, province)
 
         try:
             held = await engine.connect()
@@ -287,17 +295,7 @@ class TestWritesBecomeVisible:
         batch_id = await _batch_at_haikou(client, p)
         haikou = await actor_of(db, p.haikou)
         day = (await solo(db, stats.daily_stats, haikou, batch_id=batch_id))[0]["day"]
-        engine = create_async_engine(db.url, poolclass=AsyncAdaptedQueuePool, pool_size=1, max_overflow=0,
-                                     pool_timeout=60)
-        make = async_sessionmaker(engine, expire_on_commit=False)
-
-        async def read() -> dict:
-            session = make()
-            session.info["readonly"] = True
-            try:
-                return await stats.unit_stats(session, haikou, batch_id=batch_id)
-            finally:
-                await session.close()
+        engine, read = one_connection_reader(db, haikou, batch_id=batch_id)
 
         try:
             held = await engine.connect()
