@@ -6,8 +6,9 @@ handshake, unmasked server frames, pong to pings. Reads commands on stdin, answe
   {"cmd":"connect","urls":[...],"groups":[...],"raw":bool}  -> {"connected": n}
   {"cmd":"expect","run":k,"count":n,"timeout":s}             -> {"run":k,"got":n,"lat":[...ms]}
   {"cmd":"close"}                                            -> {"closed": n}
-Frames carry the run number and the publish time: raw {"run","t"}; zhengding envelopes
-{"seq","type","at","data":{"run"}} ("at" = event time, ISO 8601).
+Frames carry the run number and the publish time, as envelopes (zhengding and the raw baseline
+alike): {"seq","type","at","data":{"run"}} ("at" = event time, ISO 8601); an older raw frame
+{"run","t"} (t = epoch seconds) is read too.
 """
 
 from __future__ import annotations

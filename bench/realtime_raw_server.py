@@ -1,21 +1,24 @@
 """Baseline for bench_realtime: a raw `websockets` server that broadcasts one frame to a group.
 
 Clients first send "join <group>"; a control client sends "go <group> <run>" and the server
-calls `websockets.broadcast` on that group's connections with {"run","t"} (t = publish time).
+calls `websockets.broadcast` on that group's connections with an envelope of the same shape and
+size as zhengding's ({"seq","type","at","data":{"run"}}, "at" = publish time), so that the load
+process does the same work per frame on both sides.
 No compression and pings every 20 s, like the zhengding server (`zhengding serve`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
 import time
+from datetime import UTC, datetime
 
 import websockets
 from websockets.asyncio.server import broadcast, serve
 
 groups: dict[str, set] = {"all": set()}
+SEQ = int(time.time()) * 1000 + 1  # as many digits as a zhengding seq
 
 
 async def handler(ws) -> None:  # type: ignore[no-untyped-def]
@@ -29,7 +32,9 @@ async def handler(ws) -> None:  # type: ignore[no-untyped-def]
                     joined.append(g)
             elif parts[0] == "go":
                 group, run = parts[1], int(parts[2])
-                broadcast(groups.get(group, ()), json.dumps({"run": run, "t": time.time()}, separators=(",", ":")))
+                at = datetime.now(UTC).isoformat()
+                broadcast(groups.get(group, ()), f'{{"seq":{SEQ},"type":"bench.broadcast","at":"{at}",'
+                                                 f'"data":{{"run":{run}}}}}')
                 await ws.send("sent")
     except websockets.ConnectionClosed:
         pass

@@ -171,6 +171,8 @@ def serve(host: str | None = None, port: int | None = None, workers: int = 1) ->
 
     import uvicorn
 
+    from zhengding.realtime.wsprotocol import IMPORT_PATH as WS_PROTOCOL
+
     settings = get_settings()
     settings.check_secrets()
     logging.basicConfig(level=os.environ.get("ZD_LOG_LEVEL", "info").upper(),
@@ -182,7 +184,9 @@ def serve(host: str | None = None, port: int | None = None, workers: int = 1) ->
                 proxy_headers=False,
                 # Frames are small JSON: compressing each costs CPU and a zlib context per connection
                 # (tens of KB each, times thousands of phones) for little gain.
-                ws_per_message_deflate=False)
+                ws_per_message_deflate=False,
+                # uvicorn's sans-I/O protocol plus a synchronous text-frame write for fan-out
+                ws=WS_PROTOCOL)
 
 
 def _register_domain_commands() -> None:

@@ -15,6 +15,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.realtime.support import free_port
+from zhengding.realtime.wsprotocol import IMPORT_PATH as WS_PROTOCOL
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -46,7 +47,8 @@ class Node:
         self.name = name
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "zhengding.app:create_app", "--factory", "--host", "127.0.0.1",
-             "--port", str(self.port), "--log-level", "warning"],
+             "--port", str(self.port), "--log-level", "warning",
+             "--ws", WS_PROTOCOL],
             env={**env, "ZD_NODE_ID": name}, cwd=ROOT,
         )
 

@@ -10,6 +10,7 @@ import orjson
 import websockets
 
 from zhengding.core.db import Database
+from zhengding.realtime.wsprotocol import IMPORT_PATH as WS_PROTOCOL
 
 MY_TABLES = ("outbox", "notifications", "dings", "ding_recipients", "sms_messages")
 
@@ -33,12 +34,12 @@ def free_port() -> int:
 class LiveServer:
     """The test app served by uvicorn inside the test event loop (lifespan: gateway on)."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, ws: str = WS_PROTOCOL) -> None:
         import uvicorn
 
         self.port = free_port()
         self.config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on",
-                                     ws_ping_interval=None)
+                                     ws_ping_interval=None, ws=ws)
         self.server = uvicorn.Server(self.config)
         self.task: asyncio.Task[None] | None = None
 

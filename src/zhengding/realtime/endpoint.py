@@ -21,6 +21,7 @@ from zhengding.core.db import get_db
 from zhengding.core.errors import AppError
 from zhengding.realtime import gateway as gateway_mod
 from zhengding.realtime.gateway import CLOSE_SESSION_ENDED, Connection
+from zhengding.realtime.wsprotocol import SEND_NOW
 
 log = logging.getLogger("zhengding.realtime")
 
@@ -62,7 +63,7 @@ class WebSocketEndpoint:
             await send({"type": "websocket.close", "code": CLOSE_SESSION_ENDED, "reason": "unauthenticated"})
             return
         await send({"type": "websocket.accept"})
-        conn = Connection(user_id, session_id, send)
+        conn = Connection(user_id, session_id, send, (scope.get("extensions") or {}).get(SEND_NOW))
         try:
             await gateway.attach(conn, since)
             while True:

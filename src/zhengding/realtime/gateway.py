@@ -4,8 +4,9 @@ Use-cases: `attach` a freshly authenticated connection (subscribe, replay what i
 tell it to reload), `detach` it, `deliver` committed events (the after-commit sink), and
 `online` (presence).
 
-Sending: a frame is written by stepping the ASGI `send` coroutine in place. With a writable
-socket the server's send completes without suspending, so a fan-out to thousands of sockets
+Sending: a frame is written at once through the server's synchronous write when it offers one
+(`zhengding serve`: realtime/wsprotocol.py), else by stepping the ASGI `send` coroutine in place.
+With a writable socket either completes without suspending, so a fan-out to thousands of sockets
 costs no task per frame; when a socket pushes back (its buffer is full), the suspended send
 is finished by a task and later frames queue behind it, so one slow client never holds up
 the others. A connection whose queue passes MAX_PENDING is closed: the client reconnects and
@@ -33,6 +34,7 @@ MAX_PENDING = 1000
 SESSION_REVOKED = "accounts.session.revoked"  # payload {"session_id"}: its sockets are closed
 CLOSE_SESSION_ENDED = 4401
 CLOSE_TOO_SLOW = 4408
+CLOSE_INTERNAL = 1011
 
 ASGISend = Callable[[dict[str, Any]], Awaitable[None]]
 
@@ -42,18 +44,30 @@ def _control(message: dict[str, Any]) -> str:
 
 
 class Connection:
-    __slots__ = ("user_id", "session_id", "_send", "_pending", "_busy", "_replaying", "closed", "_last_seq",
-                 "__weakref__")
+    __slots__ = ("user_id", "session_id", "_send", "_send_now", "_pending", "_busy", "_replaying", "closed",
+                 "_last_seq", "__weakref__")
 
-    def __init__(self, user_id: str, session_id: str | None, send: ASGISend) -> None:
+    def __init__(self, user_id: str, session_id: str | None, send: ASGISend,
+                 send_now: Callable[[str], bool] | None = None) -> None:
         self.user_id = user_id
         self.session_id = session_id
         self._send = send
+        self._send_now = send_now  # the server's synchronous write, when it offers one (realtime/wsprotocol.py)
         self._pending: deque[str] | None = None
         self._busy = False
         self._replaying = False
         self.closed = False
         self._last_seq = 0  # highest seq sent, so replay and live frames never repeat
+
+    @property
+    def writes_directly(self) -> bool:
+        """Whether the server offered its synchronous write (else every frame goes through ASGI)."""
+        return self._send_now is not None
+
+    @property
+    def queued(self) -> int:
+        """Frames waiting behind a send the socket pushed back on."""
+        return len(self._pending) if self._pending else 0
 
     def push(self, frame: str) -> None:
         if self.closed:
@@ -75,6 +89,9 @@ class Connection:
             if seq <= self._last_seq:
                 return
             self._last_seq = seq
+        send_now = self._send_now
+        if send_now is not None and send_now(frame):
+            return
         coro = self._send({"type": "websocket.send", "text": frame})
         try:
             yielded = coro.send(None)  # type: ignore[attr-defined]
@@ -92,6 +109,9 @@ class Connection:
                 if yielded is None:
                     await asyncio.sleep(0)
                 else:
+                    # as asyncio.Task does with a future a coroutine yields: we wait on it here, and
+                    # the coroutine's own await finds it done when resumed
+                    yielded._asyncio_future_blocking = False
                     try:
                         await yielded
                     except BaseException:  # the coroutine sees the outcome when resumed
@@ -108,8 +128,11 @@ class Connection:
                         continue
                     self._last_seq = seq
                 await self._send({"type": "websocket.send", "text": frame})
-        except Exception:
+        except OSError:  # the peer is gone (uvicorn's ClientDisconnected)
             self.closed = True
+        except Exception:
+            log.warning("sending to a connection of %s failed; closing it", self.user_id, exc_info=True)
+            self.abort(CLOSE_INTERNAL)  # the client reconnects and resumes from its sequence number
         finally:
             self._busy = False
 

@@ -1,0 +1,93 @@
+"""The synchronous text-frame write `zhengding serve` adds to uvicorn's WebSocket protocol
+(realtime/wsprotocol.py): frames of every length class arrive intact, and a reader that stops
+reading gets every frame, in order, once it reads again (the gateway switches to the ASGI send
+while the socket pushes back, then back)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import orjson
+from websockets.client import ClientProtocol
+from websockets.frames import Frame, Opcode
+from websockets.uri import parse_uri
+
+from tests.conftest import Personas
+from tests.realtime.support import WsClient
+from zhengding.realtime.gateway import Connection, Gateway
+from zhengding.realtime.wsprotocol import text_frame
+
+
+def _new_connection(gateway: Gateway, user_id: str, before: set[Connection]) -> Connection:
+    (conn,) = gateway.connections.get(user_id, set()) - before
+    return conn
+
+
+def _tail(type_: str, data: dict) -> str:
+    return orjson.dumps({"type": type_, "at": "2026-11-29T00:00:00+08:00", "data": data}).decode()[1:]
+
+
+def test_text_frame_header_for_each_length_class():
+    assert text_frame(b"a" * 125)[:2] == b"\x81\x7d"
+    assert text_frame(b"a" * 126)[:4] == b"\x81\x7e\x00\x7e"
+    assert text_frame(b"a" * 65536)[:10] == b"\x81\x7f" + (65536).to_bytes(8, "big")
+    assert len(text_frame(b"a" * 70000)) == 10 + 70000
+
+
+async def test_frames_of_every_length_arrive_intact(live_server, gateway, personas: Personas):
+    user = personas.grid1.user_id
+    before = set(gateway.connections.get(user, ()))
+    client = await WsClient.connect(live_server.ws_url(personas.grid1.token))
+    conn = _new_connection(gateway, user, before)
+    assert conn.writes_directly
+    texts = ["短", "网格" * 60, "核查任务" * 20000]  # frames < 126 bytes, < 64 KiB, > 64 KiB (UTF-8)
+    for i, text in enumerate(texts):
+        await gateway.broker.publish([user], _tail("test.frame.size", {"i": i, "text": text}))
+    got = [await client.next_of("test.frame.size") for _ in texts]
+    assert [f["data"] for f in got] == [{"i": i, "text": t} for i, t in enumerate(texts)]
+    assert [f["seq"] for f in got] == list(range(got[0]["seq"], got[0]["seq"] + 3))
+    await client.close()
+
+
+async def test_reader_that_stops_reading_gets_every_frame_in_order(live_server, gateway, personas: Personas):
+    user = personas.grid2.user_id
+    before = set(gateway.connections.get(user, ()))
+    protocol = ClientProtocol(parse_uri(live_server.ws_url(personas.grid2.token)), max_size=None)
+    reader, writer = await asyncio.open_connection("127.0.0.1", live_server.port)
+    protocol.send_request(protocol.connect())
+    for data in protocol.data_to_send():
+        writer.write(data)
+    texts: list[str] = []
+    conn: Connection | None = None
+
+    async def read_until(count: int) -> None:
+        while len(texts) < count:
+            try:
+                chunk = await asyncio.wait_for(reader.read(1 << 16), 10)
+            except TimeoutError:
+                raise AssertionError(f"stalled after {len(texts)} frames; queued {conn and conn.queued}, "
+                                     f"closed {conn and conn.closed}") from None
+            assert chunk, "server closed the connection"
+            protocol.receive_data(chunk)
+            for event in protocol.events_received():
+                if isinstance(event, Frame) and event.opcode is Opcode.TEXT:
+                    texts.append(event.data.decode())
+
+    await read_until(1)  # hello
+    conn = _new_connection(gateway, user, before)
+    assert conn.writes_directly
+    # ~24 MB while nobody reads: the kernel buffers fill, the transport pauses, frames queue
+    count, blob = 800, "回" * 10000
+    for i in range(count):
+        await gateway.broker.publish([user], _tail("test.backpressure", {"i": i, "blob": blob}))
+    assert conn.queued > 0 and not conn.closed
+    await read_until(1 + count)
+    frames = [orjson.loads(t) for t in texts[1:]]
+    assert [f["data"]["i"] for f in frames] == list(range(count))
+    assert [f["seq"] for f in frames] == list(range(frames[0]["seq"], frames[0]["seq"] + count))
+    # after the queue drained, frames are written directly again
+    assert conn.queued == 0
+    await gateway.broker.publish([user], _tail("test.backpressure", {"i": count, "blob": ""}))
+    await read_until(2 + count)
+    assert orjson.loads(texts[-1])["data"]["i"] == count
+    writer.close()
