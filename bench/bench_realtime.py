@@ -59,15 +59,14 @@ from zhengding.accounts.service import users as user_service  # noqa: E402
 from zhengding.core.clock import now  # noqa: E402
 from zhengding.core.db import init_db  # noqa: E402
 from zhengding.core.ids import new_id  # noqa: E402
-from zhengding.core.models import Base  # noqa: E402
+from zhengding.core.migrate import upgrade_engine  # noqa: E402
 from zhengding.orgs.models import Membership, OrgUnit  # noqa: E402
 from zhengding.realtime.wsprotocol import IMPORT_PATH as WS_PROTOCOL  # noqa: E402
 
 
 async def seed(clients: int, town_size: int) -> dict:
     db = init_db(DB_URL)
-    async with db.write_engine.begin() as conn:
-        await conn.run_sync(Base.metadata.create_all)
+    await upgrade_engine(db.write_engine)  # the schema as `zhengding db upgrade` builds it (triggers included)
     async with db.unit_of_work() as session:
         await demo.seed_org_tree(session)
     async with db.unit_of_work() as session:

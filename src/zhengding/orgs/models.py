@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from zhengding.core.models import Base, created_at_column, id_column
@@ -36,3 +36,16 @@ class Membership(Base):
     position: Mapped[str] = mapped_column(String(50), default="")
     is_primary: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = created_at_column()
+
+
+class OrgVersion(Base):
+    """One row (id 1) whose `version` the database bumps on any change to `org_units` or
+    `memberships` (triggers, migration 0009), whoever writes: the service, a bulk import, a
+    hand-run SQL statement. A process that caches who belongs to a unit (orgs/service.py,
+    `subtree_members`) keeps an answer only while the version it was read at is current, so a
+    cache on any node is never staler than the database."""
+
+    __tablename__ = "org_versions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    version: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from zhengding.accounts.models import User
 from zhengding.authz.actor import Actor
 from zhengding.authz.scope import restrict
-from zhengding.orgs.models import Membership, OrgUnit
+from zhengding.orgs.models import Membership, OrgUnit, OrgVersion
 
 
 async def get_unit(session: AsyncSession, unit_id: str) -> OrgUnit | None:
@@ -75,6 +75,11 @@ async def members(session: AsyncSession, unit_id: str) -> list[User]:
     stmt = (select(User).join(Membership, Membership.user_id == User.id).where(Membership.unit_id == unit_id)
             .order_by(User.name))
     return list((await session.execute(stmt)).scalars())
+
+
+async def org_version(session: AsyncSession) -> int | None:
+    """The org version (None on a schema built without migration 0009's row and triggers)."""
+    return (await session.execute(select(OrgVersion.version).where(OrgVersion.id == 1))).scalar_one_or_none()
 
 
 async def member_user_ids(session: AsyncSession, unit_ids: Sequence[str], *, subtree: bool) -> list[str]:

@@ -3,6 +3,7 @@ directory, create / rename / move units. `access_unit` is the only way to load a
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import cast
 
@@ -81,6 +82,39 @@ def unit_ids_in_path(path: str) -> list[str]:
 
 async def member_user_ids(session: AsyncSession, unit_ids: list[str], *, subtree: bool = True) -> list[str]:
     return await repo.member_user_ids(session, unit_ids, subtree=subtree)
+
+
+# --- who belongs to a unit's subtree, kept per org version ---------------------------------------
+
+MEMBERS_CACHE_UNITS = 256
+_members_cache: OrderedDict[str, tuple[int, tuple[str, ...]]] = OrderedDict()
+
+
+async def subtree_members(session: AsyncSession, unit_ids: Sequence[str]) -> dict[str, tuple[str, ...]]:
+    """The members of each unit's subtree (as `member_user_ids(subtree=True)`, per unit).
+
+    In a read-only unit of work an answer is kept and reused while the org version it was read
+    at is still the database's (OrgVersion: bumped by triggers on any change to units or
+    memberships), so an event to a city costs one small query instead of a join over its
+    subtree, and no node ever delivers by a membership older than the database's. The version
+    is read before the members: an answer newer than its version only costs a re-read later.
+    In a write transaction nothing is kept (its own uncommitted changes may roll back)."""
+    keep = bool(session.info.get("readonly"))
+    version = await repo.org_version(session) if keep else None
+    out: dict[str, tuple[str, ...]] = {}
+    for unit_id in unit_ids:
+        hit = _members_cache.get(unit_id) if version is not None else None
+        if hit is not None and hit[0] == version:
+            _members_cache.move_to_end(unit_id)
+            out[unit_id] = hit[1]
+            continue
+        members = tuple(await repo.member_user_ids(session, [unit_id], subtree=True))
+        out[unit_id] = members
+        if version is not None:
+            _members_cache[unit_id] = (version, members)
+            if len(_members_cache) > MEMBERS_CACHE_UNITS:
+                _members_cache.popitem(last=False)
+    return out
 
 
 async def to_reads(session: AsyncSession, units: Sequence[OrgUnit]) -> list[UnitRead]:

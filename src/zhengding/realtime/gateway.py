@@ -295,7 +295,7 @@ class Gateway:
     async def publish(self, events: Iterable[Event]) -> None:
         events = list(events)
         units = {u for e in events for u in e.unit_ids}
-        members: dict[str, list[str]] = {}
+        members: dict[str, tuple[str, ...]] = {}
         if units:
             members = await _unit_members(sorted(units))
         for event in events:
@@ -314,15 +314,12 @@ class Gateway:
             self.broker.sweep()
 
 
-async def _unit_members(unit_ids: list[str]) -> dict[str, list[str]]:
-    """Members of each unit's subtree (one query per unit; events name few units)."""
+async def _unit_members(unit_ids: list[str]) -> dict[str, tuple[str, ...]]:
+    """Members of each unit's subtree (kept per org version: orgs/service.py `subtree_members`)."""
     from zhengding.orgs import service as org_service
 
-    out: dict[str, list[str]] = {}
     async with get_db().unit_of_work(readonly=True) as session:
-        for unit_id in unit_ids:
-            out[unit_id] = await org_service.member_user_ids(session, [unit_id], subtree=True)
-    return out
+        return await org_service.subtree_members(session, unit_ids)
 
 
 # --- the node's gateway ----------------------------------------------------------------------
