@@ -99,6 +99,14 @@ async def shared(db, fn, actor, *args: Any, **kwargs: Any) -> Any:
         return await fn(s, actor, *args, **kwargs)
 
 
+async def _commit_closed(db, unit_id: str, batch_id: str, day: Any, n: int) -> None:
+    """This process commits a change of the summary cells: `n` more closed tasks."""
+    async with db.unit_of_work() as w:
+        deltas = Deltas()
+        deltas.add([unit_id], batch_id, day, "closed", n)
+        await deltas.apply(w)
+
+
 async def _batch_at_haikou(client, p) -> str:
     """A batch of two tasks routed by clue to Haikou (held there, dispatched status)."""
     clue = f"海口市秀英区秀英街道{p.grid1.unit_name}2队"
@@ -302,10 +310,7 @@ class TestWritesBecomeVisible:
             executions = stats._reads.executions
             early = asyncio.create_task(read())  # in flight (waiting for the connection)
             await asyncio.sleep(0.05)
-            async with db.unit_of_work() as w:  # this process commits a change of the cells
-                deltas = Deltas()
-                deltas.add([p.haikou.unit_id], batch_id, day, "closed", 1)
-                await deltas.apply(w)
+            await _commit_closed(db, p.haikou.unit_id, batch_id, day, 1)
             late = asyncio.create_task(read())
             await asyncio.sleep(0.05)
             assert stats._reads.executions == executions + 2  # the late read runs its own query
@@ -315,10 +320,7 @@ class TestWritesBecomeVisible:
                 await early
         finally:
             await engine.dispose()
-            async with db.unit_of_work() as w:
-                deltas = Deltas()
-                deltas.add([p.haikou.unit_id], batch_id, day, "closed", -1)
-                await deltas.apply(w)
+            await _commit_closed(db, p.haikou.unit_id, batch_id, day, -1)
 
     async def test_a_session_begun_before_a_commit_does_not_share_its_snapshot(self, db, client, personas,
                                                                                  reuse_ms):
@@ -332,17 +334,11 @@ class TestWritesBecomeVisible:
         try:
             async with db.unit_of_work(readonly=True) as early:
                 await early.execute(select(User.id).limit(1))  # its transaction (snapshot) begins
-                async with db.unit_of_work() as w:
-                    deltas = Deltas()
-                    deltas.add([p.haikou.unit_id], batch_id, day, "closed", 1)
-                    await deltas.apply(w)
+                await _commit_closed(db, p.haikou.unit_id, batch_id, day, 1)
                 await stats.unit_stats(early, haikou, batch_id=batch_id)
             assert (await shared(db, stats.unit_stats, haikou, batch_id=batch_id))["unit"]["closed"] == 1
         finally:
-            async with db.unit_of_work() as w:
-                deltas = Deltas()
-                deltas.add([p.haikou.unit_id], batch_id, day, "closed", -1)
-                await deltas.apply(w)
+            await _commit_closed(db, p.haikou.unit_id, batch_id, day, -1)
 
     async def test_another_process_write_is_seen_after_the_window(self, db, client, personas, reuse_ms, clock):
         reuse_ms(1500)
