@@ -91,3 +91,56 @@ async def test_reader_that_stops_reading_gets_every_frame_in_order(live_server, 
     await read_until(2 + count)
     assert orjson.loads(texts[-1])["data"]["i"] == count
     writer.close()
+
+
+async def test_keepalive_pings_of_a_crowd_that_connected_at_once_are_spread():
+    import uvicorn
+
+    from tests.realtime.support import free_port
+    from zhengding.realtime.wsprotocol import IMPORT_PATH
+
+    async def app(scope, receive, send):  # type: ignore[no-untyped-def]
+        if scope["type"] != "websocket":
+            return
+        await receive()
+        await send({"type": "websocket.accept"})
+        while (await receive())["type"] != "websocket.disconnect":
+            pass
+
+    interval, port = 1.0, free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, ws=IMPORT_PATH, lifespan="off",
+                                           ws_ping_interval=interval, ws_ping_timeout=5.0, log_level="warning"))
+    task = asyncio.create_task(server.serve())
+    for _ in range(250):
+        if server.started:
+            break
+        await asyncio.sleep(0.02)
+    loop = asyncio.get_running_loop()
+
+    async def first_ping_after_connect() -> float:
+        protocol = ClientProtocol(parse_uri(f"ws://127.0.0.1:{port}/"))
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        protocol.send_request(protocol.connect())
+        writer.write(b"".join(protocol.data_to_send()))
+        start = None
+        try:
+            while True:
+                chunk = await asyncio.wait_for(reader.read(1 << 16), 5)
+                assert chunk
+                protocol.receive_data(chunk)
+                writer.write(b"".join(protocol.data_to_send()))  # the pong
+                for event in protocol.events_received():
+                    if start is None:
+                        start = loop.time()  # the handshake answer
+                    if isinstance(event, Frame) and event.opcode is Opcode.PING:
+                        return loop.time() - start
+        finally:
+            writer.close()
+
+    try:
+        delays = await asyncio.gather(*(first_ping_after_connect() for _ in range(30)))
+    finally:
+        server.should_exit = True
+        await task
+    assert all(0.45 * interval <= d <= 1.6 * interval for d in delays), delays
+    assert max(delays) - min(delays) > 0.3 * interval, delays  # uvicorn alone: all within a few ms

@@ -15,6 +15,8 @@ ASGI server the extension is absent and the gateway uses `send` alone.
 
 from __future__ import annotations
 
+import random
+
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.protocol import State
 
@@ -35,6 +37,16 @@ def text_frame(data: bytes) -> bytes:
 
 
 class WebSocketProtocol(WebSocketsSansIOProtocol):
+    def start_keepalive(self) -> None:
+        """The first keepalive ping after 0.5–1.5 × the interval, not exactly one interval: phones
+        reconnect in crowds (a server restart, a cell tower coming back), and uvicorn would then
+        ping all of them within the same second of every interval, a CPU burst that delays
+        whatever is being pushed at that moment. Later pings follow each pong by the interval, so
+        the spread lasts; a dead peer is still dropped within 1.5 × interval + the timeout."""
+        if self.ping_interval is not None and self.ping_interval > 0:
+            self.ping_timer = self.loop.call_later(self.ping_interval * random.uniform(0.5, 1.5),
+                                                   self.send_keepalive_ping)
+
     def handle_connect(self, event):  # type: ignore[no-untyped-def]
         super().handle_connect(event)
         scope = getattr(self, "scope", None)
