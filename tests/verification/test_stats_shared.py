@@ -99,6 +99,14 @@ async def shared(db, fn, actor, *args: Any, **kwargs: Any) -> Any:
         return await fn(s, actor, *args, **kwargs)
 
 
+async def _haikou_batch_day(db, client, p) -> tuple[str, Any, Any]:
+    """A fresh batch at Haikou, Haikou's actor, and the day its cells are counted under."""
+    batch_id = await _batch_at_haikou(client, p)
+    haikou = await actor_of(db, p.haikou)
+    day = (await solo(db, stats.daily_stats, haikou, batch_id=batch_id))[0]["day"]
+    return batch_id, haikou, day
+
+
 async def _commit_closed(db, unit_id: str, batch_id: str, day: Any, n: int) -> None:
     """This process commits a change of the summary cells: `n` more closed tasks."""
     async with db.unit_of_work() as w:
@@ -300,9 +308,7 @@ class TestWritesBecomeVisible:
                                                                                  reuse_ms):
         reuse_ms(2000)
         p = personas
-        batch_id = await _batch_at_haikou(client, p)
-        haikou = await actor_of(db, p.haikou)
-        day = (await solo(db, stats.daily_stats, haikou, batch_id=batch_id))[0]["day"]
+        batch_id, haikou, day = await _haikou_batch_day(db, client, p)
         engine, read = one_connection_reader(db, haikou, batch_id=batch_id)
 
         try:
@@ -328,9 +334,7 @@ class TestWritesBecomeVisible:
         # committed a change of the cells may read the older counts — for itself only.
         reuse_ms(2000)
         p = personas
-        batch_id = await _batch_at_haikou(client, p)
-        haikou = await actor_of(db, p.haikou)
-        day = (await solo(db, stats.daily_stats, haikou, batch_id=batch_id))[0]["day"]
+        batch_id, haikou, day = await _haikou_batch_day(db, client, p)
         try:
             async with db.unit_of_work(readonly=True) as early:
                 await early.execute(select(User.id).limit(1))  # its transaction (snapshot) begins
@@ -369,9 +373,7 @@ class TestWritesBecomeVisible:
     async def test_a_write_session_reads_its_own_changes_and_shares_nothing(self, db, client, personas, reuse_ms):
         reuse_ms(2000)
         p = personas
-        batch_id = await _batch_at_haikou(client, p)
-        haikou = await actor_of(db, p.haikou)
-        day = (await solo(db, stats.daily_stats, haikou, batch_id=batch_id))[0]["day"]
+        batch_id, haikou, day = await _haikou_batch_day(db, client, p)
 
         class Undo(Exception):
             pass
