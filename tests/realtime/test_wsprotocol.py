@@ -1,7 +1,8 @@
 """The synchronous text-frame write `zhengding serve` adds to uvicorn's WebSocket protocol
 (realtime/wsprotocol.py): frames of every length class arrive intact, and a reader that stops
 reading gets every frame, in order, once it reads again (the gateway switches to the ASGI send
-while the socket pushes back, then back)."""
+while the socket pushes back, then back); once the client has sent its close, nothing more is
+written directly."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import asyncio
 import orjson
 from websockets.client import ClientProtocol
 from websockets.frames import Frame, Opcode
+from websockets.protocol import State
 from websockets.uri import parse_uri
 
 from tests.conftest import Personas
@@ -24,7 +26,7 @@ def _new_connection(gateway: Gateway, user_id: str, before: set[Connection]) -> 
 
 
 def _tail(type_: str, data: dict) -> str:
-    return orjson.dumps({"type": type_, "at": "2026-11-29T00:00:00+08:00", "data": data}).decode()[1:]
+    return orjson.dumps({"type": type_, "at": "2026-11-29T00:00:00+08:00", "data": data})[1:]
 
 
 def test_text_frame_header_for_each_length_class():
@@ -90,6 +92,40 @@ async def test_reader_that_stops_reading_gets_every_frame_in_order(live_server, 
     await gateway.broker.publish([user], _tail("test.backpressure", {"i": count, "blob": ""}))
     await read_until(2 + count)
     assert orjson.loads(texts[-1])["data"]["i"] == count
+    writer.close()
+
+
+async def test_nothing_is_written_directly_after_the_client_sent_its_close(live_server, gateway,
+                                                                           personas: Personas):
+    user = personas.grid2.user_id
+    before = set(gateway.connections.get(user, ()))
+    protocol = ClientProtocol(parse_uri(live_server.ws_url(personas.grid2.token)))
+    reader, writer = await asyncio.open_connection("127.0.0.1", live_server.port)
+    protocol.send_request(protocol.connect())
+    writer.write(b"".join(protocol.data_to_send()))
+    events: list[Frame] = []
+    while not events:
+        protocol.receive_data(await asyncio.wait_for(reader.read(1 << 16), 10))
+        events += [e for e in protocol.events_received() if isinstance(e, Frame)]  # the hello
+    conn = _new_connection(gateway, user, before)
+    server_side = conn._send_now.__self__  # type: ignore[union-attr]
+    assert server_side.send_text_now(b'{"type":"test.before.close"}')
+
+    protocol.send_close(1000)
+    writer.write(b"".join(protocol.data_to_send()))
+    for _ in range(200):
+        if server_side.conn.state is not State.OPEN:
+            break
+        await asyncio.sleep(0.01)
+    assert server_side.send_text_now(b'{"type":"test.after.close"}') is False
+    await gateway.broker.publish([user], _tail("test.after.close", {}))
+
+    while chunk := await asyncio.wait_for(reader.read(1 << 16), 10):  # until the server closes
+        protocol.receive_data(chunk)
+        events += [e for e in protocol.events_received() if isinstance(e, Frame)]
+    texts = [orjson.loads(e.data)["type"] for e in events if e.opcode is Opcode.TEXT]
+    assert texts[1:] == ["test.before.close"]
+    assert events[-1].opcode is Opcode.CLOSE
     writer.close()
 
 

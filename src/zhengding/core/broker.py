@@ -17,7 +17,8 @@ client sees a gap instead of mistaking new events for old ones.
   per channel, never one per recipient per node. A node SUBSCRIBEs only to the channels of
   users connected to it. Presence is a hash per user of node → lease expiry.
 
-The broker hands each frame to `on_frame(user_id, frame)` (the gateway) for local connections.
+Frames are UTF-8 JSON as bytes, which is what a socket writes and Redis carries. The broker hands
+each frame to `on_frame(user_id, seq, frame)` (the gateway) for local connections.
 """
 
 from __future__ import annotations
@@ -28,18 +29,27 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
+from itertools import islice
 from typing import Any
 
 log = logging.getLogger("zhengding.broker")
 
-FrameSink = Callable[[str, str], None]
+FrameSink = Callable[[str, int, bytes], None]  # (user_id, seq, frame)
 CHANNEL_PREFIX = "zd:u:"
 PRESENCE_LEASE = 90  # seconds; refreshed every PRESENCE_LEASE / 3
 
 
-def frame_seq(frame: str) -> int:
-    """The seq of a frame built by this module ('{"seq":123,…')."""
-    return int(frame[7:frame.index(",", 7)])
+def frame_seq(frame: bytes) -> int:
+    """The seq of a frame built by this module (b'{"seq":123,…')."""
+    return int(frame[7:frame.index(b",", 7)])
+
+
+_FRAME = b'{"seq":%d,%b'
+
+
+def make_frame(seq: int, tail: bytes) -> bytes:
+    """The frame of one recipient: the event's JSON object with its seq first."""
+    return _FRAME % (seq, tail)
 
 
 def _seq_base() -> int:
@@ -69,11 +79,11 @@ class Broker(abc.ABC):
         """Stop receiving (last local connection gone)."""
 
     @abc.abstractmethod
-    async def publish(self, user_ids: Iterable[str], tail: str) -> None:
+    async def publish(self, user_ids: Iterable[str], tail: bytes) -> None:
         """Publish one event to users; `tail` is the event's JSON object without its opening '{'."""
 
     @abc.abstractmethod
-    async def replay(self, user_id: str, since: int) -> list[str] | None:
+    async def replay(self, user_id: str, since: int) -> list[bytes] | None:
         """Frames with seq > since, or None when the gap cannot be filled (reload)."""
 
     @abc.abstractmethod
@@ -85,67 +95,95 @@ class Broker(abc.ABC):
         """Which of these users have a connection on any node."""
 
 
+class _UserLog:
+    """One user's sequence and kept events. `events` holds (time, tail) records shared by all
+    recipients of an event, oldest first; the last has seq `seq`, so event i has
+    seq - len(events) + 1 + i and a publish allocates nothing per recipient."""
+
+    __slots__ = ("seq", "events", "watched")
+
+    def __init__(self) -> None:
+        self.seq = 0  # 0: never received an event
+        self.events: deque[tuple[float, bytes]] | None = None
+        self.watched = False
+
+
 class InProcessBroker(Broker):
+    """Sequences and the replay store in this process. An event is kept once, as a (time, tail)
+    record that each recipient's log points to; a recipient's frame is only built when it is
+    sent (live or replayed). Expired records are dropped by `sweep` and skipped by `replay`."""
+
     def __init__(self, on_frame: FrameSink, **kwargs: Any) -> None:
         super().__init__(on_frame, **kwargs)
-        self._seq: dict[str, int] = {}
-        self._events: dict[str, deque[tuple[int, float, str]]] = {}
-        self._watched: set[str] = set()
+        self._logs: dict[str, _UserLog] = {}
+
+    def _log(self, user_id: str) -> _UserLog:
+        log = self._logs.get(user_id)
+        if log is None:
+            log = self._logs[user_id] = _UserLog()
+        return log
 
     async def watch(self, user_id: str) -> None:
-        self._watched.add(user_id)
+        self._log(user_id).watched = True
 
     async def unwatch(self, user_id: str) -> None:
-        self._watched.discard(user_id)
+        log = self._logs.get(user_id)
+        if log is not None:
+            log.watched = False
 
-    async def publish(self, user_ids: Iterable[str], tail: str) -> None:
+    async def publish(self, user_ids: Iterable[str], tail: bytes) -> None:
         self.publish_now(user_ids, tail)
 
-    def publish_now(self, user_ids: Iterable[str], tail: str) -> None:
-        at = time.monotonic()
-        cutoff = at - self.retention
-        seqs, store, watched, on_frame = self._seq, self._events, self._watched, self.on_frame
+    def publish_now(self, user_ids: Iterable[str], tail: bytes) -> None:
+        record = (time.monotonic(), tail)
+        base = _seq_base()
+        logs, on_frame, keep, frame = self._logs, self.on_frame, self.max_events, _FRAME
         for user_id in user_ids:
-            seq = seqs.get(user_id)
-            seq = (seq if seq is not None else _seq_base()) + 1
-            seqs[user_id] = seq
-            frame = '{"seq":' + str(seq) + "," + tail
-            events = store.get(user_id)
+            log = logs.get(user_id)
+            if log is None:
+                log = logs[user_id] = _UserLog()
+            seq = log.seq = (log.seq or base) + 1
+            events = log.events
             if events is None:
-                events = store[user_id] = deque()
-            events.append((seq, at, frame))
-            while events and (events[0][1] < cutoff or len(events) > self.max_events):
+                events = log.events = deque()
+            events.append(record)
+            while len(events) > keep:
                 events.popleft()
-            if user_id in watched:
-                on_frame(user_id, frame)
+            if log.watched:
+                on_frame(user_id, seq, frame % (seq, tail))  # make_frame, inlined
 
-    async def replay(self, user_id: str, since: int) -> list[str] | None:
-        current = self._seq.get(user_id)
-        if current is None or since > current:
+    async def replay(self, user_id: str, since: int) -> list[bytes] | None:
+        log = self._logs.get(user_id)
+        if log is None or not log.seq or since > log.seq:
             return None
-        if since == current:
+        if since == log.seq:
             return []
-        cutoff = time.monotonic() - self.retention
-        events = [e for e in self._events.get(user_id, ()) if e[1] >= cutoff and e[0] > since]
-        if not events or events[0][0] != since + 1:
-            return None
-        return [frame for _, _, frame in events]
+        events = log.events or deque()
+        first = log.seq - len(events) + 1  # seq of events[0]
+        start = since + 1 - first
+        if start < 0 or events[start][0] < time.monotonic() - self.retention:
+            return None  # trimmed or expired: the gap cannot be filled
+        return [make_frame(seq, tail) for seq, (_, tail) in enumerate(islice(events, start, None), since + 1)]
 
     async def current_seq(self, user_id: str) -> int | None:
-        return self._seq.get(user_id)
+        log = self._logs.get(user_id)
+        return log.seq if log is not None and log.seq else None
 
     async def online(self, user_ids: list[str]) -> set[str]:
-        return {u for u in user_ids if u in self._watched}
+        logs = self._logs
+        return {u for u in user_ids if (log := logs.get(u)) is not None and log.watched}
 
     def sweep(self) -> None:
-        """Drop expired events of users who received nothing lately."""
+        """Drop expired events (a user's sequence is kept: numbers never repeat)."""
         cutoff = time.monotonic() - self.retention
-        for user_id in list(self._events):
-            events = self._events[user_id]
-            while events and events[0][1] < cutoff:
+        for log in self._logs.values():
+            events = log.events
+            if events is None:
+                continue
+            while events and events[0][0] < cutoff:
                 events.popleft()
             if not events:
-                del self._events[user_id]
+                log.events = None
 
 
 # KEYS: per recipient, its seq key then its events key. ARGV: tail, now_ms, retention_ms,
@@ -255,8 +293,10 @@ class RedisBroker(Broker):
             if not channel.startswith(CHANNEL_PREFIX):
                 continue
             data = message["data"]
+            if isinstance(data, str):
+                data = data.encode()
             try:
-                on_frame(channel[prefix:], data.decode() if isinstance(data, bytes) else data)
+                on_frame(channel[prefix:], frame_seq(data), data)
             except Exception:
                 log.exception("frame delivery failed")
 
@@ -292,7 +332,7 @@ class RedisBroker(Broker):
             await self._pubsub.unsubscribe(CHANNEL_PREFIX + user_id)
         await self.redis.hdel(f"zd:presence:{user_id}", self.node_id)
 
-    async def publish(self, user_ids: Iterable[str], tail: str) -> None:
+    async def publish(self, user_ids: Iterable[str], tail: bytes) -> None:
         users = list(dict.fromkeys(user_ids))
         if not users:
             return
@@ -306,7 +346,7 @@ class RedisBroker(Broker):
             args += [CHANNEL_PREFIX + u for u in chunk]
             await self._script(keys=keys, args=args)
 
-    async def replay(self, user_id: str, since: int) -> list[str] | None:
+    async def replay(self, user_id: str, since: int) -> list[bytes] | None:
         pipe = self.redis.pipeline(transaction=True)
         pipe.get(self.seq_key(user_id))
         pipe.zrangebyscore(self.events_key(user_id), f"({since}", "+inf")
@@ -319,10 +359,9 @@ class RedisBroker(Broker):
         if since == current:
             return []
         cutoff = int((time.time() - self.retention) * 1000)
-        frames: list[str] = []
+        frames: list[bytes] = []
         for entry in entries:
-            text = entry.decode()
-            ts, _, frame = text.partition("|")
+            ts, _, frame = entry.partition(b"|")
             if int(ts) >= cutoff:
                 frames.append(frame)
         if not frames or frame_seq(frames[0]) != since + 1:

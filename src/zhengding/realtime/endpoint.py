@@ -26,7 +26,7 @@ from zhengding.realtime.wsprotocol import SEND_NOW
 log = logging.getLogger("zhengding.realtime")
 
 CLOSE_UNAVAILABLE = 1013
-_PONG = '{"type":"pong"}'
+_PONG = b'{"type":"pong"}'
 
 
 async def _authenticate(token: str, scope: dict[str, Any]) -> tuple[str, str | None]:
@@ -75,7 +75,7 @@ class WebSocketEndpoint:
                     continue
                 text = message.get("text")
                 if text is not None and ("ping" in text[:20]):
-                    conn.push(_PONG)
+                    conn.push(0, _PONG)
         finally:
             await gateway.detach(conn)
 

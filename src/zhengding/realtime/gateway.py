@@ -40,21 +40,27 @@ ATTACH_ORDER_MIN = 256  # recipients from which a fan-out is written in connecti
 ASGISend = Callable[[dict[str, Any]], Awaitable[None]]
 
 
-def _control(message: dict[str, Any]) -> str:
-    return orjson.dumps(message).decode()
+def _control(message: dict[str, Any]) -> bytes:
+    return orjson.dumps(message)
+
+
+_REVOKED = b'"type":"' + SESSION_REVOKED.encode() + b'"'  # frames start {"seq":N,"type":…
 
 
 class Connection:
+    """One WebSocket of a user. Frames are bytes (UTF-8 JSON) with their seq; control frames
+    (hello, reload, pong) have seq 0."""
+
     __slots__ = ("user_id", "session_id", "_send", "_send_now", "_pending", "_busy", "_replaying", "closed",
                  "_last_seq", "__weakref__")
 
     def __init__(self, user_id: str, session_id: str | None, send: ASGISend,
-                 send_now: Callable[[str], bool] | None = None) -> None:
+                 send_now: Callable[[bytes], bool] | None = None) -> None:
         self.user_id = user_id
         self.session_id = session_id
         self._send = send
         self._send_now = send_now  # the server's synchronous write, when it offers one (realtime/wsprotocol.py)
-        self._pending: deque[str] | None = None
+        self._pending: deque[tuple[int, bytes]] | None = None
         self._busy = False
         self._replaying = False
         self.closed = False
@@ -70,7 +76,7 @@ class Connection:
         """Frames waiting behind a send the socket pushed back on."""
         return len(self._pending) if self._pending else 0
 
-    def push(self, frame: str) -> None:
+    def push(self, seq: int, frame: bytes) -> None:
         if self.closed:
             return
         if self._busy or self._replaying:
@@ -80,20 +86,16 @@ class Connection:
             if len(pending) >= MAX_PENDING:
                 self.abort(CLOSE_TOO_SLOW)
                 return
-            pending.append(frame)
+            pending.append((seq, frame))
             return
-        self._write(frame)
-
-    def _write(self, frame: str) -> None:
-        if frame.startswith('{"seq":'):
-            seq = frame_seq(frame)
+        if seq:
             if seq <= self._last_seq:
                 return
             self._last_seq = seq
         send_now = self._send_now
         if send_now is not None and send_now(frame):
             return
-        coro = self._send({"type": "websocket.send", "text": frame})
+        coro = self._send({"type": "websocket.send", "text": frame.decode()})
         try:
             yielded = coro.send(None)  # type: ignore[attr-defined]
         except StopIteration:
@@ -122,13 +124,12 @@ class Connection:
                 except StopIteration:
                     break
             while self._pending and not self.closed:
-                frame = self._pending.popleft()
-                if frame.startswith('{"seq":'):
-                    seq = frame_seq(frame)
+                seq, frame = self._pending.popleft()
+                if seq:
                     if seq <= self._last_seq:
                         continue
                     self._last_seq = seq
-                await self._send({"type": "websocket.send", "text": frame})
+                await self._send({"type": "websocket.send", "text": frame.decode()})
         except OSError:  # the peer is gone (uvicorn's ClientDisconnected)
             self.closed = True
         except Exception:
@@ -140,18 +141,18 @@ class Connection:
     def begin_replay(self) -> None:
         self._replaying = True
 
-    def end_replay(self, frames: list[str]) -> None:
+    def end_replay(self, frames: list[tuple[int, bytes]]) -> None:
         """Send the replayed frames, then whatever arrived live meanwhile (duplicates skipped)."""
         self._replaying = False
         live = self._pending
         self._pending = None
-        for frame in frames:
-            self.push(frame)
-        for frame in live or ():
-            self.push(frame)
+        for seq, frame in frames:
+            self.push(seq, frame)
+        for seq, frame in live or ():
+            self.push(seq, frame)
 
     def send_control(self, message: dict[str, Any]) -> None:
-        self.push(_control(message))
+        self.push(0, _control(message))
 
     def abort(self, code: int) -> None:
         if self.closed:
@@ -217,20 +218,20 @@ class Gateway:
         conns.add(conn)  # type: ignore[union-attr]
         # Live frames arriving while we subscribe and read the store queue behind the replay.
         conn.begin_replay()
-        out: list[str] = []
+        out: list[tuple[int, bytes]] = []
         try:
             if first:
                 await self.broker.watch(conn.user_id)
             current = await self.broker.current_seq(conn.user_id)
-            out.append(_control({"type": "realtime.hello",
-                                 "data": {"user_id": conn.user_id, "seq": current or 0, "node": self.node_id}}))
+            out.append((0, _control({"type": "realtime.hello",
+                                     "data": {"user_id": conn.user_id, "seq": current or 0, "node": self.node_id}})))
             if since is not None:
                 replayed = await self.broker.replay(conn.user_id, since)
                 if replayed is None:
-                    out.append(_control({"type": "realtime.reload", "data": {"since": since, "seq": current}}))
+                    out.append((0, _control({"type": "realtime.reload", "data": {"since": since, "seq": current}})))
                 else:
                     conn._last_seq = since
-                    out += replayed
+                    out += ((frame_seq(f), f) for f in replayed)
         finally:
             conn.end_replay(out)
 
@@ -247,17 +248,17 @@ class Gateway:
             except Exception:
                 log.warning("unwatch of %s failed", conn.user_id)
 
-    def _on_frame(self, user_id: str, frame: str) -> None:
+    def _on_frame(self, user_id: str, seq: int, frame: bytes) -> None:
         conns = self.connections.get(user_id)
         if not conns:
             return
         for conn in conns:
-            conn.push(frame)
+            conn.push(seq, frame)
         self.frames_out += len(conns)
-        if SESSION_REVOKED in frame:
+        if frame.find(_REVOKED, 0, 64) >= 0:
             self._close_revoked(user_id, frame)
 
-    def _close_revoked(self, user_id: str, frame: str) -> None:
+    def _close_revoked(self, user_id: str, frame: bytes) -> None:
         try:
             envelope = orjson.loads(frame)
         except orjson.JSONDecodeError:
@@ -305,7 +306,8 @@ class Gateway:
                 recipients += members.get(unit_id, ())
             if not recipients:
                 continue
-            body = orjson.dumps({"type": event.type, "at": event.at, "data": event.payload}).decode()
+            # "type" first: _on_frame looks for a revocation right after the seq
+            body = orjson.dumps({"type": event.type, "at": event.at, "data": event.payload})
             await self.broker.publish(self._in_attach_order(dict.fromkeys(recipients)), body[1:])
 
     def _in_attach_order(self, recipients: dict[str, None]) -> Iterable[str]:
