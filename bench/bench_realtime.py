@@ -20,7 +20,7 @@ Scenarios, each on both servers:
   (b) one event to everybody — zhengding: `publish_event(units=[province])`, resolved to the
       9,000 members (kept per org version, warmed up like every other path); baseline: a
       broadcast to all.
-  (b0) the same right after an org change (one membership's position edited, outside the
+  (b0) the same right after an org change (a person moves to another unit, outside the
       measurement): the province's members are read again (a 9,000-row join) before the first
       frame. Reported against the same baseline as (b).
 CPU is the server process's CPU time (all threads, /proc schedstat) from the trigger until the load process

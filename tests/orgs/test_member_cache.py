@@ -108,7 +108,7 @@ async def test_nothing_kept_from_a_write_transaction_that_rolls_back(db, subtree
     assert await _members(db, subtree["top"]) == {personas.grid2.user_id}
 
 
-async def test_version_moves_on_every_kind_of_change(db, subtree, personas: Personas):
+async def test_version_moves_when_who_is_in_which_unit_changes_and_only_then(db, subtree, personas: Personas):
     from zhengding.orgs import repository as repo
 
     async def version() -> int:
@@ -117,15 +117,33 @@ async def test_version_moves_on_every_kind_of_change(db, subtree, personas: Pers
         assert v is not None
         return v
 
+    user = personas.grid1.user_id
     v0 = await version()
-    await _add(db, personas.grid1.user_id, subtree["top"])
+    await _add(db, user, subtree["top"])
     v1 = await version()
+    assert v1 > v0
+    assert await _members(db, subtree["top"]) == {user}
+
+    # a position edited, a unit renamed: nobody moved, the kept lists stay valid
     async with db.unit_of_work() as s:
         await s.execute(update(Membership).where(Membership.unit_id == subtree["top"]).values(position="网格员"))
-    v2 = await version()
-    async with db.unit_of_work() as s:
         await s.execute(update(OrgUnit).where(OrgUnit.id == subtree["child"]).values(name="改名"))
-    v3 = await version()
+    assert await version() == v1
+    with _MembershipQueries(db.read_engine) as q:
+        assert await _members(db, subtree["top"]) == {user}
+    assert q.n == 0
+
+    # the membership moved to the child unit: the version moves, both answers are read again
+    assert await _members(db, subtree["child"]) == set()
     async with db.unit_of_work() as s:
-        await s.execute(delete(Membership).where(Membership.unit_id == subtree["top"]))
-    assert v0 < v1 < v2 < v3 < await version()
+        await s.execute(update(Membership).where(Membership.unit_id == subtree["top"])
+                        .values(unit_id=subtree["child"]))
+    v2 = await version()
+    assert v2 > v1
+    assert await _members(db, subtree["child"]) == {user}
+    assert await _members(db, subtree["top"]) == {user}  # still in the subtree
+
+    async with db.unit_of_work() as s:
+        await s.execute(delete(Membership).where(Membership.unit_id == subtree["child"]))
+    assert await version() > v2
+    assert await _members(db, subtree["top"]) == set()

@@ -39,9 +39,10 @@ class Membership(Base):
 
 
 class OrgVersion(Base):
-    """One row (id 1) whose `version` the database bumps on any change to `org_units` or
-    `memberships` (triggers, migration 0009), whoever writes: the service, a bulk import, a
-    hand-run SQL statement. A process that caches who belongs to a unit (orgs/service.py,
+    """One row (id 1) whose `version` the database bumps on any change to who is in which unit:
+    rows of `org_units` or `memberships` added or removed, a membership's user or unit, a unit's
+    path (triggers, migrations 0009 and 0010; a rename or a position edit leaves it), whoever
+    writes: the service, a bulk import, a hand-run SQL statement. A process that caches who belongs to a unit (orgs/service.py,
     `subtree_members`) keeps an answer only while the version it was read at is current, so a
     cache on any node is never staler than the database."""
 

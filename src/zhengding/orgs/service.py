@@ -94,8 +94,8 @@ async def subtree_members(session: AsyncSession, unit_ids: Sequence[str]) -> dic
     """The members of each unit's subtree (as `member_user_ids(subtree=True)`, per unit).
 
     In a read-only unit of work an answer is kept and reused while the org version it was read
-    at is still the database's (OrgVersion: bumped by triggers on any change to units or
-    memberships), so an event to a city costs one small query instead of a join over its
+    at is still the database's (OrgVersion: bumped by triggers on any change to who is in
+    which unit), so an event to a city costs one small query instead of a join over its
     subtree, and no node ever delivers by a membership older than the database's. The version
     is read before the members: an answer newer than its version only costs a re-read later.
     In a write transaction nothing is kept (its own uncommitted changes may roll back)."""
