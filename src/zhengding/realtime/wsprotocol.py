@@ -1,18 +1,18 @@
 """uvicorn's WebSocket protocol plus a synchronous send for the gateway's fan-out.
 
 `zhengding serve` runs uvicorn with this protocol (`--ws zhengding.realtime.wsprotocol:WebSocketProtocol`).
-It adds one ASGI scope extension, `SEND_NOW`: a plain function that writes a text frame (its UTF-8
-bytes given) to the socket at once and returns True, or returns False when it cannot (the socket pushes back,
-the connection is closing, an extension such as permessage-deflate was negotiated); the
-gateway then falls back to the ASGI `send`, which waits for the socket as usual.
+It adds one ASGI scope extension, `SEND_NOW`: a plain function that writes a text frame (given
+as UTF-8 bytes) to the socket at once and returns True, or returns False when it cannot (the
+socket pushes back, the connection is closing, an extension such as permessage-deflate was
+negotiated); the gateway then falls back to the ASGI `send`, which waits for the socket as usual.
 
 Why: an event to all 9,000 connected users is 9,000 frames written by one process. Through
 ASGI each frame costs two coroutines (the framework's send wrapper and the server's send), an
 Event wait and the sans-I/O protocol's frame objects before the write; a server-to-client text
 frame is a 2–10 byte header and the UTF-8 payload, so this writes that directly. Whether it may
 is kept in one flag, recomputed wherever the connection's state can change (data received, an
-ASGI send, flow control, loss), so a frame costs one flag test and the transport's own check. Under any other
-ASGI server the extension is absent and the gateway uses `send` alone.
+ASGI send, flow control, loss), so a frame costs one flag test and the transport's own check.
+Under any other ASGI server the extension is absent and the gateway uses `send` alone.
 """
 
 from __future__ import annotations
@@ -42,6 +42,10 @@ def text_frame(data: bytes) -> bytes:
 
 
 class WebSocketProtocol(WebSocketsSansIOProtocol):
+    def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self._direct = False  # whether send_text_now may write: see _refresh_direct
+
     def start_keepalive(self) -> None:
         """The first keepalive ping after 0.5–1.5 × the interval, not exactly one interval: phones
         reconnect in crowds (a server restart, a cell tower coming back), and uvicorn would then
@@ -51,10 +55,6 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
         if self.ping_interval is not None and self.ping_interval > 0:
             self.ping_timer = self.loop.call_later(self.ping_interval * random.uniform(0.5, 1.5),
                                                    self.send_keepalive_ping)
-
-    def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        super().__init__(*args, **kwargs)
-        self._direct = False  # whether send_text_now may write: see _refresh_direct
 
     def _refresh_direct(self) -> None:
         self._direct = (self.writable.is_set() and not self.close_sent and not self.disconnected
