@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import DateTime, MetaData, String, TypeDecorator
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from zhengding.core.clock import as_utc, now
+from zhengding.core.clock import as_utc, now, to_utc
 from zhengding.core.ids import new_id
 
 NAMING_CONVENTION = {
@@ -20,15 +20,21 @@ NAMING_CONVENTION = {
 
 
 class UTCDateTime(TypeDecorator[datetime]):
-    """Timezone-aware UTC on both SQLite (naive storage) and PostgreSQL (timestamptz)."""
+    """An instant: written as UTC, read back as aware UTC, on both SQLite and PostgreSQL.
+
+    SQLite has no time zones: the column holds the UTC wall time as text, so the offset must
+    be applied before writing (SQLAlchemy's SQLite DATETIME drops it) — and text comparisons
+    in SQL (`deadline < :now`) then order by instant. PostgreSQL stores timestamptz. A naive
+    value is refused: its instant is unknown."""
 
     impl = DateTime(timezone=True)
     cache_ok = True
 
     def process_bind_param(self, value, dialect):  # type: ignore[no-untyped-def]
-        if value is not None and value.tzinfo is None:
-            raise ValueError("naive datetime: use zhengding.core.clock.now()")
-        return value
+        if value is None:
+            return None
+        utc = to_utc(value)
+        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
 
     def process_result_value(self, value, dialect):  # type: ignore[no-untyped-def]
         return as_utc(value)
