@@ -16,7 +16,7 @@ from fastapi.staticfiles import StaticFiles
 
 from zhengding.config import Settings, get_settings
 from zhengding.core.db import get_db, init_db, set_db
-from zhengding.http import errors
+from zhengding.http import docs, errors, security_headers
 from zhengding.http.middleware import RequestContextMiddleware
 
 log = logging.getLogger("zhengding")
@@ -92,8 +92,8 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> F
     app = FastAPI(
         title="政钉 Zhengding API",
         version="0.1.0",
-        docs_url="/api/docs",
-        openapi_url="/api/openapi.json",
+        docs_url=None,  # http/docs.py: local assets under the CSP, login outside demo mode
+        openapi_url=None,
         redoc_url=None,
         lifespan=lifespan,
         telemetry=None if settings.opentelemetry else {"tracing": False, "metrics": False, "logs": False},
@@ -101,9 +101,11 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> F
     errors.install(app)
     for ref in ROUTERS:
         app.include_router(_load(ref))
+    docs.install(app, settings, web_dist() / "console" / "api-docs")
     _mount_web(app)
     app.add_middleware(RequestContextMiddleware, max_body=settings.max_body_bytes,
                        max_upload=settings.max_upload_bytes)
+    security_headers.install(app)
     return app
 
 

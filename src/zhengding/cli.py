@@ -182,6 +182,7 @@ def serve(host: str | None = None, port: int | None = None, workers: int = 1) ->
                 workers=workers, loop="uvloop", http="httptools", log_level=os.environ.get("ZD_LOG_LEVEL", "info"),
                 access_log=False,  # our access log (http/middleware.py) omits query strings: /ws?token=…
                 proxy_headers=False,
+                server_header=False,  # no "server: uvicorn" banner (http/security_headers.py)
                 # Frames are small JSON: compressing each costs CPU and a zlib context per connection
                 # (tens of KB each, times thousands of phones) for little gain.
                 ws_per_message_deflate=False,

@@ -42,3 +42,11 @@ async def current_actor(request: Request, session: AsyncSession = Depends(get_se
         raise Forbidden()
     request.state.actor = actor
     return actor
+
+
+async def signed_in_actor(request: Request, session: AsyncSession = Depends(get_session)) -> Actor:
+    """Any signed-in user, TOTP step done: for the routes outside the route matrix whose rule
+    depends on the settings (the API document outside demo mode, http/docs.py)."""
+    actor = await _resolve(request, session, allow_mfa_pending=False)
+    request.state.actor = actor
+    return actor
