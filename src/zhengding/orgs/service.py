@@ -17,6 +17,7 @@ from zhengding.authz.scope import ensure_in_scope, in_scope
 from zhengding.core.errors import Conflict, NotFound, ValidationFailed, field_error
 from zhengding.core.ids import new_id
 from zhengding.divisions import service as division_service
+from zhengding.orgs import moves
 from zhengding.orgs import repository as repo
 from zhengding.orgs.enums import GRID_LEVEL, UnitKind
 from zhengding.orgs.models import Membership, OrgUnit
@@ -246,7 +247,9 @@ async def rename_unit(session: AsyncSession, actor: Actor, unit_id: str, name: s
 
 
 async def move_unit(session: AsyncSession, actor: Actor, unit_id: str, new_parent_id: str) -> UnitRead:
-    """Move a department or grid with its whole subtree: one UPDATE rewrites the path prefix."""
+    """Move a department or grid with its whole subtree, in one transaction: one UPDATE rewrites
+    the tree's path prefix, one per registered column every domain's copy of it, then each
+    domain's follow-up runs (`orgs.moves`); the org version moves by trigger."""
     unit = await access_unit(session, actor, unit_id, "orgs.manage")
     target = await access_unit(session, actor, new_parent_id, "orgs.manage")
     if unit.division_code:
@@ -257,7 +260,7 @@ async def move_unit(session: AsyncSession, actor: Actor, unit_id: str, new_paren
     old_path, new_path = unit.path, f"{target.path}{unit.id}/"
     old_parent = unit.parent_id
     await session.execute(
-        update(OrgUnit).where(OrgUnit.path.startswith(old_path))
+        update(OrgUnit).where(moves.under(OrgUnit.path, old_path))
         .values(path=new_path + func.substr(OrgUnit.path, len(old_path) + 1))
         .execution_options(synchronize_session=False)
     )
@@ -275,7 +278,12 @@ async def move_unit(session: AsyncSession, actor: Actor, unit_id: str, new_paren
                 node.level = level_of.get(node.parent_id, node.level)
             level_of[node.id] = node.level
         await session.flush()
+    moved = moves.UnitMoved(unit.id, old_path, new_path)
+    copies = await moves.rewrite_paths(session, moved)
+    for follow in moves.move_followers():
+        await follow(session, moved)
     await session.refresh(unit)
     audit.record(session, actor, "orgs.unit.moved", target_type="org_unit", target_id=unit.id,
-                 detail={"from_parent": old_parent, "to_parent": target.id})
+                 detail={"from_parent": old_parent, "to_parent": target.id,
+                         "copies": {name: n for name, n in copies.items() if n}})
     return (await to_reads(session, [unit]))[0]

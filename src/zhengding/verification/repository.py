@@ -13,8 +13,11 @@ from zhengding.authz.actor import Actor
 from zhengding.authz.scope import in_scope, restrict, scope_condition
 from zhengding.core.errors import NotFound
 from zhengding.orgs.models import Membership, OrgUnit
+from zhengding.orgs.moves import under
+from zhengding.verification.cells import COUNTERS
 from zhengding.verification.enums import TaskStatus, TransferStatus
 from zhengding.verification.models import (
+    StatCell,
     TaskEvent,
     TaskReply,
     TaskTransfer,
@@ -142,3 +145,28 @@ async def count(session: AsyncSession, stmt: Select[Any]) -> int:
 
 async def pending_transfer_count(session: AsyncSession, actor: Actor, permission: str) -> int:
     return await count(session, transfers_in_scope(actor, permission, "in", TransferStatus.PENDING))
+
+
+# --- following an org move (service/moves.py) -------------------------------------------------
+
+async def cells_of_unit(session: AsyncSession, unit_id: str) -> list[Any]:
+    """The summary cells of one unit: (batch_id, day, *COUNTERS) rows."""
+    cols = [StatCell.batch_id, StatCell.day, *(getattr(StatCell, c) for c in COUNTERS)]
+    return list((await session.execute(select(*cols).where(StatCell.unit_id == unit_id))).mappings())
+
+
+async def decided_transfers_under(session: AsyncSession, path: str) -> list[Any]:
+    """Accepted or refused transfers from or to a unit under `path`, with their task's cell key."""
+    t = TaskTransfer
+    stmt = (select(t.from_path, t.to_path, t.status, VerificationTask.batch_id, VerificationTask.stat_day)
+            .join(VerificationTask, VerificationTask.id == t.task_id)
+            .where(t.status.in_([TransferStatus.ACCEPTED, TransferStatus.REJECTED]),
+                   or_(under(t.from_path, path), under(t.to_path, path))))
+    return list((await session.execute(stmt)).all())
+
+
+async def chains_under(session: AsyncSession, path: str) -> list[Any]:
+    """(id, chain, review_unit_id) of the tasks held under `path`."""
+    t = VerificationTask
+    return list((await session.execute(select(t.id, t.chain, t.review_unit_id)
+                                       .where(under(t.owner_path, path)))).all())
