@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -153,15 +154,22 @@ class DemoServer:
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
+    with demo_server(tmp_path_factory.mktemp("zd-browser")) as started:
+        yield started
+
+
+@contextmanager
+def demo_server(var: Path, env_extra: dict[str, str] | None = None) -> Iterator[DemoServer]:
+    """A server of its own on `var` (demo seed); `env_extra` overrides its settings (ZD_DEMO…)."""
     if not CHROMIUM.exists():
         pytest.fail(f"ZD_REQUIRE_BROWSER=1 but {CHROMIUM} is missing")
     _ensure_web_built()
-    var = tmp_path_factory.mktemp("zd-browser")
     env = {
         **os.environ,
         "ZD_DATABASE_URL": f"sqlite+aiosqlite:///{var}/zd.db",
         "ZD_DEMO": "1",
         "ZD_VAR_DIR": str(var),
+        **(env_extra or {}),
     }
     env.pop("ZD_REDIS_URL", None)
     cli = _bin("zhengding")

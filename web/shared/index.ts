@@ -8,6 +8,7 @@ export { showWatermark, hideWatermark, watermarkLines, Watermark } from './water
 export { installPerm, permDirective } from './directives/perm'
 export { usePersonalDataProtection, setRouteProtection, isProtected, installBlurWhenHidden } from './protect'
 export { formatDate, formatDateTime, formatMinute } from './utils/date'
+export { escapeHtml } from './utils/html'
 export { maskIdNumber, maskName, maskPhone, telHref } from './utils/mask'
 export { startSession, endSession, onSessionEnd, isSessionRunning, SESSION_END_MESSAGES } from './auth/session'
 export type { SessionEndReason } from './auth/session'

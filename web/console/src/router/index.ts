@@ -130,6 +130,13 @@ const routes: RouteRecordRaw[] = [
     { path: 'ding/new', name: 'ding-new', component: () => import('@/pages/notify/ding-new.vue'), meta: { title: '发送 DING', perm: ['notify.ding.send'], hidden: true } },
     { path: 'ding/:id', name: 'ding-detail', component: () => import('@/pages/notify/ding-detail.vue'), meta: { title: 'DING 详情', hidden: true } },
     { path: 'verification', redirect: { name: 'verification-tasks' } },
+    // the API docs (/api/docs/, outside this app) send a visitor without a session here: the
+    // login comes first, then back to the docs, which read the token of this tab
+    { path: 'api-docs', name: 'api-docs', component: { render: () => null }, meta: { title: '接口文档', hidden: true },
+      beforeEnter: () => {
+        window.location.replace('/api/docs/')
+        return false
+      } },
     { path: 'verification/import', name: 'verification-import', component: () => import('@/pages/verification/import.vue'), meta: { title: '导入核查批次', perm: ['verification.import'], hidden: true } },
     { path: 'returnees/:id', name: 'returnee', component: () => import('@/pages/returnees/index.vue'), meta: { title: '返乡人员', perm: ['returnees.read'], personalData: true, hidden: true } },
     { path: 'verification/tasks/:id', name: 'verification-task', component: () => import('@/pages/verification/detail.vue'), meta: { title: '核查任务详情', perm: ['verification.read'], personalData: true, hidden: true } },
