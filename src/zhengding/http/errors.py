@@ -26,6 +26,10 @@ _PYDANTIC_REASONS = {
     "string_pattern_mismatch": "格式不正确",
     "greater_than_equal": "数值过小",
     "less_than_equal": "数值过大",
+    "timezone_aware": "时间须带时区，如 2026-01-25T14:30:00+08:00",
+    "datetime_type": "时间格式应为 ISO 8601，如 2026-01-25T14:30:00+08:00",
+    "datetime_parsing": "时间格式应为 ISO 8601，如 2026-01-25T14:30:00+08:00",
+    "datetime_from_date_parsing": "时间格式应为 ISO 8601，如 2026-01-25T14:30:00+08:00",
 }
 
 

@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from zhengding.core.clock import now
+from zhengding.core.clock import now, to_utc
 from zhengding.privacy import idcard
 from zhengding.returnees.enums import AnomalyKind, HealthCode, Transport
 
@@ -96,7 +96,7 @@ def parse_registration(item: Any) -> tuple[Registration | None, list[dict[str, s
             elif at > now() + timedelta(hours=1):
                 errors.append({"field": "arrived_at", "reason": "抵达时间晚于当前时间"})
             else:
-                clean["arrived_at"] = at
+                clean["arrived_at"] = to_utc(at)
         except ValueError:
             errors.append({"field": "arrived_at", "reason": "时间格式应为 ISO 8601，如 2022-01-25T14:30:00+08:00"})
     if "transport" in clean and clean["transport"] not in {t.value for t in Transport}:

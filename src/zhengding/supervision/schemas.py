@@ -1,11 +1,11 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from zhengding.core.clock import ClientTime
 from zhengding.supervision.enums import Priority, Recurrence, SourceKind
 
 
@@ -28,7 +28,7 @@ class ItemCreate(BaseModel):
     source_kind: SourceKind = SourceKind.OTHER
     source_ref: str = Field("", max_length=200)
     priority: Priority = Priority.NORMAL
-    deadline: datetime | None = None
+    deadline: ClientTime | None = None
     owners: list[OwnerIn] = Field(min_length=1, max_length=200)
     copy_user_ids: list[str] = Field(default_factory=list, max_length=200)
     attachment_ids: list[str] = Field(default_factory=list, max_length=20)
@@ -37,7 +37,7 @@ class ItemCreate(BaseModel):
     recurrence: Recurrence | None = None
     due_time: str = "17:00"
     weekday: int = Field(5, ge=1, le=7)
-    recur_until: datetime | None = None
+    recur_until: ClientTime | None = None
     requires_review: bool | None = None
 
     @field_validator("due_time")
@@ -82,7 +82,7 @@ class UrgeCreate(BaseModel):
 
 
 class DeadlineChange(BaseModel):
-    deadline: datetime
+    deadline: ClientTime
     reason: str = Field("", max_length=500)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from fastapi import Depends, File, Form, Query, UploadFile
@@ -12,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from zhengding.accounts.roster_router import XLSX, attachment
 from zhengding.authz.actor import Actor
 from zhengding.config import get_settings
+from zhengding.core.clock import ClientTime
 from zhengding.core.errors import PayloadTooLarge
 from zhengding.http.deps import current_actor, get_session
 from zhengding.http.routing import make_router
@@ -41,7 +41,7 @@ async def _read_upload(file: UploadFile) -> bytes:
 
 
 @router.post("/imports")
-async def import_batch(file: UploadFile = File(...), name: str | None = Form(None), deadline: datetime | None = Form(None),
+async def import_batch(file: UploadFile = File(...), name: str | None = Form(None), deadline: ClientTime | None = Form(None),
                        batch_id: str | None = Form(None), progress_token: str | None = Form(None),
                        actor: Actor = Me, session: AsyncSession = Session) -> dict[str, Any]:
     result = await imports.import_batch(session, actor, await _read_upload(file), file.filename or "", name=name,

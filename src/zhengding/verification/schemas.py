@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from datetime import datetime
-
 from pydantic import BaseModel, ConfigDict, Field
+
+from zhengding.core.clock import ClientTime
 
 
 class DispatchRequest(BaseModel):
@@ -12,7 +12,7 @@ class DispatchRequest(BaseModel):
     unit_id: str | None = None
     user_id: str | None = None
     by_clue: bool = False
-    deadline: datetime | None = None
+    deadline: ClientTime | None = None
 
 
 class ReplyCreate(BaseModel):
@@ -45,4 +45,4 @@ class TransferDecision(BaseModel):
 
 class BatchDeadline(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    deadline: datetime
+    deadline: ClientTime

@@ -47,8 +47,6 @@ async def _open_item_as_assigner(session: AsyncSession, actor: Actor, item_id: s
 async def change_deadline(session: AsyncSession, actor: Actor, item_id: str, body: DeadlineChange) -> dict[str, Any]:
     item = await _open_item_as_assigner(session, actor, item_id)
     new = body.deadline
-    if new.tzinfo is None:
-        raise ValidationFailed("办理时限须带时区", details=[field_error("deadline", "timezone")])
     at = now()
     if new <= at:
         raise ValidationFailed("办理时限须晚于当前时间", details=[field_error("deadline", "past")])

@@ -83,8 +83,6 @@ def _check_deadline(body: ItemCreate) -> None:
     if body.recurrence is None:
         if body.deadline is None:
             raise ValidationFailed("请填写办理时限", details=[field_error("deadline", "required")])
-        if body.deadline.tzinfo is None:
-            raise ValidationFailed("办理时限须带时区", details=[field_error("deadline", "timezone")])
         if body.deadline <= now():
             raise ValidationFailed("办理时限须晚于当前时间", details=[field_error("deadline", "past")])
 

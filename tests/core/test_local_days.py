@@ -1,0 +1,176 @@
+"""Times are exact: a client's time counts at its instant (offset applied), a naive one is refused
+with a field error, and days — arrival days, list filters, deadline days of the statistics,
+exported times — are Asia/Shanghai days, cut at local midnight (16:00Z)."""
+
+from __future__ import annotations
+
+import io
+import os
+from datetime import UTC, date, datetime, time, timedelta, timezone
+
+import pytest
+from pydantic import TypeAdapter, ValidationError
+from python_calamine import CalamineWorkbook
+from sqlalchemy import select
+
+from tests.conftest import Personas
+from tests.returnees import conftest as returnee_fixtures
+from tests.returnees.conftest import Sender, registration
+from tests.supervision.support import fresh, sweep
+from zhengding.core.clock import (
+    SHANGHAI,
+    ClientTime,
+    day_bounds,
+    day_start,
+    local_day,
+    local_text,
+    now,
+    parse_day,
+)
+from zhengding.core.errors import ValidationFailed
+from zhengding.supervision.models import SupervisionOwner
+
+CST = timezone(timedelta(hours=8))
+inbound_source, sender = returnee_fixtures.inbound_source, returnee_fixtures.sender
+
+
+def at_local(day: date, hh: int, mm: int) -> datetime:
+    return datetime.combine(day, time(hh, mm), tzinfo=CST)
+
+
+class TestDayHelpers:
+    def test_local_midnight_cuts_the_day_at_1600_utc(self):
+        late, early = at_local(date(2026, 1, 9), 23, 30), at_local(date(2026, 1, 10), 0, 30)
+        assert early.astimezone(UTC) == datetime(2026, 1, 9, 16, 30, tzinfo=UTC)
+        assert (local_day(late), local_day(early)) == ("2026-01-09", "2026-01-10")
+        assert local_day(early.astimezone(UTC)) == "2026-01-10"
+        start, end = day_bounds("2026-01-10")
+        assert (start, end) == (datetime(2026, 1, 9, 16, tzinfo=UTC), datetime(2026, 1, 10, 16, tzinfo=UTC))
+        assert start <= early < end and not start <= late < end
+        assert day_start(date(2026, 1, 10)) == start
+        assert local_text(early.astimezone(UTC)) == "2026-01-10 00:30"
+
+    def test_client_time_needs_its_offset_and_becomes_utc(self):
+        adapter = TypeAdapter(ClientTime)
+        got = adapter.validate_python("2026-01-10T00:26:00+08:00")
+        assert got == datetime(2026, 1, 9, 16, 26, tzinfo=UTC) and got.tzinfo is UTC
+        with pytest.raises(ValidationError) as refused:
+            adapter.validate_python("2026-01-10T00:26:00")
+        assert refused.value.errors()[0]["type"] == "timezone_aware"
+
+    def test_parse_day_names_the_field(self):
+        assert parse_day("2026-01-10", "from") == "2026-01-10" and parse_day("", "from") is None
+        with pytest.raises(ValidationFailed) as bad:
+            parse_day("2026-02-30", "to")
+        assert bad.value.details == [{"field": "to", "reason": "日期格式不正确"}]
+
+
+def _last_local(hh: int, mm: int) -> datetime:
+    """The latest hh:mm (Asia/Shanghai) that is more than a minute ago."""
+    local = now().astimezone(SHANGHAI)
+    day = local.date() if local.time() > time(hh, mm + 1) else local.date() - timedelta(days=1)
+    return at_local(day, hh, mm)
+
+
+class TestReturneeArrivalTimes:
+    async def test_an_arrival_at_0026_plus_8_is_1626z_the_day_before_and_counts_on_its_local_day(
+            self, sender: Sender, client, personas: Personas):
+        port = f"测试口岸{os.urandom(5).hex()}"
+        arrival = _last_local(0, 26)
+        evening = at_local(arrival.date() - timedelta(days=1), 23, 30)
+        ids = {}
+        for key, at in (("night", arrival), ("evening", evening)):
+            r = await sender.one(registration(port_of_entry=port, arrived_at=at.isoformat()))
+            assert r.status_code == 201, r.text
+            ids[key] = r.json()["id"]
+        g = personas.grid1.headers
+        body = (await client.get(f"/api/returnees/{ids['night']}", headers=g)).json()
+        back = datetime.fromisoformat(body["arrived_at"])
+        assert back == arrival and back.utcoffset() == timedelta(0)
+        assert back.replace(tzinfo=None) == datetime.combine(arrival.date() - timedelta(days=1), time(16, 26))
+
+        async def listed(day: date) -> set[str]:
+            r = await client.get("/api/returnees", headers=personas.town.headers,
+                                 params={"port_of_entry": port, "from": day.isoformat(), "to": day.isoformat()})
+            assert r.status_code == 200, r.text
+            return {x["id"] for x in r.json()["items"]}
+
+        assert await listed(arrival.date()) == {ids["night"]}
+        assert await listed(evening.date()) == {ids["evening"]}
+
+        enrolled = await client.post(f"/api/returnees/{ids['night']}/enrol", headers=g, json={
+            "identity_confirmed": True, "actual_address": "秀华社区5栋302", "monitoring_plan": "home"})
+        assert enrolled.status_code == 200, enrolled.text
+        until = datetime.fromisoformat(enrolled.json()["monitoring_until"])
+        assert until == arrival + timedelta(days=14) and until.utcoffset() == timedelta(0)
+
+        exported = await client.get("/api/returnees/export", params={"port_of_entry": port},
+                                    headers=personas.town.headers)
+        assert exported.status_code == 200, exported.text
+        rows = CalamineWorkbook.from_filelike(io.BytesIO(exported.content)).get_sheet_by_index(0).to_python()
+        header = rows[1]
+        shown = sorted(row[header.index("抵达时间")] for row in rows[2:])
+        assert shown == sorted([arrival.strftime("%Y-%m-%d %H:%M"), evening.strftime("%Y-%m-%d %H:%M")])
+        assert [row[header.index("监测截止")] for row in rows[2:] if row[header.index("抵达时间")]
+                == arrival.strftime("%Y-%m-%d %H:%M")] == [(arrival + timedelta(days=14)).strftime("%Y-%m-%d %H:%M")]
+
+
+async def _day_stats(client, headers, unit_id: str, day: date) -> dict[str, int]:
+    r = await client.get("/api/supervision/stats", headers=headers,
+                         params={"unit_id": unit_id, "start": day.isoformat(), "end": day.isoformat()})
+    assert r.status_code == 200, r.text
+    return r.json()["unit"]
+
+
+async def _overdue_at(db, owner_id: str) -> datetime | None:
+    async with db.unit_of_work(readonly=True) as session:
+        return (await session.execute(select(SupervisionOwner.overdue_at)
+                                      .where(SupervisionOwner.id == owner_id))).scalar_one()
+
+
+class TestSupervisionDeadline:
+    async def test_a_deadline_at_2330_plus_8_is_overdue_at_that_instant_and_counted_on_its_local_day(
+            self, db, client, personas: Personas, clock):
+        p = personas
+        clock.freeze()
+        day = now().astimezone(SHANGHAI).date() + timedelta(days=2)
+        deadline = at_local(day, 23, 30)  # 15:30Z, the same local day
+        haikou = await fresh(client, p.haikou)
+        r = await client.post("/api/supervision/items", headers=haikou, json={
+            "title": "核对返乡人员台账", "content": "请于时限内核对", "deadline": deadline.isoformat(),
+            "owners": [{"unit_id": p.town.unit_id, "lead": True}]})
+        assert r.status_code == 201, r.text
+        item = r.json()
+        assert datetime.fromisoformat(item["deadline"]) == deadline
+        assert datetime.fromisoformat(item["deadline"]).utcoffset() == timedelta(0)
+        owner_id = item["owners"][0]["id"]
+        before = {d: await _day_stats(client, haikou, p.haikou.unit_id, d) for d in (day, day + timedelta(days=1))}
+
+        clock.advance(deadline - now())  # exactly the deadline: not yet late
+        await sweep()
+        assert await _overdue_at(db, owner_id) is None
+        clock.advance(microseconds=1)
+        await sweep()
+        assert await _overdue_at(db, owner_id) == deadline + timedelta(microseconds=1)
+
+        haikou = await fresh(client, p.haikou)
+        after = {d: await _day_stats(client, haikou, p.haikou.unit_id, d) for d in (day, day + timedelta(days=1))}
+        assert after[day]["overdue"] - before[day]["overdue"] == 1
+        assert after[day + timedelta(days=1)]["overdue"] == before[day + timedelta(days=1)]["overdue"]
+
+    @pytest.mark.parametrize("field", ["deadline", "recur_until"])
+    async def test_a_naive_time_is_refused_naming_the_field(self, client, personas: Personas, field):
+        body = {"title": "核对返乡人员台账", "owners": [{"unit_id": personas.town.unit_id}],
+                field: "2030-01-10T17:00:00", **({"recurrence": "daily"} if field == "recur_until" else {})}
+        r = await client.post("/api/supervision/items", headers=personas.haikou.headers, json=body)
+        assert r.status_code == 422, r.text
+        assert r.json()["error"]["details"] == [{"field": field, "reason": "时间须带时区，如 2026-01-25T14:30:00+08:00"}]
+
+
+class TestVerificationDeadline:
+    async def test_a_naive_dispatch_deadline_is_refused_naming_the_field(self, client, personas: Personas):
+        r = await client.post("/api/verification/tasks/dispatch", headers=personas.haikou.headers,
+                              json={"task_ids": [], "unit_id": personas.xiuying.unit_id,
+                                    "deadline": "2030-01-10T17:00:00"})
+        assert r.status_code == 422, r.text
+        assert r.json()["error"]["details"] == [{"field": "deadline", "reason": "时间须带时区，如 2026-01-25T14:30:00+08:00"}]
