@@ -1,21 +1,16 @@
 """Times are exact: a client's time counts at its instant (offset applied), a naive one is refused
-with a field error, and days — arrival days, list filters, deadline days of the statistics,
-exported times — are Asia/Shanghai days, cut at local midnight (16:00Z)."""
+with a field error, and days (deadline days of the statistics, day filters, exported times) are
+Asia/Shanghai days, cut at local midnight (16:00Z). Arrivals: tests/returnees/test_arrival_times.py."""
 
 from __future__ import annotations
 
-import io
-import os
 from datetime import UTC, date, datetime, time, timedelta, timezone
 
 import pytest
 from pydantic import TypeAdapter, ValidationError
-from python_calamine import CalamineWorkbook
 from sqlalchemy import select
 
 from tests.conftest import Personas
-from tests.returnees import conftest as returnee_fixtures
-from tests.returnees.conftest import Sender, registration
 from tests.supervision.support import fresh, sweep
 from zhengding.core.clock import (
     SHANGHAI,
@@ -31,7 +26,6 @@ from zhengding.core.errors import ValidationFailed
 from zhengding.supervision.models import SupervisionOwner
 
 CST = timezone(timedelta(hours=8))
-inbound_source, sender = returnee_fixtures.inbound_source, returnee_fixtures.sender
 
 
 def at_local(day: date, hh: int, mm: int) -> datetime:
@@ -63,56 +57,6 @@ class TestDayHelpers:
         with pytest.raises(ValidationFailed) as bad:
             parse_day("2026-02-30", "to")
         assert bad.value.details == [{"field": "to", "reason": "日期格式不正确"}]
-
-
-def _last_local(hh: int, mm: int) -> datetime:
-    """The latest hh:mm (Asia/Shanghai) that is more than a minute ago."""
-    local = now().astimezone(SHANGHAI)
-    day = local.date() if local.time() > time(hh, mm + 1) else local.date() - timedelta(days=1)
-    return at_local(day, hh, mm)
-
-
-class TestReturneeArrivalTimes:
-    async def test_an_arrival_at_0026_plus_8_is_1626z_the_day_before_and_counts_on_its_local_day(
-            self, sender: Sender, client, personas: Personas):
-        port = f"测试口岸{os.urandom(5).hex()}"
-        arrival = _last_local(0, 26)
-        evening = at_local(arrival.date() - timedelta(days=1), 23, 30)
-        ids = {}
-        for key, at in (("night", arrival), ("evening", evening)):
-            r = await sender.one(registration(port_of_entry=port, arrived_at=at.isoformat()))
-            assert r.status_code == 201, r.text
-            ids[key] = r.json()["id"]
-        g = personas.grid1.headers
-        body = (await client.get(f"/api/returnees/{ids['night']}", headers=g)).json()
-        back = datetime.fromisoformat(body["arrived_at"])
-        assert back == arrival and back.utcoffset() == timedelta(0)
-        assert back.replace(tzinfo=None) == datetime.combine(arrival.date() - timedelta(days=1), time(16, 26))
-
-        async def listed(day: date) -> set[str]:
-            r = await client.get("/api/returnees", headers=personas.town.headers,
-                                 params={"port_of_entry": port, "from": day.isoformat(), "to": day.isoformat()})
-            assert r.status_code == 200, r.text
-            return {x["id"] for x in r.json()["items"]}
-
-        assert await listed(arrival.date()) == {ids["night"]}
-        assert await listed(evening.date()) == {ids["evening"]}
-
-        enrolled = await client.post(f"/api/returnees/{ids['night']}/enrol", headers=g, json={
-            "identity_confirmed": True, "actual_address": "秀华社区5栋302", "monitoring_plan": "home"})
-        assert enrolled.status_code == 200, enrolled.text
-        until = datetime.fromisoformat(enrolled.json()["monitoring_until"])
-        assert until == arrival + timedelta(days=14) and until.utcoffset() == timedelta(0)
-
-        exported = await client.get("/api/returnees/export", params={"port_of_entry": port},
-                                    headers=personas.town.headers)
-        assert exported.status_code == 200, exported.text
-        rows = CalamineWorkbook.from_filelike(io.BytesIO(exported.content)).get_sheet_by_index(0).to_python()
-        header = rows[1]
-        shown = sorted(row[header.index("抵达时间")] for row in rows[2:])
-        assert shown == sorted([arrival.strftime("%Y-%m-%d %H:%M"), evening.strftime("%Y-%m-%d %H:%M")])
-        assert [row[header.index("监测截止")] for row in rows[2:] if row[header.index("抵达时间")]
-                == arrival.strftime("%Y-%m-%d %H:%M")] == [(arrival + timedelta(days=14)).strftime("%Y-%m-%d %H:%M")]
 
 
 async def _day_stats(client, headers, unit_id: str, day: date) -> dict[str, int]:

@@ -13,13 +13,12 @@ from tests.conftest import Personas
 from tests.realtime.support import WsClient
 from tests.returnees.conftest import GRID1_DEST, Sender, Staff, registration
 from tests.returnees.test_flow import ENROL, arrive, fresh_headers
-from zhengding.core.clock import now
+from zhengding.core.clock import local_day, now
 from zhengding.orgs.models import OrgUnit
 from zhengding.returnees import repository as repo
 from zhengding.returnees import stats_table
 from zhengding.returnees.models import Returnee
 from zhengding.returnees.oversight import DEQUEUED, STATS_CHANGED
-from zhengding.returnees.policy import local_day
 from zhengding.returnees.service.overdue import sweep_overdue
 
 SANYA_DEST = "三亚市吉阳区"  # resolves to the district only: waits in its routing queue

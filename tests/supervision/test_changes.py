@@ -11,7 +11,7 @@ from sqlalchemy import select
 from tests.conftest import Personas
 from tests.supervision.support import create, fresh, notifications, owner, sweep
 from zhengding.audit.models import AuditEntry
-from zhengding.core.clock import now
+from zhengding.core.clock import SHANGHAI, now
 from zhengding.supervision.models import SupervisionItem
 from zhengding.supervision.service import common, recurring
 
@@ -169,7 +169,7 @@ class TestCancel:
 class TestRecurringCatchUp:
     async def test_missed_periods_get_their_instances_flagged_once(self, db, client, personas: Personas, clock):
         p = personas
-        local_now = now().astimezone(common.LOCAL)
+        local_now = now().astimezone(SHANGHAI)
         start = (local_now + timedelta(days=1)).replace(hour=8, minute=0, second=0, microsecond=0)
         clock.advance(start - local_now)
         body = {"title": "疫情防控日报", "owners": [{"unit_id": p.town.unit_id}], "recurrence": "daily",

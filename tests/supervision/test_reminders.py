@@ -10,7 +10,7 @@ from sqlalchemy import select
 from tests.conftest import Personas
 from tests.supervision.support import create, fresh, notifications, sms_users, sweep
 from zhengding.core import jobs, outbox
-from zhengding.core.clock import now
+from zhengding.core.clock import SHANGHAI, now
 from zhengding.core.db import get_db
 from zhengding.notify.service import inbox
 from zhengding.supervision import jobs as supervision_jobs
@@ -156,7 +156,7 @@ class TestRecurring:
                                                                               personas: Personas, clock):
         p = personas
         # start at 08:00 local tomorrow, so that today's 17:00 deadline is ahead
-        local_now = now().astimezone(recurring.common.LOCAL)
+        local_now = now().astimezone(SHANGHAI)
         start = (local_now + timedelta(days=1)).replace(hour=8, minute=0, second=0, microsecond=0)
         clock.advance(start - local_now)
         body = {"title": "疫情防控日报", "content": "每日17:00前报送", "owners": [

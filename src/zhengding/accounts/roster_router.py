@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from zhengding.accounts.service import activation, roster
 from zhengding.authz.actor import Actor
 from zhengding.config import get_settings
-from zhengding.core.clock import now
+from zhengding.core.clock import local_text, now
 from zhengding.core.db import defer_write
 from zhengding.core.errors import PayloadTooLarge
 from zhengding.http.deps import current_actor, get_session
@@ -68,7 +68,7 @@ async def export_activation_codes(unit_id: str, actor: Actor = Depends(current_a
     async def body() -> AsyncIterator[bytes]:
         yield produced["xlsx"]
 
-    filename = f"{unit.name}-激活码-{now().astimezone(activation.SHANGHAI):%Y%m%d}.xlsx"
+    filename = f"{unit.name}-激活码-{local_text(now(), '%Y%m%d')}.xlsx"
     return StreamingResponse(body(), media_type=XLSX, headers=attachment(filename))
 
 

@@ -11,21 +11,19 @@ import io
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import xlsxwriter
 
 from zhengding.authz.actor import Actor
 from zhengding.config import get_settings
 from zhengding.core import spreadsheets
-from zhengding.core.clock import now
+from zhengding.core.clock import local_text, now
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 Column = tuple[str, str]  # (key in the row, header text)
 
 
 def mark_line(actor: Actor, at: datetime) -> str:
-    shown = at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+    shown = local_text(at)
     return f"导出人：{actor.name}（{actor.unit_name or ''}）  导出时间：{shown}  内部资料 严禁外传"
 
 
@@ -54,7 +52,7 @@ def watermarked_xlsx(actor: Actor, kind: str, title: str, columns: Sequence[Colu
             elif isinstance(value, int | float):
                 sheet.write_number(r, c, value)
             elif isinstance(value, datetime):
-                sheet.write_string(r, c, value.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M"))
+                sheet.write_string(r, c, local_text(value))
             else:
                 sheet.write_string(r, c, str(value))
     sheet.set_column(0, len(columns) - 1, 14)
@@ -68,4 +66,4 @@ def watermarked_xlsx(actor: Actor, kind: str, title: str, columns: Sequence[Colu
 
 def export_day() -> str:
     """The date in export file names (Beijing time)."""
-    return now().astimezone(SHANGHAI).strftime("%Y%m%d")
+    return local_text(now(), "%Y%m%d")

@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from zhengding.audit import service as audit
-from zhengding.core.clock import now
+from zhengding.core.clock import local_text, now
 from zhengding.core.events import publish_event
 from zhengding.core.ids import new_id
 from zhengding.notify.service import inbox
@@ -34,7 +34,6 @@ from zhengding.returnees import repository as repo
 from zhengding.returnees.enums import ReturneeStatus
 from zhengding.returnees.models import Returnee, ReturneeHistory
 from zhengding.returnees.models_nat import ReturneeNatResult
-from zhengding.returnees.policy import SHANGHAI
 from zhengding.verification import nat
 from zhengding.verification.enums import NatResult
 
@@ -50,7 +49,7 @@ async def link_nat_result(session: AsyncSession, id_number_bidx: str, row: dict[
         return
     at = now()
     label = RESULT_LABELS.get(row["result"], str(row["result"]))
-    sampled = row["sampled_at"].astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+    sampled = local_text(row["sampled_at"])
     note = f"核酸检测{label}（{row['lab']}，采样 {sampled}）"[:200]
     for r in returnees:
         session.add(ReturneeNatResult(id=new_id(), returnee_id=r.id, nat_result_id=row["id"],

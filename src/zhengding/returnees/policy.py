@@ -4,9 +4,7 @@ tests and operators can change them without a restart of the rules)."""
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime, timedelta, timezone
-
-SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
+from datetime import timedelta
 
 
 def _float(name: str, default: float) -> float:
@@ -35,12 +33,3 @@ def escalate_after() -> timedelta:
 
 def ding_escalate_minutes() -> int:
     return int(_float("ZD_RETURNEES_DING_SMS_MINUTES", 10))
-
-
-def local_day(at: datetime) -> str:
-    return at.astimezone(SHANGHAI).date().isoformat()
-
-
-def day_start(day: str) -> datetime:
-    """Midnight of a local day, in UTC."""
-    return datetime.fromisoformat(day).replace(tzinfo=SHANGHAI).astimezone(UTC)

@@ -11,9 +11,9 @@ import typer
 def trace(file: Annotated[Path, typer.Argument(help="导出的 xlsx 文件")]) -> None:
     """追溯导出的 xlsx 文件：校验隐藏水印并显示导出人与导出时间。"""
     from datetime import datetime
-    from zoneinfo import ZoneInfo
 
     from zhengding.config import get_settings
+    from zhengding.core.clock import local_text
     from zhengding.core.spreadsheets import trace_xlsx
 
     try:
@@ -25,9 +25,9 @@ def trace(file: Annotated[Path, typer.Argument(help="导出的 xlsx 文件")]) -
     if mark is None:
         typer.echo("未找到有效水印" + ("（水印签名校验失败，文件可能被篡改）" if tokens else ""), err=True)
         raise typer.Exit(1)
-    at = datetime.fromisoformat(mark.at).astimezone(ZoneInfo("Asia/Shanghai"))
+    at = local_text(datetime.fromisoformat(mark.at), "%Y-%m-%d %H:%M:%S")
     typer.echo(f"导出人：{mark.name}（用户ID {mark.user_id}）")
-    typer.echo(f"导出时间：{at:%Y-%m-%d %H:%M:%S}（北京时间）")
+    typer.echo(f"导出时间：{at}（北京时间）")
     typer.echo(f"导出内容：{mark.kind}")
 
 

@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from zhengding.audit import service as audit
 from zhengding.authz.actor import Actor
 from zhengding.core import spreadsheets
-from zhengding.core.clock import now
+from zhengding.core.clock import SHANGHAI, now
 from zhengding.core.errors import NotFound, PayloadTooLarge, ValidationFailed, field_error
 from zhengding.core.events import publish_event
 from zhengding.core.ids import new_id
@@ -42,7 +42,7 @@ from zhengding.privacy.crypto import blind_index
 from zhengding.verification.enums import NAT_LABELS, EventKind, NatResult
 from zhengding.verification.models import NatImport, NatTestResult, VerificationTask
 from zhengding.verification.permissions import NAT_IMPORT
-from zhengding.verification.service.common import SHANGHAI, bulk_update_tasks, event_row, insert_events
+from zhengding.verification.service.common import bulk_update_tasks, event_row, insert_events
 
 # The inbox kind of an urgent alert that is not a DING (a DING entry is read only by confirming
 # its DING, which this alert has none of): read like any entry, SMS when still unread.

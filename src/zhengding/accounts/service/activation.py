@@ -12,7 +12,6 @@ import io
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from zoneinfo import ZoneInfo
 
 import xlsxwriter
 from sqlalchemy import case, distinct, func, or_, select
@@ -26,14 +25,13 @@ from zhengding.audit import service as audit
 from zhengding.authz.actor import Actor
 from zhengding.authz.scope import in_scope, restrict
 from zhengding.config import get_settings
-from zhengding.core.clock import now
+from zhengding.core.clock import local_text, now
 from zhengding.orgs import service as org_service
 from zhengding.orgs.models import Membership, OrgUnit
 from zhengding.privacy.masking import mask_phone
 
 EXPORT = "activation.export"
 STATS = "activation.stats"
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 CODE_COLUMNS = ["单位", "姓名", "手机号", "职务", "激活码", "有效期至"]
 
 
@@ -77,7 +75,7 @@ async def export_codes(session: AsyncSession, actor: Actor, unit_id: str) -> byt
     head = book.add_format({"bold": True, "bg_color": "#F2F2F2"})
     mono = book.add_format({"font_name": "Consolas", "bold": True})
     sheet.write_row(0, 0, CODE_COLUMNS, head)
-    until = expires.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+    until = local_text(expires)
     for r, (user_id, unit_name, name, phone, position) in enumerate(accounts, start=1):
         sheet.write_string(r, 0, unit_name)
         sheet.write_string(r, 1, name)

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 import httpx
 import orjson
 
+from zhengding.core.clock import SHANGHAI, to_utc
 from zhengding.notify.sms.templates import SmsTemplate
 
 log = logging.getLogger("zhengding.sms")
@@ -183,7 +184,7 @@ class TencentCloudProvider:
             if item.get("UserReceiveTime"):
                 # "2019-10-08 17:18:37", Beijing time
                 local = datetime.strptime(item["UserReceiveTime"], "%Y-%m-%d %H:%M:%S")
-                at = datetime.fromtimestamp(local.replace(tzinfo=UTC).timestamp() - 8 * 3600, UTC)
+                at = to_utc(local.replace(tzinfo=SHANGHAI))
             ok = item.get("ReportStatus") == "SUCCESS"
             reports.append(DeliveryReport(str(item.get("SerialNo")), ok, at,
                                           None if ok else str(item.get("Description") or item.get("ReportStatus"))))

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from sqlalchemy import ColumnElement, or_
@@ -13,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from zhengding.audit import service as audit
 from zhengding.authz.actor import Actor
 from zhengding.authz.scope import ensure_in_scope
-from zhengding.core.errors import NotFound, ValidationFailed, field_error
+from zhengding.core.clock import parse_day
+from zhengding.core.errors import NotFound
 from zhengding.orgs import service as org_service
 from zhengding.privacy.crypto import blind_index
 from zhengding.privacy.idcard import normalize, normalize_phone
@@ -33,16 +33,6 @@ async def access_returnee(session: AsyncSession, actor: Actor, returnee_id: str,
         raise NotFound("返乡人员不存在或无权查看")
     ensure_in_scope(actor, permission, path=r.unit_path)
     return r
-
-
-def parse_day(value: str | None, name: str) -> str | None:
-    """An optional YYYY-MM-DD query value, or a field error naming `name`."""
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(value).isoformat()
-    except ValueError:
-        raise ValidationFailed("日期格式应为 YYYY-MM-DD", [field_error(name, "日期格式不正确")]) from None
 
 
 async def list_conditions(session: AsyncSession, actor: Actor, f: ReturneeFilter,

@@ -36,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from zhengding.audit import service as audit
 from zhengding.audit.service import RequestInfo
-from zhengding.core.clock import now
+from zhengding.core.clock import local_day, now
 from zhengding.core.db import Database, get_db
 from zhengding.core.events import publish_event
 from zhengding.core.ids import new_id
@@ -44,7 +44,7 @@ from zhengding.notify.models import Notification
 from zhengding.orgs.models import Membership, OrgUnit
 from zhengding.privacy.crypto import blind_index
 from zhengding.privacy.masking import mask_name
-from zhengding.returnees import policy, stats_table
+from zhengding.returnees import stats_table
 from zhengding.returnees.enums import ReturneeStatus
 from zhengding.returnees.models import Returnee, ReturneeHistory
 from zhengding.returnees.schemas import Registration, parse_registration
@@ -135,7 +135,7 @@ async def _row(session: AsyncSession, sub: Submission, reg: Registration, digest
         port_of_entry=reg.port_of_entry, arrived_at=reg.arrived_at, transport=reg.transport,
         transport_no=reg.transport_no, destination_text=reg.destination, health_code=reg.health_code,
         resolved_code=place.code, resolved_level=place.level, resolved_path=place.path_names[:200],
-        status=str(status), unit_id=place.unit_id, unit_path=place.unit_path, day=policy.local_day(reg.arrived_at),
+        status=str(status), unit_id=place.unit_id, unit_path=place.unit_path, day=local_day(reg.arrived_at),
         received_at=at, dispatched_at=at if place.is_village else None, household_note="", anomaly_count=0,
         open_anomalies=0, created_at=at,
     )

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from zhengding.audit import service as audit
 from zhengding.authz.actor import Actor
-from zhengding.core.clock import now
+from zhengding.core.clock import local_day, local_text, now
 from zhengding.core.errors import Conflict, ValidationFailed, field_error
 from zhengding.core.events import publish_event
 from zhengding.core.ids import new_id
@@ -102,7 +102,7 @@ async def record_check_in(session: AsyncSession, actor: Actor, returnee_id: str,
     r = await access_returnee(session, actor, returnee_id, HANDLE, for_update=True)
     if r.status != ReturneeStatus.MONITORING:
         raise Conflict("该人员不在健康监测期内")
-    day = policy.local_day(now())
+    day = local_day(now())
     if r.last_check_in_day == day:
         raise Conflict("今日已填报健康监测")
     check = CheckIn(id=new_id(), returnee_id=r.id, day=day, temperature=round(body.temperature, 1),
@@ -128,7 +128,7 @@ async def release_returnee(session: AsyncSession, actor: Actor, returnee_id: str
     if r.status != ReturneeStatus.MONITORING:
         raise Conflict("该人员不在健康监测期内")
     if r.monitoring_until and r.monitoring_until > now():
-        raise Conflict(f"监测期未满，{policy.local_day(r.monitoring_until)} 后方可解除")
+        raise Conflict(f"监测期未满，{local_text(r.monitoring_until)} 后方可解除")
     if r.open_anomalies:
         raise Conflict("尚有未处置的异常，不能解除")
     was_overdue = stats_table.is_overdue(r)

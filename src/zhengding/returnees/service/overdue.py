@@ -19,7 +19,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from zhengding.audit import service as audit
-from zhengding.core.clock import now
+from zhengding.core.clock import day_start, local_day, now
 from zhengding.core.events import publish_event
 from zhengding.core.ids import new_id
 from zhengding.notify.service import inbox
@@ -70,12 +70,12 @@ async def _escalate(session: AsyncSession, r: Returnee, what: str) -> None:
 
 
 async def _missed_check_ins(session: AsyncSession, at: datetime) -> list[Returnee]:
-    yesterday = policy.local_day(at - timedelta(days=1))
+    yesterday = local_day(at - timedelta(days=1))
     return list((await session.execute(select(Returnee).where(
         Returnee.status == ReturneeStatus.MONITORING, Returnee.checkin_overdue_at.is_(None),
         or_(Returnee.last_check_in_day.is_(None), Returnee.last_check_in_day < yesterday),
-        Returnee.enrolled_at < policy.day_start(yesterday),
-        Returnee.monitoring_until > policy.day_start(yesterday)).limit(BATCH))).scalars())
+        Returnee.enrolled_at < day_start(yesterday),
+        Returnee.monitoring_until > day_start(yesterday)).limit(BATCH))).scalars())
 
 
 async def sweep_overdue(session: AsyncSession) -> SweepResult:
@@ -106,7 +106,7 @@ async def sweep_overdue(session: AsyncSession) -> SweepResult:
         await _escalate(session, r, "超时仍未签收")
         out.ack_escalated.append(r.id)
 
-    yesterday = policy.local_day(at - timedelta(days=1))
+    yesterday = local_day(at - timedelta(days=1))
     for r in missed_rows:
         was = stats_table.is_overdue(r)
         r.checkin_overdue_at, r.checkin_overdue_day = at, yesterday

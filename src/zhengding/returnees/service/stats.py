@@ -9,13 +9,13 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from zhengding.authz.actor import Actor
+from zhengding.core.clock import parse_day
 from zhengding.core.errors import ValidationFailed
 from zhengding.orgs import service as org_service
 from zhengding.orgs.enums import UnitKind
 from zhengding.orgs.models import OrgUnit
 from zhengding.returnees.models import ReturneeStat
 from zhengding.returnees.permissions import STATS
-from zhengding.returnees.service.access import parse_day
 from zhengding.returnees.stats_table import COUNTERS
 
 

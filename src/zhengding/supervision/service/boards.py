@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from zhengding.audit import service as audit
 from zhengding.authz.actor import Actor
-from zhengding.core.clock import now
+from zhengding.core.clock import local_date, now, parse_day
 from zhengding.core.errors import Conflict, NotFound, ValidationFailed
 from zhengding.core.ids import new_id
 from zhengding.orgs import service as org_service
@@ -28,7 +28,6 @@ from zhengding.supervision.models import (
     SupervisionUnitDay,
 )
 from zhengding.supervision.permissions import ASSIGN
-from zhengding.supervision.service import common
 from zhengding.supervision.service.items import item_read
 
 _UNFINISHED = [str(s) for s in UNFINISHED]
@@ -114,23 +113,15 @@ async def open_todo_count(session: AsyncSession, actor: Actor) -> int:
 
 # --- statistics --------------------------------------------------------------------------------
 
-def _parse_day(value: str | None, default: date) -> date:
-    if not value:
-        return default
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise ValidationFailed("日期格式应为 YYYY-MM-DD") from None
-
-
 async def statistics(session: AsyncSession, actor: Actor, *, unit_id: str | None = None, start: str | None = None,
                      end: str | None = None) -> dict[str, Any]:
     """Per child unit of `unit_id` (default: the actor's first assign unit), owners whose deadline
     falls in [start, end] (local days): due, on time, late, overdue, on-time rate = on time / due;
     and the same per day for a trend chart."""
-    today = now().astimezone(common.LOCAL).date()
-    first = _parse_day(start, today - timedelta(days=29))
-    last = _parse_day(end, today)
+    today = local_date(now())
+    start, end = parse_day(start, "start"), parse_day(end, "end")
+    first = date.fromisoformat(start) if start else today - timedelta(days=29)
+    last = date.fromisoformat(end) if end else today
     if last < first or (last - first).days > 366:
         raise ValidationFailed("统计区间应在一年以内且开始日期不晚于结束日期")
     if unit_id is None:

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from zhengding.audit import service as audit
 from zhengding.authz.actor import Actor
-from zhengding.core.clock import now
+from zhengding.core.clock import local_text, now
 from zhengding.core.errors import Conflict, Forbidden, ValidationFailed, field_error
 from zhengding.supervision import repository as repo
 from zhengding.supervision.enums import ItemStatus, OwnerStatus, UpdateKind
@@ -32,7 +32,7 @@ from zhengding.supervision.service.progress import send_notice
 
 
 def _fmt(at: Any) -> str:
-    return at.astimezone(common.LOCAL).strftime("%m-%d %H:%M") if at else ""
+    return local_text(at, "%m-%d %H:%M") if at else ""
 
 
 async def _open_item_as_assigner(session: AsyncSession, actor: Actor, item_id: str) -> SupervisionItem:

@@ -7,7 +7,6 @@ import os
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -17,7 +16,7 @@ from zhengding.accounts.models import RoleAssignment
 from zhengding.authz.actor import Actor
 from zhengding.authz.roles import ROLES
 from zhengding.authz.scope import in_scope
-from zhengding.core.clock import now
+from zhengding.core.clock import local_day, now
 from zhengding.core.errors import NotFound
 from zhengding.core.events import publish_event
 from zhengding.core.ids import new_id
@@ -31,16 +30,11 @@ from zhengding.supervision.models import (
 )
 from zhengding.supervision.permissions import ASSIGN
 
-LOCAL = ZoneInfo("Asia/Shanghai")
 DEFAULT_REMINDERS = [24 * 60, 120]
 
 
 def default_sms_after_minutes() -> int:
     return int(os.environ.get("ZD_SUPERVISION_SMS_AFTER_MINUTES") or 30)
-
-
-def local_day(at: datetime) -> str:
-    return at.astimezone(LOCAL).date().isoformat()
 
 
 async def access_item(session: AsyncSession, actor: Actor, item_id: str) -> SupervisionItem:

@@ -17,7 +17,7 @@ from zhengding.audit import service as audit
 from zhengding.authz.actor import Actor
 from zhengding.authz.scope import in_scope
 from zhengding.core import files
-from zhengding.core.clock import now
+from zhengding.core.clock import local_text, now
 from zhengding.core.errors import Conflict, Forbidden, NotFound, ValidationFailed, field_error
 from zhengding.core.ids import new_id
 from zhengding.notify.service import inbox
@@ -135,7 +135,7 @@ async def _notify_assigned(session: AsyncSession, actor: Actor | None, item: Sup
                            owners: list[SupervisionOwner], copy_ids: list[str]) -> None:
     targets = await common.recipients(session, owners)
     people = [u for o in owners for u in targets[o.id] if not actor or u != actor.user_id]
-    deadline = item.deadline.astimezone(common.LOCAL).strftime("%m-%d %H:%M") if item.deadline else "按周期报送"
+    deadline = local_text(item.deadline, "%m-%d %H:%M") if item.deadline else "按周期报送"
     if people:
         await inbox.notify_users(session, people, kind="supervision.assigned", title=f"督办交办：{item.title}",
                                  body=f"办理时限 {deadline}，交办：{item.unit_name}", link=f"/supervision/{item.id}",

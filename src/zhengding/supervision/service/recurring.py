@@ -20,7 +20,7 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from zhengding.core.clock import now
+from zhengding.core.clock import SHANGHAI, now, to_utc
 from zhengding.supervision import repository as repo
 from zhengding.supervision.enums import ItemStatus, Priority, Recurrence, SourceKind, UpdateKind
 from zhengding.supervision.models import SupervisionItem
@@ -30,7 +30,7 @@ from zhengding.supervision.service import common
 
 def period_of(template: SupervisionItem, at: datetime) -> tuple[str, datetime, str]:
     """(period key, deadline, label) of the period containing `at`."""
-    local = at.astimezone(common.LOCAL)
+    local = at.astimezone(SHANGHAI)
     hh, mm = (int(x) for x in (template.due_time or "17:00").split(":"))
     if template.recurrence == Recurrence.WEEKLY:
         year, week, _ = local.isocalendar()
@@ -40,8 +40,8 @@ def period_of(template: SupervisionItem, at: datetime) -> tuple[str, datetime, s
     else:
         day = local.date()
         key, label = day.isoformat(), f"{day.month}月{day.day}日"
-    deadline = datetime.combine(day, time(hh, mm), tzinfo=common.LOCAL)
-    return key, deadline.astimezone(at.tzinfo), label
+    deadline = datetime.combine(day, time(hh, mm), tzinfo=SHANGHAI)
+    return key, to_utc(deadline), label
 
 
 CATCH_UP = 62  # periods looked back at most (two months of daily reports)

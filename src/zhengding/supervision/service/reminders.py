@@ -17,7 +17,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from zhengding.core.clock import now
+from zhengding.core.clock import local_text, now
 from zhengding.notify.service import inbox
 from zhengding.supervision import repository as repo
 from zhengding.supervision.enums import UNFINISHED, ItemStatus, UpdateKind
@@ -81,7 +81,7 @@ async def escalate_overdue(session: AsyncSession) -> int:
         owner.next_remind_at = None
         await common.bump_stats(session, owner, overdue=1)
         label = "漏报" if item.template_id else "逾期"
-        deadline = item.deadline.astimezone(common.LOCAL).strftime("%m-%d %H:%M") if item.deadline else ""
+        deadline = local_text(item.deadline, "%m-%d %H:%M") if item.deadline else ""
         people = await send_notice(session, item, [owner], kind="supervision.overdue",
                                    title=f"督办{label}：{item.title}",
                                    body=f"已超过办理时限（{deadline}），请立即办理并报送")

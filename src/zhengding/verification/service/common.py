@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any, cast
-from zoneinfo import ZoneInfo
 
 import orjson
 from sqlalchemy import JSON, ColumnDefault, Table, bindparam, update
@@ -16,12 +15,7 @@ from zhengding.privacy.crypto import encrypt_many
 from zhengding.privacy.types import Encrypted
 from zhengding.verification.models import TaskEvent, VerificationTask
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 CHUNK = 1000
-
-
-def local_day(at: datetime) -> str:
-    return at.astimezone(SHANGHAI).date().isoformat()
 
 
 def event_row(task: VerificationTask | dict[str, Any], kind: str, actor: Actor | None, *, at: datetime | None = None,

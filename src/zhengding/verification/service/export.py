@@ -10,12 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from zhengding.audit import service as audit
 from zhengding.authz.actor import Actor
-from zhengding.core.clock import now
 from zhengding.privacy import exports
 from zhengding.verification.enums import STATUS_LABELS
 from zhengding.verification.service import stats as stats_service
 from zhengding.verification.service import tasks as task_service
-from zhengding.verification.service.common import SHANGHAI
 
 STAT_COLUMNS = [("name", "单位"), ("total", "任务总数"), ("pending", "待派发"), ("dispatched", "已派发"),
                 ("in_progress", "核查中"), ("replied", "已回单"), ("closed", "已办结"), ("overdue", "逾期"),
@@ -40,8 +38,7 @@ async def export_stats(session: AsyncSession, actor: Actor, unit_id: str | None 
     content = _book(actor, "verification.stats", "核查统计", STAT_COLUMNS, rows)
     audit.record(session, actor, "verification.stats.exported", target_type="org_unit", target_id=data["unit"]["id"],
                  detail={"batch_id": batch_id, "from": day_from, "to": day_to})
-    day = now().astimezone(SHANGHAI).strftime("%Y%m%d")
-    return f"{data['unit']['name']}-核查统计-{day}.xlsx", content
+    return f"{data['unit']['name']}-核查统计-{exports.export_day()}.xlsx", content
 
 
 async def export_tasks(session: AsyncSession, actor: Actor, **filters: Any) -> tuple[str, bytes]:
@@ -49,5 +46,4 @@ async def export_tasks(session: AsyncSession, actor: Actor, **filters: Any) -> t
     content = _book(actor, "verification.tasks", "核查任务", TASK_COLUMNS, data["items"])
     audit.record(session, actor, "verification.tasks.exported", target_type="verification_batch",
                  target_id=filters.get("batch_id"), detail={"count": len(data["items"])})
-    day = now().astimezone(SHANGHAI).strftime("%Y%m%d")
-    return f"核查任务-{day}.xlsx", content
+    return f"核查任务-{exports.export_day()}.xlsx", content

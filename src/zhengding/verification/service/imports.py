@@ -38,7 +38,7 @@ from zhengding.authz.actor import Actor
 from zhengding.authz.scope import in_scope
 from zhengding.core import events as events_mod
 from zhengding.core import spreadsheets
-from zhengding.core.clock import now
+from zhengding.core.clock import local_day, now
 from zhengding.core.errors import NotFound, PayloadTooLarge, ValidationFailed, field_error
 from zhengding.core.events import publish_event
 from zhengding.core.ids import new_id
@@ -53,7 +53,7 @@ from zhengding.verification.cells import Deltas, path_units
 from zhengding.verification.enums import EventKind, TaskStatus
 from zhengding.verification.models import TaskEvent, VerificationBatch, VerificationTask
 from zhengding.verification.permissions import IMPORT
-from zhengding.verification.service.common import CHUNK, bulk_insert, local_day
+from zhengding.verification.service.common import CHUNK, bulk_insert
 
 MAX_ROWS = 200_000
 PROGRESS_EVERY = 5000
