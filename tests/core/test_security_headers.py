@@ -138,6 +138,29 @@ class TestEveryAnswerCarriesTheHeaders:
         assert_security_headers(r)
 
 
+class TestBuiltPagesFitThePolicy:
+    """What the policy would block (and report) must not be in the build: inline scripts in the
+    page shells, stylesheets loading from another host (Vant's icon font had a CDN fallback)."""
+
+    def test_no_inline_script_in_the_page_shells(self, built):
+        pages = [web_dist() / "console" / "index.html", web_dist() / "mobile" / "index.html",
+                 web_dist() / "console" / "api-docs" / "index.html"]
+        for page in pages:
+            scripts = SCRIPT_TAG.findall(page.read_text(encoding="utf-8"))
+            assert scripts, page
+            for attributes, body in scripts:
+                assert "src=" in attributes and not body.strip(), f"{page}: inline script"
+
+    def test_no_stylesheet_loads_from_another_host(self, built):
+        remote = re.compile(r"url\(\s*[\"']?(?:https?:)?//", re.I)
+        folders = [web_dist() / "console" / "assets", web_dist() / "mobile" / "assets", web_dist() / "console" / "api-docs"]
+        for folder in folders:
+            assert list(folder.glob("*.css")), f"no stylesheet in {folder}"
+        for sheet in web_dist().rglob("*.css"):
+            match = remote.search(sheet.read_text(encoding="utf-8"))
+            assert match is None, f"{sheet.name}: {sheet.read_text(encoding='utf-8')[match.start():match.start() + 80]}"
+
+
 class TestApiDocs:
     async def test_docs_page_runs_only_local_external_scripts(self, client, db, built):
         r = await client.get("/api/docs", follow_redirects=True)
