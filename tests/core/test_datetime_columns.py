@@ -90,3 +90,20 @@ async def test_the_stored_value_is_the_utc_wall_time(db, scratch):
         stored = (await conn.execute(text(raw), {"id": row_id})).scalar_one()
         await conn.execute(scratch.delete().where(scratch.c.id == row_id))
     assert stored == "2026-01-09 16:26:00.000000"
+
+
+async def test_bulk_insert_straight_to_the_driver_keeps_the_instant(db, scratch):
+    """The verification import writes rows past the ORM (COPY on PostgreSQL, one driver-level
+    executemany on SQLite): the same instants come back."""
+    from zhengding.verification.service.common import bulk_insert
+
+    sent = [datetime(2026, 1, 10, 0, 26, tzinfo=timezone(timedelta(hours=8))),
+            datetime(2026, 1, 9, 23, 30, tzinfo=timezone(timedelta(hours=-5, minutes=-30))),
+            datetime(2099, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)]
+    ids = [next(_ids) for _ in sent]
+    async with db.unit_of_work() as session:
+        await bulk_insert(session, scratch, [{"id": i, "c0": at} for i, at in zip(ids, sent, strict=True)])
+    async with db.unit_of_work() as session:
+        got = (await session.execute(select(scratch.c.c0).where(scratch.c.id.in_(ids)).order_by(scratch.c.id))).scalars()
+        assert [(at, at.tzinfo) for at in got] == [(at, UTC) for at in sent]
+        await session.execute(scratch.delete().where(scratch.c.id.in_(ids)))
