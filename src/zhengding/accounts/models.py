@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from zhengding.core.models import Base, created_at_column, id_column
-from zhengding.privacy.types import Encrypted
+from zhengding.privacy.types import Encrypted, EncryptedBlob
 
 
 class User(Base):
@@ -98,5 +98,5 @@ class RosterImport(Base):
     filename: Mapped[str] = mapped_column(String(200))
     accepted: Mapped[int] = mapped_column(Integer)
     rejected: Mapped[int] = mapped_column(Integer)
-    report: Mapped[bytes | None] = mapped_column(LargeBinary)
+    report: Mapped[bytes | None] = mapped_column(EncryptedBlob("roster_imports.report"))
     created_at: Mapped[datetime] = created_at_column()

@@ -1,9 +1,13 @@
 """Stored files (attachments, photos): generic, for any domain.
 
-A file is a row (`stored_files`: name, size, sha256, content type, uploader) plus its bytes under
-`<ZD_VAR_DIR>/attachments/<sha256[:2]>/<sha256>` (content-addressed: the same bytes are stored
-once). Use-cases: `store_file` (size-limited), `attach_files` (bind uploaded files to a domain
-object), `file_path`, and the download policy `may_download`.
+A file is a row (`stored_files`: name, size, content address, content type, uploader) plus its
+bytes under `<ZD_VAR_DIR>/attachments/<address[:2]>/<address>`, sealed with the personal-data
+keys (`privacy.crypto.seal`: SM4-GCM, the key id travels with the bytes), since an attachment
+may be a list of people. The address is a keyed digest of the plaintext
+(`privacy.crypto.content_address`): the same bytes are stored once, and the address does not
+let anyone confirm a guess of a small file. Files stored before encryption (address = their
+SHA-256, bytes in clear) still read. Use-cases: `store_file` (size-limited), `attach_files`
+(bind uploaded files to a domain object), `read_content`, and the download policy `may_download`.
 
 Download policy: the uploader may always download their file; once a file is attached to an
 object (`owner_type`, `owner_id`), whoever may see that object may download it — each domain
@@ -11,12 +15,13 @@ registers a checker with `register_owner(owner_type, async fn(session, actor, ow
 that goes through its own `access_*` loader. The HTTP endpoints (zhengding.http.files) audit
 every upload and download.
 
-Core imports no domain: the actor is typed loosely here.
+Core imports no domain (the actor is typed loosely here); it uses `privacy.crypto`, which
+depends on the settings only.
 """
 
 from __future__ import annotations
 
-import hashlib
+import asyncio
 import os
 import re
 from collections.abc import Awaitable, Callable, Sequence
@@ -46,7 +51,8 @@ class StoredFile(Base):
     id: Mapped[str] = id_column()
     name: Mapped[str] = mapped_column(String(200))
     size: Mapped[int] = mapped_column(BigInteger)
-    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    # The column keeps its first name: it held the SHA-256 before files were sealed.
+    address: Mapped[str] = mapped_column("sha256", String(64), index=True)
     content_type: Mapped[str] = mapped_column(String(100))
     uploader_id: Mapped[str] = mapped_column(String(26), index=True)
     owner_type: Mapped[str | None] = mapped_column(String(40))  # e.g. "supervision.item"
@@ -69,7 +75,17 @@ def storage_root() -> Path:
 
 
 def file_path(f: StoredFile) -> Path:
-    return storage_root() / f.sha256[:2] / f.sha256
+    return storage_root() / f.address[:2] / f.address
+
+
+CONTEXT = "stored_files"  # associated data of every sealed file
+
+
+def read_content(f: StoredFile) -> bytes:
+    """The file's plaintext (blocking: call it in a thread); FileNotFoundError when it is gone."""
+    from zhengding.privacy import crypto
+
+    return crypto.unseal(file_path(f).read_bytes(), CONTEXT)
 
 
 _UNSAFE = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]')
@@ -80,29 +96,32 @@ def clean_name(name: str) -> str:
     return name[-200:]
 
 
-def _write(path: Path, content: bytes) -> None:
+def _write(content: bytes) -> str:
+    """Seal and write the bytes once per content; returns their address."""
+    from zhengding.privacy import crypto
+
+    address = crypto.content_address(content)
+    path = storage_root() / address[:2] / address
     if path.exists():
-        return
+        return address
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-    tmp.write_bytes(content)
+    tmp.write_bytes(crypto.seal(content, CONTEXT))
     os.replace(tmp, path)
+    return address
 
 
 async def store_file(session: AsyncSession, uploader_id: str, name: str, content: bytes,
                      content_type: str | None = None) -> StoredFile:
-    """Write the bytes (once per content) and add the row to the caller's transaction."""
-    import asyncio
-
+    """Write the bytes (sealed, once per content) and add the row to the caller's transaction."""
     limit = max_bytes()
     if len(content) > limit:
         raise PayloadTooLarge(f"附件过大（上限 {limit // 1_048_576} MB）")
     if not content:
         raise ValidationFailed("附件为空")
-    digest = hashlib.sha256(content).hexdigest()
-    row = StoredFile(name=clean_name(name), size=len(content), sha256=digest,
+    address = await asyncio.to_thread(_write, content)
+    row = StoredFile(name=clean_name(name), size=len(content), address=address,
                      content_type=(content_type or "application/octet-stream")[:100], uploader_id=uploader_id)
-    await asyncio.to_thread(_write, storage_root() / digest[:2] / digest, content)
     session.add(row)
     await session.flush()
     return row
@@ -139,4 +158,4 @@ async def may_download(session: AsyncSession, actor: Any, f: StoredFile) -> bool
 
 def read(f: StoredFile) -> dict[str, Any]:
     return {"id": f.id, "name": f.name, "size": f.size, "content_type": f.content_type,
-            "sha256": f.sha256, "created_at": f.created_at}
+            "created_at": f.created_at}

@@ -1,13 +1,14 @@
 """Generic file endpoints: upload (any logged-in user, size-limited) and download through the
-server (policy in zhengding.core.files), both audited."""
+server (policy in zhengding.core.files; the bytes are unsealed here), both audited."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 from urllib.parse import quote
 
 from fastapi import Depends, File, UploadFile
-from fastapi.responses import FileResponse
+from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from zhengding.audit import service as audit
@@ -33,19 +34,20 @@ async def upload_file(file: UploadFile = File(...), actor: Actor = Depends(curre
     return files.read(row)
 
 
-@router.get("/files/{file_id}", response_class=FileResponse)
+@router.get("/files/{file_id}", response_class=Response)
 async def download_file(file_id: str, actor: Actor = Depends(current_actor),
-                        session: AsyncSession = Depends(get_session)) -> FileResponse:
+                        session: AsyncSession = Depends(get_session)) -> Response:
     row = await session.get(files.StoredFile, file_id)
     if row is None or not await files.may_download(session, actor, row):
         raise NotFound("附件不存在或无权查看")
-    path = files.file_path(row)
-    if not path.exists():
-        raise NotFound("附件文件已丢失")
+    try:
+        content = await asyncio.to_thread(files.read_content, row)
+    except FileNotFoundError:
+        raise NotFound("附件文件已丢失") from None
     audit.record(session, actor, "files.file.downloaded", target_type="file", target_id=row.id,
                  detail={"owner_type": row.owner_type, "owner_id": row.owner_id})
     ascii_name = row.name.encode("ascii", "ignore").decode() or "download"
     ascii_name = ascii_name.replace('"', "")
     headers = {"Content-Disposition": f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(row.name)}",
                "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
-    return FileResponse(path, media_type=row.content_type, headers=headers)
+    return Response(content, media_type=row.content_type, headers=headers)

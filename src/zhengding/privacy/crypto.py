@@ -176,3 +176,58 @@ def keyed_hash(secret: str, value: str) -> str:
 
 def constant_time_equal(a: str, b: str) -> bool:
     return std_hmac.compare_digest(a.encode(), b.encode())
+
+
+# --- blobs ---------------------------------------------------------------------------------
+# Stored bytes (import error reports, photos, attached files): the same SM4-GCM keys as the
+# fields, in a binary envelope: MAGIC | len(key id) | key id | nonce 12 | ciphertext | tag 16.
+# The context (table.column, or "stored_files") is the associated data. Bytes stored before
+# blobs were encrypted have no MAGIC and are returned as they are, so old reports still open.
+
+BLOB_MAGIC = b"ZDB\x01"
+
+
+def is_sealed(stored: bytes) -> bool:
+    return stored[:4] == BLOB_MAGIC
+
+
+def seal(data: bytes, context: str) -> bytes:
+    ring = keyring()
+    key_id = ring.current_id.encode()
+    nonce = os.urandom(12)
+    encryptor = Cipher(_sm4(ring.keys[ring.current_id]), modes.GCM(nonce)).encryptor()
+    encryptor.authenticate_additional_data(context.encode())
+    body = encryptor.update(data) + encryptor.finalize()
+    return BLOB_MAGIC + bytes([len(key_id)]) + key_id + nonce + body + encryptor.tag
+
+
+def unseal(stored: bytes, context: str) -> bytes:
+    """The plaintext of `seal`; bytes without the envelope (stored before encryption) as is."""
+    if not is_sealed(stored):
+        return stored
+    n = stored[4]
+    key_id = stored[5:5 + n].decode()
+    key = keyring().keys.get(key_id)
+    if key is None:
+        raise KeyError_(f"personal-data key {key_id!r} is not configured")
+    nonce, body, tag = stored[5 + n:17 + n], stored[17 + n:-16], stored[-16:]
+    decryptor = Cipher(_sm4(key), modes.GCM(nonce, tag)).decryptor()
+    decryptor.authenticate_additional_data(context.encode())
+    try:
+        return decryptor.update(body) + decryptor.finalize()
+    except InvalidTag as exc:
+        raise ValueError(f"stored bytes failed authentication ({context})") from exc
+
+
+def sealed_key_id(stored: bytes) -> str | None:
+    """The key a sealed blob was written with (None for bytes stored in clear)."""
+    return stored[5:5 + stored[4]].decode() if is_sealed(stored) else None
+
+
+def content_address(data: bytes) -> str:
+    """A keyed digest of stored bytes (HMAC-SM3 under the index key): equal files share one
+    address, and a guess of a small file's content cannot be confirmed from the address."""
+    mac = _index_mac(keyring().index_key).copy()
+    mac.update(b"file:")
+    mac.update(data)
+    return mac.finalize().hex()

@@ -13,7 +13,6 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -21,7 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from zhengding.core.models import Base, created_at_column, id_column
-from zhengding.privacy.types import Encrypted
+from zhengding.privacy.types import Encrypted, EncryptedBlob
 
 
 class VerificationBatch(Base):
@@ -41,7 +40,7 @@ class VerificationBatch(Base):
     rejected: Mapped[int] = mapped_column(Integer, default=0)
     routed: Mapped[int] = mapped_column(Integer, default=0)
     unknown_columns: Mapped[list[Any]] = mapped_column(JSON, default=list)
-    report: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    report: Mapped[bytes | None] = mapped_column(EncryptedBlob("verification_batches.report"), deferred=True)
     created_at: Mapped[datetime] = created_at_column()
 
 
@@ -130,7 +129,7 @@ class TaskPhoto(Base):
     task_id: Mapped[str] = mapped_column(ForeignKey("verification_tasks.id"), index=True)
     uploaded_by: Mapped[str] = mapped_column(ForeignKey("users.id"))
     content_type: Mapped[str] = mapped_column(String(50))
-    data: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    data: Mapped[bytes] = mapped_column(EncryptedBlob("verification_photos.data"), deferred=True)
     created_at: Mapped[datetime] = created_at_column()
 
 
@@ -198,7 +197,7 @@ class NatImport(Base):
     filename: Mapped[str] = mapped_column(String(200), default="")
     accepted: Mapped[int] = mapped_column(Integer, default=0)
     rejected: Mapped[int] = mapped_column(Integer, default=0)
-    report: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    report: Mapped[bytes | None] = mapped_column(EncryptedBlob("nat_imports.report"), deferred=True)
     created_at: Mapped[datetime] = created_at_column()
 
 
