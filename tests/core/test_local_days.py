@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from tests.conftest import Personas
 from tests.supervision.support import fresh, sweep
+from tests.verification.support import import_rows, new_id_number
 from zhengding.core.clock import (
     SHANGHAI,
     ClientTime,
@@ -115,5 +116,33 @@ class TestVerificationDeadline:
         r = await client.post("/api/verification/tasks/dispatch", headers=personas.haikou.headers,
                               json={"task_ids": [], "unit_id": personas.xiuying.unit_id,
                                     "deadline": "2030-01-10T17:00:00"})
+        assert r.status_code == 422, r.text
+        assert r.json()["error"]["details"] == [{"field": "deadline", "reason": "时间须带时区，如 2026-01-25T14:30:00+08:00"}]
+
+
+class TestVerificationImportDay:
+    async def test_an_import_at_1630z_counts_on_the_next_local_day_and_keeps_its_deadline(
+            self, client, personas: Personas, clock):
+        p = personas
+        today = now().date()
+        cut = datetime.combine(today if now().time() > time(16, 31) else today - timedelta(days=1), time(16, 30),
+                               tzinfo=UTC)  # 00:30 in Asia/Shanghai, the most recent one
+        clock.freeze(cut)
+        clue = f"海口市秀英区秀英街道{p.grid1.unit_name}2队"
+        deadline = at_local(cut.date() + timedelta(days=3), 18, 0)
+        batch = await import_rows(client, p.province, [["甲", new_id_number(), "", clue, "", ""]],
+                                  deadline=deadline.isoformat())
+        daily = await client.get("/api/verification/stats/daily", headers=p.province.headers,
+                                 params={"unit_id": p.haikou.unit_id, "batch_id": batch["batch_id"]})
+        assert daily.status_code == 200, daily.text
+        assert [row["day"] for row in daily.json()] == [(cut.date() + timedelta(days=1)).isoformat()]
+        tasks = await client.get("/api/verification/tasks", headers=p.province.headers,
+                                 params={"batch_id": batch["batch_id"]})
+        assert [t["deadline"] for t in tasks.json()["items"]] == [f"{cut.date() + timedelta(days=3)}T10:00:00Z"]
+
+    async def test_a_naive_import_deadline_is_refused_naming_the_field(self, client, personas: Personas):
+        files = {"file": ("batch.csv", "姓名,身份证号\n".encode(), "text/csv")}
+        r = await client.post("/api/verification/imports", files=files, headers=personas.province.headers,
+                              data={"deadline": "2030-01-10T17:00:00"})
         assert r.status_code == 422, r.text
         assert r.json()["error"]["details"] == [{"field": "deadline", "reason": "时间须带时区，如 2026-01-25T14:30:00+08:00"}]
