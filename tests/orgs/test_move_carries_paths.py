@@ -19,6 +19,7 @@ from tests.conftest import Personas, login
 from tests.returnees.conftest import GRID1_DEST, Sender, registration
 from tests.verification.support import dispatch, import_rows, new_id_number
 from zhengding import demo
+from zhengding.core.clock import SHANGHAI as LOCAL
 from zhengding.core.clock import now
 from zhengding.orgs import moves
 from zhengding.orgs import repository as org_repo
@@ -26,7 +27,6 @@ from zhengding.orgs import service as org_service
 from zhengding.orgs.models import OrgUnit
 from zhengding.returnees import stats_table
 from zhengding.returnees.models import Anomaly, Returnee
-from zhengding.supervision.service.common import LOCAL
 
 NEW_TOWN = "460105002000"  # 海秀街道, beside the personas' 秀英街道 in 秀英区
 NEW_VILLAGE = "460105002001"  # 海港社区, under it
