@@ -49,6 +49,7 @@ SERVICES: list[str] = [
     "zhengding.divisions.service:resolver_service",
     "zhengding.realtime.service:realtime_service",
     "zhengding.core.outbox:worker_service",
+    "zhengding.accounts.service.duties:duties_check_service",
 ]
 
 

@@ -97,7 +97,7 @@ async def seed_personas(session: AsyncSession, *, password: str = DEMO_PASSWORD)
             await session.flush()  # no ORM relationships: the user row must exist before its links
             session.add(Membership(user_id=user.id, unit_id=unit.id, position=spec.position))
             if spec.role:
-                session.add(RoleAssignment(user_id=user.id, role=spec.role, unit_id=unit.id))
+                await user_service.grant_role(session, user.id, spec.role, unit.id, granted_by=None)
             await session.flush()
         result[spec.username] = {"id": user.id, "unit_id": unit.id, "unit_name": unit.name, "role": spec.role,
                                  "name": spec.name, "phone": spec.phone, "totp_secret": user.totp_secret}
@@ -126,6 +126,8 @@ async def seed_grid_workers(session: AsyncSession, per_village: int = 3, seed: i
             users.append(row)
             memberships.append({"id": new_id(), "user_id": row["id"], "unit_id": village_id,
                                 "position": "网格员", "is_primary": True, "created_at": row["created_at"]})
+            # Bulk rows beside user_service.grant_role: each is a new account's only role, a
+            # business role, so separation of duties cannot be broken here.
             roles.append({"id": new_id(), "user_id": row["id"], "role": "grid_worker", "unit_id": village_id,
                           "created_at": row["created_at"]})
     for start in range(0, len(users), 2000):

@@ -56,7 +56,8 @@ ROLES: dict[str, RoleDef] = {
         _role("village_staff", "村(社区)工作人员", DataScope.SUBTREE,
               _STAFF | {Perm.ACTIVATION_STATS, Perm.PERSONAL_DATA_REVEAL}),
         _role("grid_worker", "网格员", DataScope.SUBTREE, _STAFF | {Perm.PERSONAL_DATA_REVEAL}),
-        # Separation of duties (三权分立): no account may hold two of these.
+        # Separation of duties (三权分立): an account holding one of these holds nothing else
+        # (see duties_conflict).
         _role("system_admin", "系统管理员", DataScope.SUBTREE,
               _STAFF | {Perm.ORGS_MANAGE, Perm.ACCOUNTS_READ, Perm.ACCOUNTS_MANAGE, Perm.ACCOUNTS_IMPORT,
                         Perm.ACTIVATION_EXPORT, Perm.ACTIVATION_STATS}, admin=True),
@@ -68,6 +69,18 @@ ROLES: dict[str, RoleDef] = {
 
 ADMIN_ROLES = frozenset(name for name, role in ROLES.items() if role.admin)
 ALL_PERMISSIONS = frozenset(str(p) for p in Perm)
+
+
+def duties_conflict(held: str, role: str) -> bool:
+    """Separation of duties (三权分立): may one account not hold both `held` and `role`?
+    An administrator role is held alone: never beside a business role, never beside another
+    administrator role. The same role at several units is one duty."""
+    return held != role and (held in ADMIN_ROLES or role in ADMIN_ROLES)
+
+
+def role_label(role: str) -> str:
+    """A role in words; a name no longer defined (an old row) is not shown raw."""
+    return ROLES[role].label if role in ROLES else "已停用的角色"
 
 
 def extend_role(role: str, *permissions: str) -> None:

@@ -22,7 +22,7 @@ from zhengding.accounts.service.sessions import (
 )
 from zhengding.audit import service as audit
 from zhengding.authz.actor import Actor
-from zhengding.authz.roles import ADMIN_ROLES, ROLES
+from zhengding.authz.roles import ADMIN_ROLES, ROLES, duties_conflict, role_label
 from zhengding.authz.scope import ensure_in_scope
 from zhengding.config import get_settings
 from zhengding.core.clock import now
@@ -141,24 +141,58 @@ async def phones_for(session: AsyncSession, user_ids: Sequence[str]) -> dict[str
 
 # --- roles ---------------------------------------------------------------------------------
 
-async def assign_role(session: AsyncSession, actor: Actor, user_id: str, role: str, unit_id: str) -> RoleAssignment:
-    if role not in ROLES:
-        raise ValidationFailed(f"未知角色：{role}", [field_error("role", "未知角色")])
-    user = await access_user(session, actor, user_id, "roles.assign")
-    unit = await org_service.access_unit(session, actor, unit_id, "roles.assign")
-    held = set((await session.execute(select(RoleAssignment.role).where(RoleAssignment.user_id == user.id))).scalars())
-    if role in ADMIN_ROLES and (held & ADMIN_ROLES) - {role}:
-        raise Conflict("三权分立：同一账号不能同时担任系统、安全、审计管理员中的两种",
-                       [field_error("role", "与已有管理员角色冲突")])
-    if user.id == actor.user_id and role in ADMIN_ROLES:
-        raise Conflict("不能给自己分配管理员角色", [field_error("role", "不能自行授权")])
+def _own_roles_refused() -> Conflict:
+    return Conflict("不能修改自己的角色，请由另一位安全管理员办理", [field_error("role", "不能为自己分配或撤销角色")])
+
+
+def _duties_refused(held: str, role: str) -> Conflict:
+    why = ("系统、安全、审计管理员须由不同的人担任" if held in ADMIN_ROLES and role in ADMIN_ROLES
+           else "管理员角色不能与业务角色兼任")
+    return Conflict(f"三权分立：该账号已担任{role_label(held)}，不能再担任{role_label(role)}（{why}）",
+                    [field_error("role", why)])
+
+
+async def grant_role(session: AsyncSession, user_id: str, role: str, unit_id: str, *,
+                     granted_by: str | None) -> tuple[RoleAssignment, bool]:
+    """The one way a role assignment is inserted: separation of duties (三权分立) is checked in
+    the inserting transaction. The account's row is locked first (SELECT ... FOR UPDATE on
+    PostgreSQL; SQLite writers are serialised by BEGIN IMMEDIATE), so of concurrent grants to
+    one account each sees what the earlier ones committed. Returns (assignment, newly made)."""
+    await session.execute(select(User.id).where(User.id == user_id).with_for_update())
+    held = set((await session.execute(select(RoleAssignment.role).where(RoleAssignment.user_id == user_id))).scalars())
+    clash = next((h for h in sorted(held) if duties_conflict(h, role)), None)
+    if clash is not None:
+        raise _duties_refused(clash, role)
     existing = (await session.execute(select(RoleAssignment).where(
-        RoleAssignment.user_id == user.id, RoleAssignment.role == role, RoleAssignment.unit_id == unit.id))).scalar_one_or_none()
+        RoleAssignment.user_id == user_id, RoleAssignment.role == role, RoleAssignment.unit_id == unit_id))).scalar_one_or_none()
     if existing:
-        return existing
-    assignment = RoleAssignment(user_id=user.id, role=role, unit_id=unit.id, created_by=actor.user_id)
+        return existing, False
+    assignment = RoleAssignment(user_id=user_id, role=role, unit_id=unit_id, created_by=granted_by)
     session.add(assignment)
     await session.flush()
+    return assignment, True
+
+
+def _refused(session: AsyncSession, actor: Actor, user_id: str, error: Conflict, detail: dict) -> Exception:
+    audit.record(session, actor, "accounts.role.refused", target_type="user", target_id=user_id, result="denied",
+                 detail=detail)
+    return _persisting(error)
+
+
+async def assign_role(session: AsyncSession, actor: Actor, user_id: str, role: str, unit_id: str) -> RoleAssignment:
+    """Grant a role within the actor's scope. Nobody changes their own roles; refusals are audited."""
+    if role not in ROLES:
+        raise ValidationFailed(f"未知角色：{role}", [field_error("role", "未知角色")])
+    if user_id == actor.user_id:
+        raise _refused(session, actor, user_id, _own_roles_refused(), {"role": role, "reason": "own_account"})
+    user = await access_user(session, actor, user_id, "roles.assign")
+    unit = await org_service.access_unit(session, actor, unit_id, "roles.assign")
+    try:
+        assignment, created = await grant_role(session, user.id, role, unit.id, granted_by=actor.user_id)
+    except Conflict as exc:
+        raise _refused(session, actor, user.id, exc, {"role": role, "reason": "separation_of_duties"}) from None
+    if not created:
+        return assignment
     if role in ADMIN_ROLES:
         # Administrators need TOTP and a shorter idle timeout: sessions opened without them end.
         await revoke_sessions(session, user.id)
@@ -168,6 +202,9 @@ async def assign_role(session: AsyncSession, actor: Actor, user_id: str, role: s
 
 
 async def remove_role(session: AsyncSession, actor: Actor, user_id: str, assignment_id: str) -> None:
+    if user_id == actor.user_id:
+        raise _refused(session, actor, user_id, _own_roles_refused(), {"assignment_id": assignment_id,
+                                                                       "reason": "own_account"})
     user = await access_user(session, actor, user_id, "roles.assign")
     assignment = await session.get(RoleAssignment, assignment_id)
     if assignment is None or assignment.user_id != user.id:
