@@ -30,15 +30,31 @@ def _run(coro):  # type: ignore[no-untyped-def]
 
 
 async def _with_db(fn):  # type: ignore[no-untyped-def]
+    """Run `fn(db)` on the configured database, once it is at the code's migration heads:
+    otherwise one line saying to run `zhengding db upgrade`, exit status 2."""
     from zhengding.core.db import init_db, set_db
+    from zhengding.core.migrate import schema_problem
 
     settings = get_settings()
     db = init_db(settings.database_url)
     try:
+        problem = await schema_problem(db.write_engine)
+        if problem:
+            typer.echo(problem, err=True)
+            raise typer.Exit(2)
         return await fn(db)
     finally:
         await db.dispose()
         set_db(None)
+
+
+def require_schema() -> None:
+    """For long-running commands that open the database later (serve, worker): refuse now."""
+
+    async def nothing(db):  # type: ignore[no-untyped-def]
+        return None
+
+    _run(_with_db(nothing))
 
 
 def _ensure_var() -> None:
@@ -131,6 +147,24 @@ def audit_verify() -> None:
     typer.echo("审计日志链完整")
 
 
+@accounts_app.command("check-duties")
+def accounts_check_duties() -> None:
+    """列出违反三权分立的账号（管理员角色与其他角色兼任）；有则以非零状态退出。"""
+    from zhengding.accounts.service.duties import duties_violations
+
+    async def go(db):  # type: ignore[no-untyped-def]
+        async with db.unit_of_work(readonly=True) as session:
+            return await duties_violations(session)
+
+    found = _run(_with_db(go))
+    for violation in found:
+        typer.echo(violation.describe())
+    if found:
+        typer.echo(f"发现 {len(found)} 个账号违反三权分立，请撤销多余的角色", err=True)
+        raise typer.Exit(1)
+    typer.echo("未发现违反三权分立的账号")
+
+
 @accounts_app.command("issue-code")
 def accounts_issue_code(phone: str) -> None:
     """为一个待激活账号签发新的激活码（旧码作废）。"""
@@ -165,7 +199,8 @@ def resolve(texts: Annotated[list[str] | None, typer.Argument(help="地址文本
 
 
 @app.command("serve")
-def serve(host: str | None = None, port: int | None = None, workers: int = 1) -> None:
+def serve(host: str | None = None, port: int | None = None,
+          workers: Annotated[int, typer.Option(min=1, help="工作进程数；大于 1 时须设置 ZD_REDIS_URL")] = 1) -> None:
     """启动服务（API、WebSocket 与网页）。"""
     import logging
 
@@ -175,6 +210,13 @@ def serve(host: str | None = None, port: int | None = None, workers: int = 1) ->
 
     settings = get_settings()
     settings.check_secrets()
+    if workers > 1 and not settings.redis_url:
+        # Live events travel between processes through Redis; without it each worker's
+        # sockets would hear only the events raised in that worker.
+        typer.echo(f"--workers {workers} 需要设置 ZD_REDIS_URL：没有 Redis 时实时推送只能送达一个工作进程的连接，"
+                   "请设置 ZD_REDIS_URL 或以 --workers 1 运行", err=True)
+        raise typer.Exit(2)
+    require_schema()
     logging.basicConfig(level=os.environ.get("ZD_LOG_LEVEL", "info").upper(),
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
     _ensure_var()

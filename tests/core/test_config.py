@@ -1,4 +1,4 @@
-"""Configuration: outside demo mode the server refuses to start with missing or default secrets."""
+"""Configuration: the server refuses to start with missing, default or malformed settings."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from zhengding.config import DEMO_DATA_KEY, DEMO_INDEX_KEY, DEMO_SECRET_KEY, Settings
+from zhengding.config import DEMO_DATA_KEY, DEMO_INDEX_KEY, DEMO_SECRET_KEY, ConfigError, Settings
 
 ZHENGDING = Path(sys.executable).with_name("zhengding")
 REAL = {"ZD_SECRET_KEY": "a-real-secret-key-0123456789abcdef",
@@ -74,8 +74,8 @@ def test_serve_refuses_to_start_without_secrets(tmp_path):
     env["ZD_VAR_DIR"] = str(tmp_path)
     result = subprocess.run([str(ZHENGDING), "serve", "--port", "1"], env=env, capture_output=True, text=True,
                             timeout=60)
-    assert result.returncode != 0
-    assert "refusing to start outside demo mode" in result.stderr
+    assert result.returncode == 1
+    assert result.stderr.startswith("配置有误，拒绝启动：")
     for name in ("ZD_SECRET_KEY", "ZD_DATA_KEYS", "ZD_INDEX_KEY"):
         assert name in result.stderr
     assert not (tmp_path / "zhengding.db").exists()
@@ -98,3 +98,93 @@ def test_the_server_tunes_the_garbage_collector_after_start_up_unless_told_not_t
         out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=120)
         assert out.returncode == 0, out.stderr
         assert out.stdout.strip().splitlines()[-1] == expected
+
+
+# --- malformed values (issue #13, point 10) ------------------------------------------------
+
+def _b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode()
+
+
+MALFORMED = [
+    ("ZD_SECRET_KEY", "x", "至少 32 个字符"),
+    ("ZD_DATA_KEYS", "k1" + _b64(b"0123456789abcdef"), "应为 密钥编号:base64"),
+    ("ZD_DATA_KEYS", "k1:not-base64!", "不是有效的 base64"),
+    ("ZD_DATA_KEYS", "k1:" + _b64(b"short"), "应为 16 字节（SM4 密钥），实为 5 字节"),
+    ("ZD_DATA_KEYS", "k1:" + _b64(b"0123456789abcdef") + ",k1:" + _b64(b"fedcba9876543210"), "密钥编号 k1 重复"),
+    ("ZD_DATA_KEYS", "k 1:" + _b64(b"0123456789abcdef"), "密钥编号应为 1–32 位字母、数字、_ 或 -"),
+    ("ZD_INDEX_KEY", _b64(b"x"), "应为至少 16 字节密钥的 base64（实为 1 字节）"),
+    ("ZD_INDEX_KEY", "***", "不是有效的 base64"),
+    ("ZD_PORT", "eighty", "应为整数"),
+    ("ZD_PORT", "70000", "应在 1 至 65535 之间"),
+    ("ZD_MAX_BODY_BYTES", "0", "应不小于 1（当前为 0）"),
+    ("ZD_STATS_REUSE_MS", "5000", "应在 0 至 2000 之间"),
+    ("ZD_RUN_WORKER", "maybe", "应为 1/0、true/false、yes/no 或 on/off"),
+    ("ZD_TRUSTED_PROXIES", "10.0.0.1,proxy.local", "proxy.local 不是 IP 地址或网段"),
+]
+
+
+@pytest.mark.parametrize("demo", [False, True], ids=["production", "demo"])
+@pytest.mark.parametrize(("name", "value", "rule"), MALFORMED,
+                         ids=[f"{n}={v[:12]}" for n, v, _ in MALFORMED])
+def test_a_malformed_value_is_refused_naming_the_variable_and_the_rule(monkeypatch, name, value, rule, demo):
+    env = {**REAL, name: value, **({"ZD_DEMO": "1"} if demo else {})}
+    with pytest.raises(ConfigError) as exc:
+        _from_env(monkeypatch, **env)
+    lines = str(exc.value).splitlines()
+    assert lines[0] == "配置有误，拒绝启动："
+    (line,) = lines[1:]
+    assert line.startswith(f"  {name}：") and rule in line
+
+
+def test_every_problem_is_reported_at_once(monkeypatch):
+    with pytest.raises(ConfigError) as exc:
+        _from_env(monkeypatch, ZD_SECRET_KEY="x", ZD_DATA_KEYS="k1:%%%", ZD_INDEX_KEY=_b64(b"x"), ZD_PORT="p")
+    named = [line.split("：")[0].strip() for line in str(exc.value).splitlines()[1:]]
+    assert named == ["ZD_PORT", "ZD_SECRET_KEY", "ZD_DATA_KEYS", "ZD_INDEX_KEY"]
+
+
+def test_the_key_rules_match_what_the_keyring_accepts(monkeypatch):
+    from zhengding.privacy.crypto import Keyring
+
+    settings = _from_env(monkeypatch, **{**REAL, "ZD_DATA_KEYS": f"new-2:{_b64(b'fedcba9876543210')}, {REAL['ZD_DATA_KEYS']}"})
+    ring = Keyring.parse(settings.data_keys, settings.index_key)
+    assert ring.current_id == "new-2" and set(ring.keys) == {"new-2", "k1"}
+
+
+def test_trusted_proxies_are_addresses_and_networks(monkeypatch):
+    settings = _from_env(monkeypatch, **REAL, ZD_TRUSTED_PROXIES=" 127.0.0.1, 10.0.0.0/8 ,::1,")
+    assert [str(n) for n in settings.trusted_proxies] == ["127.0.0.1/32", "10.0.0.0/8", "::1/128"]
+    assert _from_env(monkeypatch, **REAL).trusted_proxies == ()
+
+
+def _serve(tmp_path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("ZD_")}
+    return subprocess.run([str(ZHENGDING), "serve", "--port", "1", *args],
+                          env={**clean, "ZD_VAR_DIR": str(tmp_path), **env}, capture_output=True, text=True,
+                          timeout=60)
+
+
+def test_serve_refuses_malformed_keys_before_starting(tmp_path):
+    result = _serve(tmp_path, {"ZD_SECRET_KEY": "x", "ZD_DATA_KEYS": "k1:AAAA", "ZD_INDEX_KEY": _b64(b"x")})
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert lines[0] == "配置有误，拒绝启动："
+    assert [line.split("：")[0].strip() for line in lines[1:]] == ["ZD_SECRET_KEY", "ZD_DATA_KEYS", "ZD_INDEX_KEY"]
+    assert not (tmp_path / "zhengding.db").exists()
+
+
+def test_serve_refuses_a_malformed_value_in_demo_mode_too(tmp_path):
+    result = _serve(tmp_path, {"ZD_DEMO": "1", "ZD_INDEX_KEY": _b64(b"x")})
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[1:] == ["  ZD_INDEX_KEY：应为至少 16 字节密钥的 base64（实为 1 字节）"]
+
+
+def test_serve_with_several_workers_needs_redis(tmp_path):
+    result = _serve(tmp_path, {"ZD_DEMO": "1"}, "--workers", "2")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip() == ("--workers 2 需要设置 ZD_REDIS_URL：没有 Redis 时实时推送只能送达一个工作进程的连接，"
+                                     "请设置 ZD_REDIS_URL 或以 --workers 1 运行")
+    assert not (tmp_path / "zhengding.db").exists()

@@ -12,6 +12,8 @@ def register(app: typer.Typer) -> None:
         concurrency: int = typer.Option(1, "--concurrency", "-c", min=1, max=32, help="本进程内并行的处理循环数"),
     ) -> None:
         """运行后台任务处理进程（发件箱：短信、提醒、升级、定时任务）。"""
+        from zhengding.cli import require_schema
         from zhengding.notify.worker_main import main
 
+        require_schema()
         main(worker_id, concurrency)

@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives import hmac as c_hmac
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from zhengding.config import get_settings
+from zhengding.config import get_settings, parse_data_keys, parse_index_key
 
 PREFIX = "v1"
 
@@ -44,24 +44,14 @@ class Keyring:
 
     @classmethod
     def parse(cls, data_keys: str, index_key: str) -> Keyring:
-        keys: dict[str, bytes] = {}
-        current = None
-        for item in filter(None, (part.strip() for part in data_keys.split(","))):
-            key_id, _, encoded = item.partition(":")
-            try:
-                raw = base64.b64decode(encoded, validate=True)
-            except binascii.Error as exc:
-                raise KeyError_(f"ZD_DATA_KEYS: key {key_id!r} is not base64") from exc
-            if len(raw) != 16 or not key_id:
-                raise KeyError_(f"ZD_DATA_KEYS: key {key_id!r} must be id:base64(16 bytes)")
-            keys[key_id] = raw
-            current = current or key_id
-        if current is None:
-            raise KeyError_("ZD_DATA_KEYS is empty")
-        idx = base64.b64decode(index_key) if index_key else b""
-        if len(idx) < 16:
-            raise KeyError_("ZD_INDEX_KEY must be base64 of at least 16 bytes")
-        return cls(current, keys, idx)
+        # The rules are the configuration's (checked at start): one place says what a key is.
+        keys, problems = parse_data_keys(data_keys)
+        if problems:
+            raise KeyError_("ZD_DATA_KEYS: " + "; ".join(problems))
+        idx, problem = parse_index_key(index_key)
+        if problem:
+            raise KeyError_("ZD_INDEX_KEY: " + problem)
+        return cls(next(iter(keys)), keys, idx)
 
 
 @lru_cache(maxsize=1)
