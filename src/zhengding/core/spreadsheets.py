@@ -14,13 +14,23 @@ secret and returns who exported the file and when (`zhengding trace FILE.xlsx`).
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import csv
+import dataclasses
 import hashlib
 import hmac
 import io
+import logging
+import os
+import pickle
 import re
+import resource
+import signal
+import sys
 import zipfile
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time
@@ -31,7 +41,9 @@ from xml.etree import ElementTree
 import orjson
 from python_calamine import CalamineWorkbook
 
-from zhengding.core.errors import ValidationFailed, field_error
+from zhengding.core.errors import AppError, PayloadTooLarge, ValidationFailed, field_error
+
+logger = logging.getLogger(__name__)
 
 _HEADER_NOISE = re.compile(r"[\s*＊]|[（(][^）)]*[）)]")  # "身份证号（可选）", "*姓名", " 手机号 "
 _SCIENTIFIC = re.compile(r"[+-]?\d+(\.\d+)?[eE][+-]?\d+")
@@ -132,37 +144,279 @@ def _unreadable() -> ValidationFailed:
                             [field_error("file", "文件无法读取")])
 
 
-def sheet_rows(content: bytes) -> list[list[Any]]:
-    """All rows of the first sheet (index + 1 = the row number Excel shows)."""
-    return list(iter_sheet_rows(content))
+# --- limits --------------------------------------------------------------------------------
+# An upload cannot stall the server or exhaust its memory: `read_rows` parses in a child
+# process (its own memory cap and CPU time, off the server's event loop and GIL), refusing
+# before calamine expands anything a zip whose parts unpack past the limit or at an abnormal
+# ratio, then a sheet whose extent passes the rows or columns limit (trailing empty rows
+# included), a cell longer than the limit and, in all, more text than the unpacked limit.
+# 413 for the file's size (bytes, unpacked size, ratio, rows, columns, memory, time); 422 for
+# one cell, with its row and column. Each message names the limit.
+
+_SMALL_PART = 1_048_576  # parts below this may compress at any ratio (styles, empty sheets)
+_FRAME_ROWS = 2000
 
 
-def iter_sheet_rows(content: bytes) -> Iterator[list[Any]]:
-    """Rows of the first sheet, streamed: iter_rows starts at the sheet's first row (empty
-    leading rows included), so the index + 1 is the row number Excel shows."""
+@dataclass(frozen=True)
+class Limits:
+    rows: int = 200_000  # data rows below a header
+    columns: int = 100
+    cell_chars: int = 10_000
+    unpacked_bytes: int = 100 * 1_048_576
+    ratio: int = 100
+    memory_bytes: int = 1024 * 1_048_576  # of the parsing process
+    seconds: int = 60  # of CPU (and, with a margin, of wall time) for the parse
+
+    @classmethod
+    def current(cls) -> Limits:
+        from zhengding.config import get_settings
+
+        s = get_settings()
+        return cls(rows=s.upload_max_rows, columns=s.upload_max_columns, cell_chars=s.upload_max_cell_chars,
+                   unpacked_bytes=s.upload_max_unpacked_mb * 1_048_576, ratio=s.upload_max_ratio,
+                   memory_bytes=s.upload_parse_memory_mb * 1_048_576, seconds=s.upload_parse_seconds)
+
+
+def _too_large(message: str) -> PayloadTooLarge:
+    return PayloadTooLarge(message, [field_error("file", message)])
+
+
+def column_letters(index: int) -> str:
+    """0 → "A", 26 → "AA": the column as Excel names it."""
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+def check_archive(content: bytes, limits: Limits) -> None:
+    """Refuse a zip bomb from its central directory, before anything is expanded."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            parts = archive.infolist()
+    except (zipfile.BadZipFile, ValueError, EOFError):
+        return  # not a zip (an .xls, or damaged): calamine decides, under the process's memory cap
+    total = 0
+    for part in parts:
+        total += part.file_size
+        if total > limits.unpacked_bytes:
+            raise _too_large(f"文件解压后超过 {limits.unpacked_bytes // 1_048_576} MB 上限，请删除多余内容或分批上传")
+        if part.file_size > _SMALL_PART and part.file_size > limits.ratio * max(part.compress_size, 1):
+            raise _too_large(f"文件压缩比超过 {limits.ratio} 倍上限（疑似压缩炸弹），请用 Excel/WPS 另存后重新上传")
+
+
+def _check_extent(last_row: int, last_column: int, limits: Limits) -> None:
+    """`last_row` as Excel numbers it; `last_column` 0-based."""
+    if last_row > limits.rows + 1:
+        raise _too_large(f"表格超过 {limits.rows} 行上限（含空行，最后一行为第 {last_row} 行），"
+                         "请删除多余的空行或分批上传")
+    if last_column >= limits.columns:
+        raise _too_large(f"表格超过 {limits.columns} 列上限（最后一列为 {column_letters(last_column)} 列），"
+                         "请删除多余的列后重新上传")
+
+
+def _cell_too_long(row: int, column: int | None, limits: Limits) -> ValidationFailed:
+    where = f"第 {row} 行 {column_letters(column)} 列" if column is not None else f"第 {row} 行有单元格"
+    message = f"{where}的内容超过 {limits.cell_chars} 字上限"
+    return ValidationFailed(message, [field_error("file", message, row)])
+
+
+def _limited(rows: Iterator[list[Any]], limits: Limits) -> Iterator[list[Any]]:
+    """Rows with every cell and the text in all checked; row i (0-based) is line i + 1."""
+    text_left = limits.unpacked_bytes
+    for number, row in enumerate(rows, start=1):
+        if number > limits.rows + 1:
+            _check_extent(number, 0, limits)
+        if len(row) > limits.columns:
+            _check_extent(number, len(row) - 1, limits)
+        for column, value in enumerate(row):
+            if type(value) is str:
+                if len(value) > limits.cell_chars:
+                    raise _cell_too_long(number, column, limits)
+                text_left -= len(value)
+        if text_left < 0:
+            raise _too_large(f"表格内容超过 {limits.unpacked_bytes // 1_048_576} MB 上限，请分批上传")
+        yield row
+
+
+def _sheet_rows(content: bytes, limits: Limits) -> Iterator[list[Any]]:
+    check_archive(content, limits)
     try:
         workbook = CalamineWorkbook.from_filelike(io.BytesIO(content))
         if not workbook.sheet_names:
             return
-        rows = workbook.get_sheet_by_index(0).iter_rows()
+        sheet = workbook.get_sheet_by_index(0)
+    except MemoryError:
+        raise
     except Exception:  # calamine raises several unrelated types for damaged files
         raise _unreadable() from None
+    if sheet.end is not None:
+        _check_extent(sheet.end[0] + 1, sheet.end[1], limits)
+    # iter_rows starts at the sheet's first row (empty leading rows included), so the index + 1
+    # is the row number Excel shows.
+    rows = sheet.iter_rows()
     while True:
         try:
             row = next(rows)
         except StopIteration:
             return
+        except MemoryError:
+            raise
         except Exception:
             raise _unreadable() from None
         yield row
 
 
-def iter_rows(content: bytes, filename: str = "") -> Iterator[list[Any]]:
-    """Rows of an xlsx (first sheet) or csv upload, streamed; row i (0-based) is line i + 1."""
+def _csv_rows(content: bytes, limits: Limits) -> Iterator[list[Any]]:
+    reader = csv.reader(io.StringIO(decode_csv(content), newline=""))
+    previous = csv.field_size_limit(limits.cell_chars)  # a longer field is refused while it is read
+    try:
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                if "field larger" in str(exc):
+                    raise _cell_too_long(reader.line_num, None, limits) from None
+                raise _unreadable() from None
+            yield row
+    finally:
+        csv.field_size_limit(previous)
+
+
+def iter_rows(content: bytes, filename: str = "", limits: Limits | None = None) -> Iterator[list[Any]]:
+    """Rows of an xlsx (first sheet) or csv upload within the limits, in this process (tests,
+    tools, the parsing process itself); row i (0-based) is line i + 1. A server reads an upload
+    with `read_rows`."""
+    limits = limits or Limits.current()
     if detect_kind(content, filename) == "sheet":
-        yield from iter_sheet_rows(content)
+        yield from _limited(_sheet_rows(content, limits), limits)
     else:
-        yield from csv.reader(io.StringIO(decode_csv(content), newline=""))
+        yield from _limited(_csv_rows(content, limits), limits)
+
+
+async def read_rows(content: bytes, filename: str = "", limits: Limits | None = None) -> Iterator[list[Any]]:
+    """The rows of an upload, parsed in a child process within the limits (see above); they
+    come back in frames, unpickled one frame at a time as the caller iterates."""
+    limits = limits or Limits.current()
+    detect_kind(content, filename)  # a file that is no spreadsheet is refused without a process
+    args = orjson.dumps({"filename": filename, "limits": dataclasses.asdict(limits)}).decode()
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-c", _WORKER, args, stdin=asyncio.subprocess.PIPE,
+                                                stdout=asyncio.subprocess.PIPE)
+    try:
+        async with asyncio.timeout(limits.seconds + 10):
+            frames, error = await _exchange(proc, content, limits)
+            code = await proc.wait()
+    except TimeoutError:
+        raise _too_large(f"表格过大：解析超过 {limits.seconds} 秒上限，请分批上传") from None
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    if error is not None:
+        raise error
+    if code in (-signal.SIGABRT, -signal.SIGSEGV, -signal.SIGKILL, _OUT_OF_MEMORY):
+        raise _too_large(f"表格过大：解析所需内存超过 {limits.memory_bytes // 1_048_576} MB 上限，请分批上传")
+    if code == -signal.SIGXCPU:
+        raise _too_large(f"表格过大：解析超过 {limits.seconds} 秒上限，请分批上传")
+    if code != 0:
+        logger.warning("spreadsheet parsing process exited with %s", code)
+        raise _unreadable()
+    return _unpickled(frames)
+
+
+_WORKER = "from zhengding.core.spreadsheets import parse_worker; parse_worker()"
+_OUT_OF_MEMORY = 3  # the parsing process's exit code on a Python MemoryError
+_ROWS, _ERROR = b"R", b"E"
+
+
+async def _exchange(proc: asyncio.subprocess.Process, content: bytes,
+                    limits: Limits) -> tuple[deque[bytes], AppError | None]:
+    """Feed the upload to the parsing process and collect its frames (bounded in all)."""
+    assert proc.stdin is not None and proc.stdout is not None
+    stdin, stdout = proc.stdin, proc.stdout
+
+    async def feed() -> None:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            stdin.write(content)
+            await stdin.drain()
+        stdin.close()
+
+    feeding = asyncio.ensure_future(feed())
+    frames: deque[bytes] = deque()
+    budget = 2 * limits.unpacked_bytes + _SMALL_PART  # pickled rows are at most about twice their text
+    error: AppError | None = None
+    try:
+        while True:
+            try:
+                head = await stdout.readexactly(5)
+            except asyncio.IncompleteReadError:
+                break
+            size = int.from_bytes(head[1:], "big")
+            budget -= size
+            if budget < 0:
+                raise _too_large(f"表格内容超过 {limits.unpacked_bytes // 1_048_576} MB 上限，请分批上传")
+            body = await stdout.readexactly(size)
+            if head[:1] == _ERROR:
+                error = _app_error(orjson.loads(body))
+            else:
+                frames.append(body)
+    finally:
+        await feeding
+    return frames, error
+
+
+def _app_error(data: dict[str, Any]) -> AppError:
+    if data["status"] == PayloadTooLarge.status:
+        return PayloadTooLarge(data["message"], data["details"])
+    return ValidationFailed(data["message"], data["details"])
+
+
+class _CellUnpickler(pickle.Unpickler):
+    """Cells are plain values and datetimes: nothing else may come out of a frame."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if module == "datetime" and name in ("date", "time", "datetime", "timedelta", "timezone"):
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"{module}.{name} is not a cell value")
+
+
+def _unpickled(frames: deque[bytes]) -> Iterator[list[Any]]:
+    while frames:
+        yield from _CellUnpickler(io.BytesIO(frames.popleft())).load()
+
+
+def parse_worker() -> None:
+    """The parsing process: limits from argv, the upload on stdin, frames on stdout."""
+    args = orjson.loads(sys.argv[1])
+    limits = Limits(**args["limits"])
+    resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
+    resource.setrlimit(resource.RLIMIT_CPU, (limits.seconds, limits.seconds + 5))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # an abort at the memory cap dumps nothing
+    os.nice(10)  # the server's requests come first on a busy CPU
+    content = sys.stdin.buffer.read()
+    out = sys.stdout.buffer
+
+    def frame(kind: bytes, body: bytes) -> None:
+        out.write(kind + len(body).to_bytes(4, "big") + body)
+
+    try:
+        batch: list[list[Any]] = []
+        for row in iter_rows(content, args["filename"], limits):
+            batch.append(row)
+            if len(batch) == _FRAME_ROWS:
+                frame(_ROWS, pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL))
+                batch = []
+        if batch:
+            frame(_ROWS, pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL))
+    except AppError as exc:
+        frame(_ERROR, orjson.dumps({"status": exc.status, "message": exc.message, "details": exc.details}))
+    except MemoryError:
+        os._exit(_OUT_OF_MEMORY)
+    out.flush()
 
 
 # --- watermark -----------------------------------------------------------------------------

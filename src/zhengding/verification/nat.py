@@ -219,7 +219,7 @@ async def import_results(session: AsyncSession, actor: Actor, content: bytes, fi
         raise NotFound()
     if not content.strip():
         raise ValidationFailed("上传的文件是空的", [field_error("file", "文件为空")])
-    rows = spreadsheets.iter_rows(content, filename)
+    rows = await spreadsheets.read_rows(content, filename)
     header: list[str] | None = None
     line = 0
     for line, raw in enumerate(rows, start=1):  # noqa: B007

@@ -11,7 +11,6 @@ written. A corrected report can be imported again: its 行号 and 错误原因 c
 
 from __future__ import annotations
 
-import csv
 import io
 import re
 from dataclasses import dataclass, field
@@ -72,20 +71,17 @@ _cell_text = spreadsheets.cell_text
 _header_key = spreadsheets.header_key
 _recover_number = spreadsheets.recover_number
 _too_large_float = spreadsheets.too_large_float
-_detect_kind = spreadsheets.detect_kind
-_decode_csv = spreadsheets.decode_csv
-_sheet_rows = spreadsheets.sheet_rows
 
 
-def parse_roster(content: bytes, filename: str = "") -> Roster:
-    """Read the first sheet (or the csv) into rows; header problems raise a 422 at once."""
+async def read_roster(content: bytes, filename: str = "") -> Roster:
+    """Read the first sheet (or the csv), within the upload limits and off the event loop."""
     if not content.strip():
         raise ValidationFailed("上传的文件是空的", [field_error("file", "文件为空")])
-    if _detect_kind(content, filename) == "sheet":
-        raw_rows: list[list[Any]] = _sheet_rows(content)
-    else:
-        raw_rows = list(csv.reader(io.StringIO(_decode_csv(content), newline="")))
+    return parse_roster(list(await spreadsheets.read_rows(content, filename)))
 
+
+def parse_roster(raw_rows: list[list[Any]]) -> Roster:
+    """The rows of the upload as a roster; header problems raise a 422 at once."""
     header_index = next((i for i, r in enumerate(raw_rows) if any(_cell_text(v) for v in r)), None)
     if header_index is None:
         raise ValidationFailed("上传的文件是空的", [field_error("file", "文件为空")])
@@ -265,7 +261,7 @@ async def import_roster(session: AsyncSession, actor: Actor, content: bytes, fil
     """Create the valid rows' accounts (pending activation); report the others."""
     if not actor.grants_for(PERMISSION):
         raise NotFound()
-    roster = parse_roster(content, filename)
+    roster = await read_roster(content, filename)
     checked = await validate_roster(session, actor, roster)
     good = [c for c in checked if not c.errors]
     bad = [c for c in checked if c.errors]

@@ -219,7 +219,7 @@ async def import_batch(session: AsyncSession, actor: Actor, content: bytes, file
     day = local_day(at)
     task_deadline = deadline or batch.deadline
 
-    rows = spreadsheets.iter_rows(content, filename)
+    rows = await spreadsheets.read_rows(content, filename)
     header: list[str] | None = None
     header_line = 0
     for header_line, raw in enumerate(rows, start=1):  # noqa: B007
