@@ -16,6 +16,7 @@ import base64
 import io
 import json
 import re
+import sqlite3
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -128,6 +129,11 @@ def seed_hostile(server: DemoServer) -> Hostile:
     with _client(server, "sysadmin") as admin:
         units = [_ok(admin.post("/orgs", json={"parent_id": province_unit, "name": f"专班{h}", "kind": "department"}))
                  for h in HOSTILE]
+        # Units made from divisions cannot be renamed through the API; in the database, so that
+        # the statistics that list command units only show a hostile name too
+        sansha = next(c for c in _ok(admin.get(f"/orgs/{province_unit}/children")) if c["name"] == "三沙市")
+        with sqlite3.connect(server.var_dir / "zd.db") as db:
+            db.execute("UPDATE org_units SET name = ? WHERE id = ?", (f"三沙市{SVG}", sansha["id"]))
         people = [_ok(admin.post("/accounts", json={"name": f"王{h}", "phone": f"1371234{i:04d}",
                                                     "unit_id": units[i]["id"], "position": h}))
                   for i, h in enumerate(HOSTILE)]
@@ -235,7 +241,11 @@ class TestConsole:
         visit(page, guard, "/console/#/orgs", texts=(f"专班{SVG}",))
         tree = page.get_by_test_id("org-tree")
         tree.locator(".el-tree-node__expand-icon").first.click()
-        tree.get_by_text(f"专班{TEMPLATE}", exact=True).click()
+        node = tree.locator(".node-name", has_text=f"专班{TEMPLATE}")
+        expect(node).to_be_visible()
+        _settled(page)
+        node.click()
+        expect(page.get_by_test_id("unit-detail")).to_contain_text(f"专班{TEMPLATE}")
         expect(page.get_by_test_id("members")).to_contain_text(f"王{TEMPLATE}")
         guard.check("org unit members")
         visit(page, guard, "/console/#/accounts")
@@ -257,9 +267,15 @@ class TestConsole:
               charts=(("vstats-unit-chart", f"专班{SVG}"), ("vstats-batch-chart", hostile.batch_name)),
               shot="hostile-verification-stats")
         visit(page, guard, "/console/#/returnees/stats",
-              charts=(("rstats-port-chart", f"口岸{IMG}"), ("rstats-origin-chart", SHORT)),
+              charts=(("rstats-unit-chart", f"三沙市{SVG}"), ("rstats-port-chart", f"口岸{IMG}"),
+                      ("rstats-origin-chart", SHORT)),
               shot="hostile-returnees-stats")
-        visit(page, guard, "/console/#/returnees", texts=(f"口岸{TEMPLATE}",))
+        visit(page, guard, "/console/#/returnees", texts=(f"口岸{TEMPLATE}", f"口岸{SVG}"))
+        page.get_by_test_id("rlist-table").locator(".el-table__row", has_text=f"口岸{IMG}") \
+            .get_by_test_id("rlist-link").click()
+        expect(page.locator(".el-drawer")).to_contain_text(f"秀华社区居民委员会{IMG}")
+        screenshot(page, "hostile-returnee-drawer")
+        guard.check("returnee drawer")
         visit(page, guard, "/console/#/returnees/routing")
         visit(page, guard, "/console/#/returnees/anomalies")
 
