@@ -105,7 +105,7 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> F
     docs.install(app, settings, web_dist() / "console" / "api-docs")
     _mount_web(app)
     app.add_middleware(RequestContextMiddleware, max_body=settings.max_body_bytes,
-                       max_upload=settings.max_upload_bytes)
+                       max_upload=settings.max_upload_bytes, trusted_proxies=settings.trusted_proxies)
     security_headers.install(app)
     return app
 

@@ -59,14 +59,6 @@ class TestRecording:
         item = next(i for i in listed.json()["items"] if i["request_id"] == rid)
         assert item["target_id"] == r.json()["id"] and item["role"] == "system_admin" and item["ip"] == "127.0.0.1"
 
-    async def test_the_real_client_address_is_taken_from_the_local_proxy(self, client, db, personas: Personas):
-        rid = f"req-{uuid.uuid4().hex}"
-        r = await client.post("/api/downloads/log", json={"name": "名单.xlsx", "kind": "xlsx"},
-                              headers={**personas.grid1.headers, "X-Request-Id": rid, "X-Real-IP": "10.1.2.3"})
-        assert r.status_code == 200, r.text
-        (row,) = await _rows(db, request_id=rid)
-        assert (row.action, row.ip, row.actor_id) == ("files.download.saved", "10.1.2.3", personas.grid1.user_id)
-
     async def test_a_saved_download_is_logged_with_the_kind_the_page_names(self, client, db, personas: Personas):
         rid = f"req-{uuid.uuid4().hex}"
         r = await client.post("/api/downloads/log", json={"name": "核查任务.xlsx", "kind": "verification_tasks"},

@@ -2,24 +2,64 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
 
+from zhengding.config import Network
 from zhengding.core.errors import PayloadTooLarge
 from zhengding.core.ids import new_id
 
 Scope = dict[str, Any]
 access_log = logging.getLogger("zhengding.access")
+_MAX_HOPS = 16
+
+
+def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        address = ipaddress.ip_address(text.strip())
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        return address.ipv4_mapped
+    return address
+
+
+def client_address(peer: str | None, headers: Mapping[bytes, bytes], trusted: tuple[Network, ...]) -> str | None:
+    """The client's address as audited. X-Forwarded-For / X-Real-IP are believed only when the
+    peer is a trusted proxy (ZD_TRUSTED_PROXIES); from X-Forwarded-For the right-most address
+    that is not itself a trusted proxy (the left part is whatever the client sent)."""
+    if not trusted or peer is None:
+        return peer
+    hop = _address(peer)
+    if hop is None or not any(hop in network for network in trusted):
+        return peer
+    forwarded = headers.get(b"x-forwarded-for")
+    if forwarded:
+        chosen = str(hop)
+        for text in reversed(forwarded.decode("latin-1").split(",")[-_MAX_HOPS:]):
+            address = _address(text)
+            if address is None:
+                break  # not written by a proxy of ours: stop at the last address one vouched for
+            chosen = str(address)
+            if not any(address in network for network in trusted):
+                break
+        return chosen
+    real = headers.get(b"x-real-ip")
+    address = _address(real.decode("latin-1")) if real else None
+    return str(address) if address is not None else str(hop)
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: Any, *, max_body: int, max_upload: int) -> None:
+    def __init__(self, app: Any, *, max_body: int, max_upload: int, trusted_proxies: tuple[Network, ...] = ()) -> None:
         self.app = app
         self.max_body = max_body
         self.max_upload = max_upload
+        self.trusted_proxies = trusted_proxies
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -28,9 +68,7 @@ class RequestContextMiddleware:
         state = scope.setdefault("state", {})
         state["request_id"] = headers.get(b"x-request-id", b"").decode()[:64] or new_id()
         client = scope.get("client")
-        peer = client[0] if client else None
-        real = headers.get(b"x-real-ip")
-        state["client_ip"] = real.decode()[:64] if real and peer in ("127.0.0.1", "::1") else peer
+        state["client_ip"] = client_address(client[0] if client else None, headers, self.trusted_proxies)
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
 

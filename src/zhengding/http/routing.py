@@ -55,8 +55,6 @@ def make_router(prefix: str = "", tags: list[str | Enum] | None = None) -> APIRo
 
 
 def client_ip(request: Request) -> str | None:
-    # Behind nginx the real address is in X-Real-IP; trust it only from a loopback proxy.
-    peer = request.client.host if request.client else None
-    if peer in {"127.0.0.1", "::1"} and request.headers.get("x-real-ip"):
-        return request.headers["x-real-ip"]
-    return peer
+    """The audited client address, as the middleware settled it (ZD_TRUSTED_PROXIES)."""
+    ip: str | None = request.state.client_ip
+    return ip
