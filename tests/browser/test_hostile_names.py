@@ -189,12 +189,18 @@ def sweep_tooltip(page: Page, testid: str, wanted: str) -> str:
     box = chart.bounding_box()
     assert box, testid
     seen = ""
-    path = [(box["x"] + box["width"] * f / 40, box["y"] + box["height"] * 0.55) for f in range(2, 39)]
-    path += [(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * f / 40) for f in range(2, 39)]
+    # Every 6 px across the whole box, both ways: a category at the very edge of the grid is
+    # crossed too. The tooltip is read after two animation frames (ECharts throttles the axis
+    # pointer: read at once, the text is still the previous category's).
+    across = max(8, int(box["width"] / 6))
+    down = max(8, int(box["height"] / 6))
+    path = [(box["x"] + box["width"] * f / across, box["y"] + box["height"] * 0.55) for f in range(1, across)]
+    path += [(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * f / down) for f in range(1, down)]
     for x, y in path:
         page.mouse.move(x, y)
-        text = chart.evaluate("(el) => Array.from(el.querySelectorAll(':scope > div'))"
-                              ".filter((d) => !d.querySelector('canvas')).map((d) => d.textContent).join(' ')")
+        text = chart.evaluate("(el) => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(() =>"
+                              " done(Array.from(el.querySelectorAll(':scope > div'))"
+                              ".filter((d) => !d.querySelector('canvas')).map((d) => d.textContent).join(' ')))))")
         if wanted in text:
             tooltip_markup = chart.evaluate("(el) => el.innerHTML")
             assert "<img" not in tooltip_markup and "<svg" not in tooltip_markup, f"{testid}: markup from data"
