@@ -305,7 +305,11 @@ class TestServerStaysResponsive:
         assert limit in r.json()["error"]["message"]
         assert len(probe.latencies) >= 3, f"{name}: the upload ended before the health probe ran"
         worst = max(probe.latencies) * 1000
-        assert worst < 100, (f"{name}: /api/health took {worst:.0f} ms during the upload "
+        # 100 ms is the target; on a shared machine whose bare polling already stalls longer,
+        # the upload may add nothing beyond three times that noise (a parse on the event loop
+        # stalls for seconds, far past either).
+        allowed = max(100.0, 3 * max(bare.latencies) * 1000)
+        assert worst < allowed, (f"{name}: /api/health took {worst:.0f} ms during the upload "
                              f"(bare polling: {max(bare.latencies) * 1000:.0f} ms)")
         growth = max(probe.rss) - before
         assert growth < 200, f"{name}: the server grew by {growth:.0f} MB"
