@@ -49,14 +49,14 @@ async def change_deadline(session: AsyncSession, actor: Actor, item_id: str, bod
     new = body.deadline
     at = now()
     if new <= at:
-        raise ValidationFailed("办理时限须晚于当前时间", details=[field_error("deadline", "past")])
+        raise ValidationFailed("办理时限须晚于当前时间", details=[field_error("deadline", "办理时限须晚于当前时间")])
     if item.parent_id:
         parent = await session.get(SupervisionItem, item.parent_id)
         if parent is not None and parent.deadline is not None and new > parent.deadline:
-            raise ValidationFailed("子事项时限不能晚于上级事项时限", details=[field_error("deadline", "after_parent")])
+            raise ValidationFailed("子事项时限不能晚于上级事项时限", details=[field_error("deadline", "子事项时限不能晚于上级事项时限")])
     old = item.deadline
     if old == new:
-        raise ValidationFailed("新时限与原时限相同", details=[field_error("deadline", "unchanged")])
+        raise ValidationFailed("新时限与原时限相同", details=[field_error("deadline", "新时限与原时限相同")])
     item.deadline, item.updated_at = new, at
     owners = await repo.owners_of(session, [item.id])
     moved: list[SupervisionOwner] = []
@@ -117,7 +117,7 @@ async def cancel_item(session: AsyncSession, actor: Actor, item_id: str, body: C
     item = await _open_item_as_assigner(session, actor, item_id)
     reason = body.reason.strip()
     if not reason:
-        raise ValidationFailed("撤销须说明理由", details=[field_error("reason", "required")])
+        raise ValidationFailed("撤销须说明理由", details=[field_error("reason", "撤销须说明理由")])
     people = await _cancel(session, actor, item, reason)
     await session.flush()
     if item.parent_owner_id:  # the sub-item no longer counts in its parent owner's roll-up

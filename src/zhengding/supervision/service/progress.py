@@ -53,7 +53,7 @@ async def report_progress(session: AsyncSession, actor: Actor, item_id: str, bod
     if not common.acts_for(actor, owner):
         raise Forbidden("只有承办人可以报送落实情况")
     if item.status != ItemStatus.OPEN:
-        raise ValidationFailed("该事项已办结", details=[field_error("item", "closed")])
+        raise ValidationFailed("该事项已办结", details=[field_error("item", "该事项已办结")])
     new_status = workflow.after_report(owner.status, final=body.final, requires_review=item.requires_review)
     at = now()
     owner.status = new_status
@@ -98,7 +98,7 @@ async def review_report(session: AsyncSession, actor: Actor, item_id: str, body:
     owner = await common.owner_for(session, item, body.owner_id)
     new_status = workflow.after_review(owner.status, body.decision)
     if body.decision == "return" and not body.reason.strip():
-        raise ValidationFailed("退回须说明理由", details=[field_error("reason", "required")])
+        raise ValidationFailed("退回须说明理由", details=[field_error("reason", "退回须说明理由")])
     closed = False
     if new_status == OwnerStatus.ACCEPTED:
         await common.mark_accepted(session, owner)
@@ -130,7 +130,7 @@ async def urge_item(session: AsyncSession, actor: Actor, item_id: str, body: Urg
     if not common.is_assigner(actor, item):
         raise Forbidden("只有交办方可以催办")
     if item.status != ItemStatus.OPEN:
-        raise ValidationFailed("该事项已办结", details=[field_error("item", "closed")])
+        raise ValidationFailed("该事项已办结", details=[field_error("item", "该事项已办结")])
     owners = [o for o in await repo.owners_of(session, [item.id]) if workflow.is_unfinished(o.status)]
     if body and body.owner_ids is not None:
         unknown = set(body.owner_ids) - {o.id for o in await repo.owners_of(session, [item.id])}
