@@ -63,6 +63,23 @@ class ActivationCode(Base):
     created_at: Mapped[datetime] = created_at_column()
 
 
+class ActivationCodeSet(Base):
+    """The latest set of activation codes issued for a unit's subtree, one row per unit,
+    replaced by the next issue, so that the set can be downloaded again. The codes are secrets:
+    the set is sealed at rest (SM4-GCM); `activation_codes.code_hash` stays what activation
+    checks, and each download marks the codes that no longer work."""
+
+    __tablename__ = "activation_code_sets"
+
+    id: Mapped[str] = id_column()
+    unit_id: Mapped[str] = mapped_column(ForeignKey("org_units.id"), unique=True)
+    issued_by: Mapped[str | None] = mapped_column(String(26))
+    issued_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    count: Mapped[int] = mapped_column(Integer)
+    content: Mapped[bytes] = mapped_column(EncryptedBlob("activation_code_sets.content"), deferred=True)
+
+
 class AuthSession(Base):
     __tablename__ = "auth_sessions"
 

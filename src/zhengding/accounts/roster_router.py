@@ -1,23 +1,22 @@
-"""Roster import, activation-code export and activation statistics (administrators)."""
+"""Roster import, activation codes (issue: POST; download the latest issued set: GET) and
+activation statistics (administrators)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from dataclasses import asdict
 from urllib.parse import quote
 
 from fastapi import Depends, File, Request, UploadFile
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from zhengding.accounts.schemas import ActivationCodeSetRead
 from zhengding.accounts.service import activation, roster
 from zhengding.authz.actor import Actor
 from zhengding.config import get_settings
-from zhengding.core.clock import local_text, now
-from zhengding.core.db import defer_write
 from zhengding.core.errors import PayloadTooLarge
 from zhengding.http.deps import current_actor, get_session
 from zhengding.http.routing import make_router
-from zhengding.orgs import service as org_service
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -52,24 +51,18 @@ async def import_report(import_id: str, actor: Actor = Depends(current_actor),
     return Response(content, media_type=XLSX, headers=attachment(filename))
 
 
+@router.post("/orgs/{unit_id}/activation-codes", status_code=201)
+async def issue_activation_codes(unit_id: str, actor: Actor = Depends(current_actor),
+                                 session: AsyncSession = Depends(get_session)) -> ActivationCodeSetRead:
+    issued = await activation.issue_activation_codes(session, actor, unit_id)
+    return ActivationCodeSetRead(**asdict(issued))
+
+
 @router.get("/orgs/{unit_id}/activation-codes", response_class=Response)
-async def export_activation_codes(unit_id: str, actor: Actor = Depends(current_actor),
-                                  session: AsyncSession = Depends(get_session)) -> Response:
-    # A GET runs on a read-only session, but issuing codes writes: the export runs as a deferred
-    # write, which commits before the response is sent; the body is produced from its result.
-    unit = await org_service.access_unit(session, actor, unit_id, activation.EXPORT)
-    produced: dict[str, bytes] = {}
-
-    async def issue(writer: AsyncSession) -> None:
-        produced["xlsx"] = await activation.export_codes(writer, actor, unit_id)
-
-    defer_write(session, issue)
-
-    async def body() -> AsyncIterator[bytes]:
-        yield produced["xlsx"]
-
-    filename = f"{unit.name}-激活码-{local_text(now(), '%Y%m%d')}.xlsx"
-    return StreamingResponse(body(), media_type=XLSX, headers=attachment(filename))
+async def download_activation_codes(unit_id: str, actor: Actor = Depends(current_actor),
+                                    session: AsyncSession = Depends(get_session)) -> Response:
+    filename, content = await activation.download_activation_codes(session, actor, unit_id)
+    return Response(content, media_type=XLSX, headers=attachment(filename))
 
 
 @router.get("/stats/activation")

@@ -134,3 +134,14 @@ class RoleDefRead(BaseModel):
     scope: str
     permissions: list[str]
     admin: bool
+
+
+class ActivationCodeSetRead(BaseModel):
+    """A set of activation codes just issued for a unit's subtree (the codes themselves are
+    downloaded with GET /api/orgs/{unit_id}/activation-codes)."""
+
+    unit_id: str
+    unit_name: str
+    count: int
+    issued_at: datetime
+    expires_at: datetime

@@ -1,6 +1,7 @@
-"""Activation use-cases for administrators: export a unit's activation codes for distribution
-(fresh codes for every pending account of the subtree; earlier unused codes stop working) and
-activation statistics per unit and its children's subtrees.
+"""Activation use-cases for administrators: issue a unit's activation codes (fresh codes for
+every pending account of the subtree; earlier unused codes stop working; the set is kept sealed),
+download the latest issued set again (a read: it issues nothing) and activation statistics per
+unit and its children's subtrees.
 
 Statistics are set-based: one GROUP BY over all children, each counting the distinct accounts
 holding a membership anywhere in that child's subtree (prefix match on the materialised path).
@@ -10,38 +11,45 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from typing import cast
 
+import orjson
 import xlsxwriter
-from sqlalchemy import case, distinct, func, or_, select
+from sqlalchemy import Table, case, distinct, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import aliased, undefer
 
 from zhengding.accounts.enums import UserStatus
-from zhengding.accounts.models import User
-from zhengding.accounts.service.users import issue_codes
+from zhengding.accounts.models import ActivationCode, ActivationCodeSet, User
+from zhengding.accounts.service.users import code_hash, issue_codes
 from zhengding.audit import service as audit
 from zhengding.authz.actor import Actor
 from zhengding.authz.scope import in_scope, restrict
 from zhengding.config import get_settings
 from zhengding.core.clock import local_text, now
+from zhengding.core.errors import NotFound
+from zhengding.core.ids import new_id
 from zhengding.orgs import service as org_service
 from zhengding.orgs.models import Membership, OrgUnit
 from zhengding.privacy.masking import mask_phone
 
 EXPORT = "activation.export"
 STATS = "activation.stats"
-CODE_COLUMNS = ["单位", "姓名", "手机号", "职务", "激活码", "有效期至"]
+CODE_COLUMNS = ["单位", "姓名", "手机号", "职务", "激活码", "有效期至", "状态"]
 
 
-# --- export --------------------------------------------------------------------------------
+# --- issue and download ---------------------------------------------------------------------
 
-async def pending_accounts(session: AsyncSession, actor: Actor, unit: OrgUnit) -> list[tuple[str, str, str, str, str]]:
-    """(user id, unit name, name, phone, position) of each pending account with a membership in
-    the subtree, within the actor's scope; one row per account (its primary membership first)."""
+async def pending_accounts(session: AsyncSession, actor: Actor, unit: OrgUnit
+                           ) -> list[tuple[str, str, str, str, str, str]]:
+    """(user id, unit path, unit name, name, phone, position) of each pending account with a
+    membership in the subtree, within the actor's scope; one row per account (its primary
+    membership first)."""
     stmt = (
-        select(User.id, OrgUnit.name, User.name, User.phone, Membership.position)
+        select(User.id, OrgUnit.path, OrgUnit.name, User.name, User.phone, Membership.position)
         .join(Membership, Membership.user_id == User.id)
         .join(OrgUnit, OrgUnit.id == Membership.unit_id)
         .where(OrgUnit.path.startswith(unit.path, autoescape=True), User.status == str(UserStatus.PENDING))
@@ -49,41 +57,116 @@ async def pending_accounts(session: AsyncSession, actor: Actor, unit: OrgUnit) -
     )
     stmt = restrict(stmt, actor, EXPORT, path=OrgUnit.path)
     seen: set[str] = set()
-    out: list[tuple[str, str, str, str, str]] = []
-    for user_id, unit_name, name, phone, position in (await session.execute(stmt)).all():
+    out: list[tuple[str, str, str, str, str, str]] = []
+    for user_id, path, unit_name, name, phone, position in (await session.execute(stmt)).all():
         if user_id not in seen:
             seen.add(user_id)
-            out.append((user_id, unit_name, name, phone, position))
+            out.append((user_id, path, unit_name, name, phone, position))
     return out
 
 
-async def export_codes(session: AsyncSession, actor: Actor, unit_id: str) -> bytes:
-    """An xlsx of fresh activation codes for the pending accounts of the unit's subtree.
+@dataclass
+class IssuedSet:
+    unit_id: str
+    unit_name: str
+    count: int
+    issued_at: datetime
+    expires_at: datetime
 
-    Issuing revokes every earlier unused code of those accounts, so only the latest export
-    works. The plaintext codes exist only in the returned file; the export is audited."""
+
+async def _claim_set(session: AsyncSession, unit: OrgUnit, actor: Actor, issued_at: datetime,
+                     expires_at: datetime) -> None:
+    """Upsert the unit's set row before any code is issued: on PostgreSQL the row lock makes a
+    second issue for the unit wait, so its revocation sees (and voids) the codes of the first."""
+    values = {"id": new_id(), "unit_id": unit.id, "issued_by": actor.user_id, "issued_at": issued_at,
+              "expires_at": expires_at, "count": 0, "content": b""}
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    table = cast(Table, ActivationCodeSet.__table__)
+    stmt = dialect.insert(table).values(values)
+    stmt = stmt.on_conflict_do_update(index_elements=["unit_id"],
+                                      set_={k: stmt.excluded[k] for k in values if k not in ("id", "unit_id")})
+    await session.execute(stmt)
+
+
+async def issue_activation_codes(session: AsyncSession, actor: Actor, unit_id: str) -> IssuedSet:
+    """Fresh codes for the pending accounts of the unit's subtree (within the actor's scope).
+
+    Issuing revokes every earlier unused code of those accounts, so only the latest set works.
+    The set replaces the unit's previous one, sealed (the plaintext codes are never stored in
+    clear; `activation_codes` keeps their hashes); the issue is audited without the codes."""
     unit = await org_service.access_unit(session, actor, unit_id, EXPORT)
+    issued_at = now()
+    expires_at = issued_at + timedelta(days=get_settings().activation_code_days)
+    await _claim_set(session, unit, actor, issued_at, expires_at)
     accounts = await pending_accounts(session, actor, unit)
-    expires = now() + timedelta(days=get_settings().activation_code_days)
     codes = await issue_codes(session, actor, [a[0] for a in accounts])
-    audit.record(session, actor, "accounts.activation_codes.exported", target_type="org_unit", target_id=unit.id,
-                 detail={"unit_name": unit.name, "count": len(accounts)})
+    rows = [[user_id, path, unit_name, name, mask_phone(phone) or "", position or "", codes[user_id]]
+            for user_id, path, unit_name, name, phone, position in accounts]
+    await session.execute(update(ActivationCodeSet).where(ActivationCodeSet.unit_id == unit.id)
+                          .values(count=len(rows), content=orjson.dumps(rows)))
+    audit.record(session, actor, "accounts.activation_codes.issued", target_type="org_unit", target_id=unit.id,
+                 detail={"unit_name": unit.name, "count": len(rows)})
+    return IssuedSet(unit.id, unit.name, len(rows), issued_at, expires_at)
 
+
+VALID, USED, REVOKED, EXPIRED = "有效", "已使用", "已作废", "已过期"
+
+
+async def _code_states(session: AsyncSession, rows: list[list[str]]) -> dict[str, str]:
+    """Each code's state, read from the stored hashes (what activation checks)."""
+    states: dict[str, str] = {}
+    t = now()
+    by_hash = {code_hash(row[6]): row[6] for row in rows}
+    user_ids = list({row[0] for row in rows})
+    for start in range(0, len(user_ids), 900):
+        found = (await session.execute(
+            select(ActivationCode.code_hash, ActivationCode.used_at, ActivationCode.revoked_at, ActivationCode.expires_at)
+            .where(ActivationCode.user_id.in_(user_ids[start:start + 900]))
+        )).all()
+        for digest, used_at, revoked_at, expires_at in found:
+            code = by_hash.get(digest)
+            if code is None:
+                continue
+            states[code] = (USED if used_at is not None else REVOKED if revoked_at is not None
+                            else EXPIRED if expires_at <= t else VALID)
+    return states
+
+
+async def download_activation_codes(session: AsyncSession, actor: Actor, unit_id: str) -> tuple[str, bytes]:
+    """(file name, xlsx) of the unit's latest issued set, each code with its state now; issues
+    nothing (the download is audited, as every download of personal data). The rows are
+    limited to the downloader's scope."""
+    unit = await org_service.access_unit(session, actor, unit_id, EXPORT)
+    issued = (await session.execute(
+        select(ActivationCodeSet).where(ActivationCodeSet.unit_id == unit.id)
+        .options(undefer(ActivationCodeSet.content))
+    )).scalar_one_or_none()
+    if issued is None:
+        raise NotFound("该单位尚未生成激活码，请先生成激活码再下载")
+    rows = [row for row in orjson.loads(issued.content) if in_scope(actor, EXPORT, path=row[1])]
+    states = await _code_states(session, rows)
+    audit.record(session, actor, "accounts.activation_codes.downloaded", target_type="org_unit", target_id=unit.id,
+                 detail={"unit_name": unit.name, "count": len(rows), "issued_at": issued.issued_at.isoformat()})
+    filename = f"{unit.name}-激活码-{local_text(issued.issued_at, '%Y%m%d')}.xlsx"
+    return filename, _codes_xlsx(rows, states, local_text(issued.expires_at))
+
+
+def _codes_xlsx(rows: list[list[str]], states: dict[str, str], until: str) -> bytes:
     out = io.BytesIO()
     book = xlsxwriter.Workbook(out, {"in_memory": True, "constant_memory": True})
     sheet = book.add_worksheet("激活码")
     head = book.add_format({"bold": True, "bg_color": "#F2F2F2"})
     mono = book.add_format({"font_name": "Consolas", "bold": True})
     sheet.write_row(0, 0, CODE_COLUMNS, head)
-    until = local_text(expires)
-    for r, (user_id, unit_name, name, phone, position) in enumerate(accounts, start=1):
+    for r, (_user_id, _path, unit_name, name, phone, position, code) in enumerate(rows, start=1):
         sheet.write_string(r, 0, unit_name)
         sheet.write_string(r, 1, name)
-        sheet.write_string(r, 2, mask_phone(phone) or "")
-        sheet.write_string(r, 3, position or "")
-        sheet.write_string(r, 4, codes[user_id], mono)
+        sheet.write_string(r, 2, phone)
+        sheet.write_string(r, 3, position)
+        sheet.write_string(r, 4, code, mono)
         sheet.write_string(r, 5, until)
-    for col, width in enumerate([28, 10, 14, 16, 12, 18]):
+        sheet.write_string(r, 6, states.get(code, REVOKED))
+    for col, width in enumerate([28, 10, 14, 16, 12, 18, 8]):
         sheet.set_column(col, col, width)
     sheet.freeze_panes(1, 0)
     book.close()
