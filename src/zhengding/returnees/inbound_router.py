@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from zhengding.audit.service import RequestInfo
 from zhengding.core.errors import AppError, Conflict, ValidationFailed
+from zhengding.core.hygiene import strict_json
 from zhengding.http.deps import get_session
 from zhengding.http.routing import client_ip, make_router
 from zhengding.returnees.schemas import MAX_BATCH
@@ -27,13 +28,6 @@ router = make_router("/api/inbound", tags=["返乡人员登记接口（健康码
 _BAD_JSON = object()
 
 
-def _json(body: bytes) -> Any:
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError:
-        raise ValidationFailed("请求体不是合法的 JSON") from None
-
-
 class IngestFailed(Exception):
     """This request's part of a shared transaction failed (answered 500; the others went on)."""
 
@@ -41,10 +35,11 @@ class IngestFailed(Exception):
 async def receive_one(request: Request) -> Any:
     body = await request.body()
     source, nonce = await inbound.verify_request(request.headers, "POST", request.url.path, body)
+    refused: ValidationFailed | None = None
     try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        data = _BAD_JSON
+        data = strict_json(body)  # duplicate keys refused: the signed bytes have one reading only
+    except ValidationFailed as exc:
+        data, refused = _BAD_JSON, exc  # the nonce is still claimed, in the group commit
     info = RequestInfo(ip=client_ip(request), request_id=request.state.request_id)
     sub = ingest.Submission(source, [data], nonce=nonce, single=True, request=info)
     await ingest.group_commit().submit(sub)
@@ -54,8 +49,8 @@ async def receive_one(request: Request) -> Any:
         raise IngestFailed("inbound registration failed") from sub.error
     if sub.nonce_refused:
         raise inbound.nonce_refused()
-    if data is _BAD_JSON:
-        raise ValidationFailed("请求体不是合法的 JSON")
+    if refused is not None:
+        raise refused
     (item,) = sub.results
     if item.status == "rejected":
         raise ValidationFailed("登记数据有误", item.errors)
@@ -81,7 +76,7 @@ async def receive_batch(request: Request, session: AsyncSession = Depends(get_se
     source, nonce = await inbound.verify_request(request.headers, "POST", request.url.path, body)
     if not (await inbound.claim_nonces(session, [(source.id, nonce)]))[0]:
         raise inbound.nonce_refused()
-    data = _json(body)
+    data = strict_json(body)
     if not isinstance(data, dict) or set(data) != {"items"} or not isinstance(data["items"], list):
         raise ValidationFailed("批量请求体应为 {\"items\": [...]}，不允许其他字段")
     if not 1 <= len(data["items"]) <= MAX_BATCH:

@@ -9,11 +9,16 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from zhengding.core.clock import now, to_utc
+from zhengding.core.clock import SHANGHAI, now, to_utc
+from zhengding.core.hygiene import CONTROL_REASON, has_control_chars
 from zhengding.privacy import idcard
 from zhengding.returnees.enums import AnomalyKind, HealthCode, Transport
 
 MAX_BATCH = 500
+# No arrival of the epidemic's returnee registration predates 2020 (Asia/Shanghai); an earlier
+# time is a sender's error (a zero date, a wrong year), never a real arrival.
+EARLIEST_ARRIVAL = datetime(2020, 1, 1, tzinfo=SHANGHAI)
+FUTURE_MARGIN = timedelta(hours=1)  # the senders' clocks may run a little ahead
 
 # field → (required, max length or None for non-strings)
 REGISTRATION_FIELDS: dict[str, tuple[bool, int | None]] = {
@@ -69,6 +74,9 @@ def parse_registration(item: Any) -> tuple[Registration | None, list[dict[str, s
             if not isinstance(value, str):
                 errors.append({"field": field, "reason": "应为字符串"})
                 continue
+            if has_control_chars(value):
+                errors.append({"field": field, "reason": CONTROL_REASON})
+                continue
             value = value.strip()
             if len(value) > limit:
                 errors.append({"field": field, "reason": f"超过 {limit} 个字符"})
@@ -93,8 +101,10 @@ def parse_registration(item: Any) -> tuple[Registration | None, list[dict[str, s
             at = datetime.fromisoformat(clean["arrived_at"])
             if at.tzinfo is None:
                 errors.append({"field": "arrived_at", "reason": "时间须带时区，如 2022-01-25T14:30:00+08:00"})
-            elif at > now() + timedelta(hours=1):
+            elif at > now() + FUTURE_MARGIN:
                 errors.append({"field": "arrived_at", "reason": "抵达时间晚于当前时间"})
+            elif at < EARLIEST_ARRIVAL:
+                errors.append({"field": "arrived_at", "reason": "抵达时间早于 2020-01-01，请核对"})
             else:
                 clean["arrived_at"] = to_utc(at)
         except ValueError:

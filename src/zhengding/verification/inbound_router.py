@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from fastapi import Depends, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from zhengding.core.errors import Conflict, ValidationFailed
+from zhengding.core.hygiene import strict_json
 from zhengding.http.deps import get_session
 from zhengding.http.routing import make_router
 from zhengding.returnees.service.inbound import authenticate_request
@@ -24,10 +24,7 @@ async def receive_nat_results(request: Request, session: AsyncSession = Depends(
     """One result (an object, `201`) or a batch (`{"items": [...]}`, 1–500, `200` per item)."""
     body = await request.body()
     source = await authenticate_request(session, request.headers, "POST", request.url.path, body)
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        raise ValidationFailed("请求体不是合法的 JSON") from None
+    data = strict_json(body)  # duplicate keys refused: the signed bytes have one reading only
     if isinstance(data, dict) and "items" in data:
         if set(data) != {"items"} or not isinstance(data["items"], list):
             raise ValidationFailed("批量请求体应为 {\"items\": [...]}，不允许其他字段")

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from zhengding.audit import service as audit
 from zhengding.core.clock import now
+from zhengding.core.hygiene import CONTROL_REASON, has_control_chars
 from zhengding.core.ids import new_id
 from zhengding.privacy import idcard
 from zhengding.privacy.crypto import blind_index
@@ -84,6 +85,9 @@ def parse_item(item: Any) -> tuple[Clean | None, list[dict[str, str]]]:
         if not isinstance(value, str):
             errors.append({"field": field, "reason": "应为字符串"})
             continue
+        if has_control_chars(value):
+            errors.append({"field": field, "reason": CONTROL_REASON})
+            continue
         value = value.strip()
         if len(value) > limit:
             errors.append({"field": field, "reason": f"超过 {limit} 个字符"})
@@ -104,11 +108,11 @@ def parse_item(item: Any) -> tuple[Clean | None, list[dict[str, str]]]:
             sampled = None
         elif sampled > now() + timedelta(minutes=5):
             errors.append({"field": "sampled_at", "reason": "采样时间晚于当前时间"})
-    if "result" in clean and clean["result"].lower() not in RESULTS:
+    if "result" in clean and clean["result"] not in RESULTS:  # exactly the documented values
         errors.append({"field": "result", "reason": "应为 negative（阴性）或 positive（阳性）"})
     if errors or sampled is None:
         return None, errors
-    return Clean(clean["id_number"], sampled, str(RESULTS[clean["result"].lower()]), clean["lab"],
+    return Clean(clean["id_number"], sampled, str(RESULTS[clean["result"]]), clean["lab"],
                  clean.get("sample_id")), []
 
 
