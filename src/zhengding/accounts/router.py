@@ -30,6 +30,7 @@ from zhengding.accounts.service import users as user_service
 from zhengding.authz.actor import Actor
 from zhengding.authz.roles import ROLES
 from zhengding.http.deps import current_actor, get_session
+from zhengding.http.paging import Page, paging
 from zhengding.http.routing import make_router
 
 auth_router = make_router("/api/auth", tags=["登录与会话"])
@@ -102,10 +103,10 @@ async def activate(body: ActivationRequest, session: AsyncSession = Depends(get_
 @router.get("/accounts", response_model=AccountList)
 async def list_accounts(unit_id: str | None = None, q: str | None = Query(None, max_length=50),
                         status: str | None = Query(None, pattern="^(pending|active|disabled)$"),
-                        page: int = Query(1, ge=1), page_size: int = Query(20, ge=1, le=200),
+                        p: Page = paging(size=20, max_size=200),
                         actor: Actor = Depends(current_actor), session: AsyncSession = Depends(get_session)):
-    return await profile.list_accounts(session, actor, unit_id=unit_id, q=q, status=status, page=page,
-                                       page_size=page_size)
+    return await profile.list_accounts(session, actor, unit_id=unit_id, q=q, status=status, page=p.page,
+                                       page_size=p.size)
 
 
 @router.post("/accounts", response_model=AccountRead, status_code=201)

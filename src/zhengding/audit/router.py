@@ -2,13 +2,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import Depends, Query
+from fastapi import Depends
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from zhengding.audit import service
 from zhengding.authz.actor import Actor
 from zhengding.http.deps import current_actor, get_session
+from zhengding.http.paging import Page, paging
 from zhengding.http.routing import make_router
 
 router = make_router("/api", tags=["审计"])
@@ -49,11 +50,10 @@ class VerifyResult(BaseModel):
 
 
 @router.get("/audit", response_model=AuditPage)
-async def list_audit(action: str | None = None, actor_id: str | None = None, page: int = Query(1, ge=1),
-                     page_size: int = Query(50, ge=1, le=200), actor: Actor = Depends(current_actor),
-                     session: AsyncSession = Depends(get_session)):
-    rows, total = await service.list_entries(session, action=action, actor_id=actor_id, page=page, page_size=page_size)
-    service.record(session, actor, "audit.log.viewed", detail={"page": page})
+async def list_audit(action: str | None = None, actor_id: str | None = None, p: Page = paging(size=50, max_size=200),
+                     actor: Actor = Depends(current_actor), session: AsyncSession = Depends(get_session)):
+    rows, total = await service.list_entries(session, action=action, actor_id=actor_id, page=p.page, page_size=p.size)
+    service.record(session, actor, "audit.log.viewed", detail={"page": p.page})
     return AuditPage(items=[AuditItem.model_validate(r, from_attributes=True) for r in rows], total=total)
 
 

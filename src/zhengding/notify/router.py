@@ -12,6 +12,7 @@ from zhengding.authz.actor import Actor
 from zhengding.core import outbox
 from zhengding.core.errors import NotFound
 from zhengding.http.deps import current_actor, get_session
+from zhengding.http.paging import Keyset, keyset
 from zhengding.http.routing import make_router
 from zhengding.notify import permissions  # noqa: F401  (extends the roles)
 from zhengding.notify.schemas import DingCreate, DingRemind, NotificationsRead, NotificationsReadAll
@@ -25,10 +26,11 @@ router = make_router("/api", tags=["通知与DING"])
 # --- inbox ---
 
 @router.get("/notifications")
-async def list_notifications(unread: bool = False, kind: str | None = None, before: str | None = None,
-                             limit: int = Query(20, ge=1, le=100), actor: Actor = Depends(current_actor),
+async def list_notifications(unread: bool = False, kind: str | None = None, k: Keyset = keyset(size=20, max_size=100),
+                             actor: Actor = Depends(current_actor),
                              session: AsyncSession = Depends(get_session)) -> dict[str, Any]:
-    return await inbox.list_notifications(session, actor, unread_only=unread, kind=kind, before=before, limit=limit)
+    return await inbox.list_notifications(session, actor, unread_only=unread, kind=kind, before=k.before,
+                                          limit=k.limit)
 
 
 @router.get("/notifications/unread-count")
@@ -66,16 +68,16 @@ async def send_ding(body: DingCreate, actor: Actor = Depends(current_actor),
 
 
 @router.get("/ding/sent")
-async def list_sent(before: str | None = None, limit: int = Query(20, ge=1, le=100),
+async def list_sent(k: Keyset = keyset(size=20, max_size=100),
                     actor: Actor = Depends(current_actor), session: AsyncSession = Depends(get_session)) -> list[dict]:
-    return await ding_service.list_sent(session, actor, before=before, limit=limit)
+    return await ding_service.list_sent(session, actor, before=k.before, limit=k.limit)
 
 
 @router.get("/ding/received")
-async def list_received(unread: bool = False, before: str | None = None, limit: int = Query(20, ge=1, le=100),
+async def list_received(unread: bool = False, k: Keyset = keyset(size=20, max_size=100),
                         actor: Actor = Depends(current_actor),
                         session: AsyncSession = Depends(get_session)) -> list[dict]:
-    return await ding_service.list_received(session, actor, unread_only=unread, before=before, limit=limit)
+    return await ding_service.list_received(session, actor, unread_only=unread, before=k.before, limit=k.limit)
 
 
 @router.get("/ding/{ding_id}")
@@ -106,10 +108,10 @@ def _row(r: outbox.OutboxRow) -> dict[str, Any]:
 
 @router.get("/outbox")
 async def list_outbox(status: str = Query(outbox.DEAD, pattern="^(pending|running|done|dead)$"),
-                      before: str | None = None, limit: int = Query(50, ge=1, le=200),
+                      k: Keyset = keyset(size=50, max_size=200),
                       actor: Actor = Depends(current_actor),
                       session: AsyncSession = Depends(get_session)) -> dict[str, Any]:
-    rows = await outbox.list_rows(session, status=status, before=before, limit=limit)
+    rows = await outbox.list_rows(session, status=status, before=k.before, limit=k.limit)
     return {"items": [_row(r) for r in rows], "counts": await outbox.count_by_status(session)}
 
 
@@ -126,9 +128,9 @@ async def retry_outbox(row_id: str, actor: Actor = Depends(current_actor),
 
 @router.get("/sms")
 async def list_sms(status: str | None = Query(None, pattern="^(queued|sent|delivered|failed|rate_limited)$"),
-                   before: str | None = None, limit: int = Query(50, ge=1, le=200),
+                   k: Keyset = keyset(size=50, max_size=200),
                    actor: Actor = Depends(current_actor), session: AsyncSession = Depends(get_session)) -> list[dict]:
-    rows = await sms_service.list_messages(session, status=status, before=before, limit=limit)
+    rows = await sms_service.list_messages(session, status=status, before=k.before, limit=k.limit)
     return [{"id": m.id, "user_id": m.user_id, "phone_masked": f"{'*' * 7}{m.phone_last4}", "purpose": m.purpose,
              "template": m.template, "status": m.status, "provider": m.provider, "error": m.error,
              "object_type": m.object_type, "object_id": m.object_id, "created_at": m.created_at,

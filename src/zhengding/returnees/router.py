@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from zhengding.accounts.roster_router import XLSX, attachment
 from zhengding.authz.actor import Actor
 from zhengding.http.deps import current_actor, get_session
+from zhengding.http.paging import Keyset, Page, keyset, paging
 from zhengding.http.routing import make_router
 from zhengding.returnees import nat_link as _nat_link  # noqa: F401  (links NAT results to returnees)
 from zhengding.returnees import (
@@ -51,10 +52,9 @@ Filter = Depends(list_filter)
 
 
 @router.get("")
-async def list_returnees(f: ReturneeFilter = Filter, before: str | None = Query(None, max_length=26),
-                         page: int | None = Query(None, ge=1), limit: int = Query(30, ge=1, le=100),
+async def list_returnees(f: ReturneeFilter = Filter, k: Keyset = keyset(size=30, max_size=100, paged=True),
                          actor: Actor = Me, session: AsyncSession = Session) -> dict[str, Any]:
-    return await access.list_returnees(session, actor, f, before=before, limit=limit, page=page)
+    return await access.list_returnees(session, actor, f, before=k.before, limit=k.limit, page=k.page)
 
 
 @router.get("/export", response_class=Response)
@@ -65,9 +65,9 @@ async def export_returnees(f: ReturneeFilter = Filter, actor: Actor = Me,
 
 
 @router.get("/routing-queue")
-async def routing_queue(page: int = Query(1, ge=1), page_size: int = Query(50, ge=1, le=200), actor: Actor = Me,
+async def routing_queue(p: Page = paging(size=50, max_size=200), actor: Actor = Me,
                         session: AsyncSession = Session) -> dict[str, Any]:
-    return await access.routing_queue(session, actor, page=page, page_size=page_size)
+    return await access.routing_queue(session, actor, page=p.page, page_size=p.size)
 
 
 @router.get("/stats")

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from zhengding.authz.actor import Actor
 from zhengding.http.deps import current_actor, get_session
+from zhengding.http.paging import Page, paging
 from zhengding.http.routing import make_router
 from zhengding.supervision import (
     permissions,  # noqa: F401  (extends the roles)
@@ -40,10 +41,10 @@ async def create_item(body: ItemCreate, actor: Actor = Depends(current_actor),
 @router.get("/items")
 async def board(status: str | None = Query(None, pattern="^(open|closed|review|cancelled)$"), overdue: bool | None = None,
                 owner_unit_id: str | None = None, q: str | None = Query(None, max_length=100),
-                recurring: bool = False, page: int = Query(1, ge=1), page_size: int = Query(20, ge=1, le=100),
+                recurring: bool = False, p: Page = paging(size=20, max_size=100),
                 actor: Actor = Depends(current_actor), session: AsyncSession = Depends(get_session)) -> dict[str, Any]:
     return await boards.assigner_board(session, actor, status=status, overdue=overdue, owner_unit_id=owner_unit_id,
-                                       q=q, recurring=recurring, page=page, page_size=page_size)
+                                       q=q, recurring=recurring, page=p.page, page_size=p.size)
 
 
 @router.get("/todos")

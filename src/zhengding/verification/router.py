@@ -14,6 +14,7 @@ from zhengding.config import get_settings
 from zhengding.core.clock import ClientTime
 from zhengding.core.errors import PayloadTooLarge
 from zhengding.http.deps import current_actor, get_session
+from zhengding.http.paging import Page, paging
 from zhengding.http.routing import make_router
 from zhengding.verification import nat, workbench  # noqa: F401  (workbench registers tiles)
 from zhengding.verification import permissions as _permissions  # noqa: F401
@@ -69,11 +70,10 @@ async def batch_report(batch_id: str, actor: Actor = Me, session: AsyncSession =
 @router.get("/tasks")
 async def list_tasks(batch_id: str | None = None, status: str | None = None, unit_id: str | None = None,
                      mine: bool = False, review: bool = False, overdue: bool = False, waiting: bool = False,
-                     q: str | None = Query(None, max_length=100), page: int = Query(1, ge=1),
-                     page_size: int = Query(50, ge=1, le=500), actor: Actor = Me,
-                     session: AsyncSession = Session) -> dict[str, Any]:
+                     q: str | None = Query(None, max_length=100), p: Page = paging(size=50, max_size=500),
+                     actor: Actor = Me, session: AsyncSession = Session) -> dict[str, Any]:
     return await tasks.list_tasks(session, actor, batch_id=batch_id, status=status, unit_id=unit_id, mine=mine,
-                                  review=review, overdue=overdue, waiting=waiting, q=q, page=page, page_size=page_size)
+                                  review=review, overdue=overdue, waiting=waiting, q=q, page=p.page, page_size=p.size)
 
 
 @router.get("/tasks/export", response_class=Response)
@@ -139,9 +139,9 @@ async def transfer_targets(task_id: str, q: str = Query("", max_length=50), acto
 
 @router.get("/transfers")
 async def list_transfers(box: str = Query("in", pattern="^(in|out|all)$"), status: str | None = None,
-                         page: int = Query(1, ge=1), page_size: int = Query(50, ge=1, le=200), actor: Actor = Me,
+                         p: Page = paging(size=50, max_size=200), actor: Actor = Me,
                          session: AsyncSession = Session) -> dict[str, Any]:
-    return await transfer.list_transfers(session, actor, box=box, status=status, page=page, page_size=page_size)
+    return await transfer.list_transfers(session, actor, box=box, status=status, page=p.page, page_size=p.size)
 
 
 @router.post("/transfers/{transfer_id}/accept")
