@@ -110,6 +110,19 @@ def settings() -> Settings:
     return SETTINGS
 
 
+@pytest.fixture
+def keys():
+    """Switch the personal-data keys for a moment; the test settings come back afterwards."""
+
+    def use(data_keys: str) -> None:
+        set_settings(replace(SETTINGS, data_keys=data_keys))
+        reset_keyring()
+
+    yield use
+    set_settings(SETTINGS)
+    reset_keyring()
+
+
 @pytest.fixture(scope="session")
 async def db() -> AsyncIterator[Database]:
     await _create_database(SETTINGS.database_url)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+import subprocess
+from typing import IO, Any
 
 import httpx
 
@@ -39,3 +40,13 @@ async def assert_list_scope_trio(client: httpx.AsyncClient, url: str, item_id: s
         assert item_id not in ids(other)
     refused = await client.get(url, headers=outsider.headers)
     assert refused.status_code == 403, refused.text
+
+
+def stop_process(proc: subprocess.Popen, log: IO[Any]) -> None:
+    """Stop a server a test started (SIGTERM, then SIGKILL after 10 s) and close its log."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()

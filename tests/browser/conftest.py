@@ -25,6 +25,8 @@ import httpx
 import pyotp
 import pytest
 
+from tests.helpers import stop_process
+
 ROOT = Path(__file__).resolve().parents[2]
 WEB = ROOT / "web"
 DIST = ROOT / "src" / "zhengding" / "web_dist"
@@ -203,12 +205,7 @@ def demo_server(var: Path, env_extra: dict[str, str] | None = None) -> Iterator[
             pending=list(data.get("pending", [])),
         )
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+        stop_process(proc, log)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import zipfile
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,6 @@ from sqlalchemy import LargeBinary, select, text
 from tests.conftest import SETTINGS, Personas
 from tests.verification.support import import_rows, new_id_number
 from zhengding.accounts.models import RosterImport
-from zhengding.config import set_settings
 from zhengding.core import files
 from zhengding.core.models import Base
 from zhengding.privacy import crypto
@@ -137,17 +135,6 @@ class TestNothingInClearInBlobs:
         plain = [f"{table.name}.{column.name}" for table in Base.metadata.sorted_tables for column in table.columns
                  if isinstance(column.type, LargeBinary)]
         assert plain == []
-
-
-@pytest.fixture
-def keys():
-    def use(data_keys: str) -> None:
-        set_settings(replace(SETTINGS, data_keys=data_keys))
-        crypto.reset_keyring()
-
-    yield use
-    set_settings(SETTINGS)
-    crypto.reset_keyring()
 
 
 class TestSealedBlobs:

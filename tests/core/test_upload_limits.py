@@ -25,6 +25,7 @@ import httpx
 import pytest
 import xlsxwriter
 
+from tests.helpers import stop_process
 from tests.realtime.support import free_port
 from zhengding.core import spreadsheets
 from zhengding.core.errors import PayloadTooLarge, ValidationFailed
@@ -238,12 +239,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         assert warm.status_code == 200, warm.text
         yield Server(base, proc.pid, token)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+        stop_process(proc, log)
 
 
 @dataclass

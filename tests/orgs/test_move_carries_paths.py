@@ -15,10 +15,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import Personas, login
-from tests.returnees.conftest import GRID1_DEST, Sender, registration
+from tests.conftest import Personas
+from tests.returnees.conftest import GRID1_DEST, Sender, Staff, registration, staff_in_unit
 from tests.verification.support import dispatch, import_rows, new_id_number
-from zhengding import demo
 from zhengding.core.clock import SHANGHAI as LOCAL
 from zhengding.core.clock import now
 from zhengding.orgs import moves
@@ -35,35 +34,6 @@ ENROL = {"identity_confirmed": True, "actual_address": "网格内12号", "contac
 
 _serial = itertools.count(1)
 _salt = int.from_bytes(os.urandom(3), "big")
-
-
-@dataclass
-class Staff:
-    user_id: str
-    headers: dict[str, str]
-
-
-async def staff_at(db, client, unit_id: str, role: str, position: str) -> Staff:
-    """An active account, a member of the unit, with a role anchored there."""
-    from zhengding.accounts.enums import UserStatus
-    from zhengding.accounts.models import RoleAssignment, User
-    from zhengding.accounts.passwords import hash_password
-    from zhengding.accounts.service.users import user_row, validate_new_user
-    from zhengding.orgs.models import Membership
-
-    n = next(_serial)
-    username = f"mover_{os.getpid()}_{_salt:x}_{n}"
-    phone = f"167{(_salt * 11 + n) % 10**8:08d}"
-    async with db.unit_of_work() as s:
-        row = user_row(validate_new_user("移交" + "甲乙丙丁戊"[n % 5], phone, unit_id, position, username=username))
-        row.update(status=str(UserStatus.ACTIVE), password_hash=hash_password(demo.DEMO_PASSWORD),
-                   activated_at=now(), password_changed_at=now())
-        s.add(User(**row))
-        await s.flush()
-        s.add(Membership(user_id=row["id"], unit_id=unit_id, position=position))
-        s.add(RoleAssignment(user_id=row["id"], role=role, unit_id=unit_id))
-    token = await login(client, username, demo.DEMO_PASSWORD)
-    return Staff(row["id"], {"Authorization": f"Bearer {token}"})
 
 
 @pytest.fixture(scope="module")
@@ -145,9 +115,9 @@ async def moved(db, client, personas: Personas, move_sender: Sender) -> World:
                                              "kind": "grid"}, headers=admin)
     assert r.status_code == 201, r.text
     grid = r.json()["id"]
-    worker = await staff_at(db, client, grid, "grid_worker", "网格员")
-    leader = await staff_at(db, client, grid, "town_command", "网格长")  # may assign supervised items at the grid
-    new_command = await staff_at(db, client, new_town_id, "town_command", "街道干部")
+    worker = await staff_in_unit(db, client, grid, "grid_worker", "网格员")
+    leader = await staff_in_unit(db, client, grid, "town_command", "网格长")  # may assign supervised items at the grid
+    new_command = await staff_in_unit(db, client, new_town_id, "town_command", "街道干部")
 
     # Verification: two tasks of one batch end up held by the grid — one dispatched to its
     # worker, one transferred in from the second village (transfer counters on both sides).

@@ -53,19 +53,6 @@ async def _orm(db, user_id: str) -> User:
         return user
 
 
-@pytest.fixture
-def keys():
-    """Switch the personal-data keys for a moment; the test settings come back afterwards."""
-
-    def use(data_keys: str) -> None:
-        set_settings(replace(SETTINGS, data_keys=data_keys))
-        crypto.reset_keyring()
-
-    yield use
-    set_settings(SETTINGS)
-    crypto.reset_keyring()
-
-
 class TestAtRest:
     async def test_phone_and_id_number_are_stored_as_ciphertext(self, client, db, personas: Personas, unique_phone):
         phone, id_number = unique_phone(), _id_number()

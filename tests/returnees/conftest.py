@@ -95,28 +95,35 @@ class Staff:
 
 async def make_staff(db, client, division_code: str, role: str, position: str) -> Staff:
     """An active account that is a member of the unit of a division, with a role anchored there."""
+    from zhengding.orgs import service as org_service
+
+    async with db.unit_of_work(readonly=True) as s:
+        unit = await org_service.unit_for_division(s, division_code)
+        assert unit is not None
+        unit_id = unit.id
+    return await staff_in_unit(db, client, unit_id, role, position)
+
+
+async def staff_in_unit(db, client, unit_id: str, role: str, position: str) -> Staff:
+    """An active account, a member of the unit, with a role anchored there; signed in."""
     from zhengding import demo
     from zhengding.accounts.enums import UserStatus
     from zhengding.accounts.models import RoleAssignment, User
     from zhengding.accounts.passwords import hash_password
     from zhengding.accounts.service.users import user_row, validate_new_user
-    from zhengding.orgs import service as org_service
     from zhengding.orgs.models import Membership
 
     n = next(_serial)
     username = f"staff_{os.getpid()}_{_salt:x}_{n}"
     phone = f"166{(_salt * 7 + n) % 10**8:08d}"
     async with db.unit_of_work() as s:
-        unit = await org_service.unit_for_division(s, division_code)
-        assert unit is not None
-        row = user_row(validate_new_user("值班员" + "甲乙丙丁戊"[n % 5], phone, unit.id, position, username=username))
+        row = user_row(validate_new_user("值班员" + "甲乙丙丁戊"[n % 5], phone, unit_id, position, username=username))
         row.update(status=str(UserStatus.ACTIVE), password_hash=hash_password(demo.DEMO_PASSWORD),
                    activated_at=now(), password_changed_at=now())
         s.add(User(**row))
         await s.flush()
-        s.add(Membership(user_id=row["id"], unit_id=unit.id, position=position))
-        s.add(RoleAssignment(user_id=row["id"], role=role, unit_id=unit.id))
-        unit_id = unit.id
+        s.add(Membership(user_id=row["id"], unit_id=unit_id, position=position))
+        s.add(RoleAssignment(user_id=row["id"], role=role, unit_id=unit_id))
     from zhengding.returnees import oversight
 
     oversight.forget_staff()  # the commands' staff are cached for a few seconds
