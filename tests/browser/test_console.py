@@ -14,6 +14,10 @@ from python_calamine import CalamineWorkbook
 from .conftest import DemoServer, console_login, screenshot, watermark_text
 
 
+def read_xlsx(path) -> list[list[str]]:  # type: ignore[no-untyped-def]
+    return [[str(v) for v in row] for row in CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0).iter_rows()]
+
+
 def roster_xlsx(unit_code: str) -> bytes:
     """Three good rows and two bad ones (a malformed phone, an unknown org code)."""
     buf = io.BytesIO()
@@ -165,9 +169,27 @@ class TestAccounts:
         page.locator(".el-tree-node__content:visible", has_text="海南省").locator(".el-tree-node__expand-icon").click()
         page.locator(".el-tree-node__content:visible", has_text="三亚市").click()
         expect(dialog.locator(".el-select")).to_contain_text("三亚市")
-        with page.expect_download() as info:
+        with page.expect_response(lambda r: r.request.method == "POST" and r.url.endswith("/activation-codes")) as issued, \
+                page.expect_download() as info:
             dialog.get_by_test_id("export-codes-submit").click()
+        assert issued.value.status == 201
         assert info.value.suggested_filename.endswith(".xlsx")
+        first = read_xlsx(info.value.path())
+        assert first[0] == ["单位", "姓名", "手机号", "职务", "激活码", "有效期至", "状态"]
+        assert len(first) - 1 == issued.value.json()["count"]
+
+        # 重新下载 fetches the same set again and issues nothing (a GET, no POST).
+        page.get_by_test_id("open-export-codes").click()
+        dialog = page.locator(".el-dialog").filter(has_text="导出激活码")
+        dialog.locator(".el-select").click()
+        page.locator(".el-tree-node__content:visible", has_text="海南省").locator(".el-tree-node__expand-icon").click()
+        page.locator(".el-tree-node__content:visible", has_text="三亚市").click()
+        posts: list[str] = []
+        page.on("request", lambda r: posts.append(r.url) if r.method == "POST" and "activation-codes" in r.url else None)
+        with page.expect_download() as again:
+            dialog.get_by_test_id("download-latest-codes").click()
+        assert read_xlsx(again.value.path()) == first
+        assert posts == []
 
     def test_personal_data_page_cannot_be_copied(self, console_page, server: DemoServer):
         page = console_page

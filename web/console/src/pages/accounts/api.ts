@@ -39,6 +39,14 @@ export interface ImportResult {
   errors: { row: number; field: string; reason: string }[]
 }
 
+export interface ActivationCodeSet {
+  unit_id: string
+  unit_name: string
+  count: number
+  issued_at: string
+  expires_at: string
+}
+
 export interface RoleDefinition {
   role: string
   label: string
@@ -62,6 +70,8 @@ export function importRoster(file: File) {
 }
 
 export const importReportPath = (importId: string) => `/api/accounts/import/${encodeURIComponent(importId)}/report`
+// POST issues a new set (earlier unused codes stop working); GET downloads the latest issued set.
+export const issueActivationCodes = (unitId: string) => http.post<ActivationCodeSet>(`/orgs/${encodeURIComponent(unitId)}/activation-codes`)
 export const activationCodesPath = (unitId: string) => `/api/orgs/${encodeURIComponent(unitId)}/activation-codes`
 
 export const STATUS_LABELS: Record<AccountStatus, string> = { pending: '待激活', active: '已激活', disabled: '已停用' }
