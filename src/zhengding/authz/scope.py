@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, false, or_
+from sqlalchemy import ColumnElement, Select, false, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from zhengding.authz.actor import Actor
 from zhengding.authz.roles import DataScope
@@ -66,7 +67,16 @@ def in_scope(
     return False
 
 
-def ensure_in_scope(actor: Actor, permission: str, **values: Any) -> None:
-    """404 outside the scope, so that existence does not leak."""
+def ensure_in_scope(actor: Actor, permission: str, *, kind: str, target_id: str | None = None,
+                    **values: Any) -> None:
+    """404 outside the scope, answered as for an absent object of that kind (existence does not
+    leak); the error knows the object exists, so the refusal is audited (security.scope.refused)."""
     if not in_scope(actor, permission, **values):
-        raise NotFound()
+        raise NotFound(kind=kind, target_id=target_id, exists=True)
+
+
+async def not_found(session: AsyncSession, model: Any, object_id: str, kind: str) -> NotFound:
+    """The 404 of a scoped loader whose query found nothing: the same answer either way, but it
+    records whether the row exists outside the actor's scope (one more lookup, on refusal only)."""
+    found = (await session.execute(select(model.id).where(model.id == object_id).limit(1))).first()
+    return NotFound(kind=kind, target_id=object_id, exists=found is not None)

@@ -38,8 +38,38 @@ class Forbidden(AppError):
     status, code, default_message = 403, "forbidden", "没有权限执行此操作"
 
 
+# One message per kind of object, the same whether the object is absent or outside the actor's
+# scope (#13 point 9): the answer must not tell the two apart.
+NOT_FOUND_MESSAGES: dict[str, str] = {
+    "returnee": "返乡人员不存在或无权查看",
+    "returnee_anomaly": "异常记录不存在或无权查看",
+    "org_unit": "组织机构不存在或无权查看",
+    "person": "人员不存在或无权查看",
+    "user": "账号不存在或无权查看",
+    "role_assignment": "角色分配不存在或无权查看",
+    "verification_task": "核查任务不存在或无权查看",
+    "verification_photo": "照片不存在或无权查看",
+    "verification_transfer": "转办记录不存在或无权查看",
+    "verification_batch": "批次不存在或无权查看",
+    "nat_import": "导入记录不存在或无权查看",
+    "roster_import": "导入记录不存在或无权查看",
+    "supervision_item": "督办事项不存在或无权查看",
+    "ding": "DING 消息不存在或无权查看",
+    "notification": "通知不存在或无权查看",
+    "file": "附件不存在或无权查看",
+}
+
+
 class NotFound(AppError):
+    """404. With `kind` the message is that kind's one message. `exists` (never answered) says
+    the loader found the object outside the actor's scope: the refusal is audited as such."""
+
     status, code, default_message = 404, "not_found", "对象不存在或无权查看"
+
+    def __init__(self, message: str | None = None, details: list[dict[str, Any]] | None = None, *,
+                 kind: str | None = None, target_id: str | None = None, exists: bool = False) -> None:
+        super().__init__(message or (NOT_FOUND_MESSAGES[kind] if kind else None), details)
+        self.kind, self.target_id, self.exists = kind, target_id, exists
 
 
 class Conflict(AppError):

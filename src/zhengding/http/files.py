@@ -39,7 +39,7 @@ async def download_file(file_id: str, actor: Actor = Depends(current_actor),
                         session: AsyncSession = Depends(get_session)) -> Response:
     row = await session.get(files.StoredFile, file_id)
     if row is None or not await files.may_download(session, actor, row):
-        raise NotFound("附件不存在或无权查看")
+        raise NotFound(kind="file", target_id=file_id, exists=row is not None)
     try:
         content = await asyncio.to_thread(files.read_content, row)
     except FileNotFoundError:

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from zhengding.accounts.models import User
 from zhengding.audit import service as audit
 from zhengding.authz.actor import Actor
-from zhengding.authz.scope import ensure_in_scope, in_scope
+from zhengding.authz.scope import ensure_in_scope, in_scope, not_found
 from zhengding.core.errors import Conflict, NotFound, ValidationFailed, field_error
 from zhengding.core.ids import new_id
 from zhengding.divisions import service as division_service
@@ -72,8 +72,8 @@ async def unit_for_division(session: AsyncSession, division_code: str) -> OrgUni
 async def access_unit(session: AsyncSession, actor: Actor, unit_id: str, permission: str = DIRECTORY) -> OrgUnit:
     unit = await repo.get_unit(session, unit_id)
     if unit is None:
-        raise NotFound("组织机构不存在或无权查看")
-    ensure_in_scope(actor, permission, path=unit.path)
+        raise NotFound(kind="org_unit", target_id=unit_id)
+    ensure_in_scope(actor, permission, kind="org_unit", target_id=unit.id, path=unit.path)
     return unit
 
 
@@ -172,7 +172,7 @@ async def access_person(session: AsyncSession, actor: Actor, user_id: str, permi
     stmt = repo.people_in_scope(actor, permission).where(User.id == user_id)
     user = (await session.execute(stmt)).scalar_one_or_none()
     if user is None:
-        raise NotFound("人员不存在或无权查看")
+        raise await not_found(session, User, user_id, "person")
     return user
 
 

@@ -287,7 +287,7 @@ def _report(bad: list[tuple[int, list[str], list[dict]]]) -> bytes:
 async def import_report(session: AsyncSession, actor: Actor, import_id: str) -> tuple[str, bytes]:
     record = await session.get(NatImport, import_id)
     if record is None or record.created_by != actor.user_id:
-        raise NotFound("导入记录不存在或无权查看")
+        raise NotFound(kind="nat_import", target_id=import_id, exists=record is not None)
     report = (await session.execute(select(NatImport.report).where(NatImport.id == import_id))).scalar()
     if report is None:
         raise NotFound("本次导入没有被拒绝的行")

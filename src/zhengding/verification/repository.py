@@ -40,14 +40,14 @@ async def access_task(session: AsyncSession, actor: Actor, task_id: str, permiss
         stmt = stmt.with_for_update()
     task = (await session.execute(stmt)).scalar_one_or_none()
     if task is None:
-        raise NotFound("核查任务不存在或无权查看")
+        raise NotFound(kind="verification_task", target_id=task_id)
     if in_scope(actor, permission, path=task.owner_path):
         return task
     if task.transfer_id and permission == READ:
         transfer = await session.get(TaskTransfer, task.transfer_id)
         if transfer is not None and in_scope(actor, READ, path=transfer.to_path):
             return task
-    raise NotFound("核查任务不存在或无权查看")
+    raise NotFound(kind="verification_task", target_id=task.id, exists=True)
 
 
 async def tasks_for_update(session: AsyncSession, task_ids: Sequence[str]) -> list[VerificationTask]:

@@ -309,7 +309,7 @@ async def import_report(session: AsyncSession, actor: Actor, import_id: str) -> 
     """The rejected rows of one's own import (404 for anyone else's); the download is audited."""
     record = await session.get(RosterImport, import_id)
     if record is None or record.created_by != actor.user_id or not actor.grants_for(PERMISSION):
-        raise NotFound("导入记录不存在或无权查看")
+        raise NotFound(kind="roster_import", target_id=import_id, exists=record is not None)
     if record.report is None:
         raise NotFound("本次导入没有被拒绝的行，无错误报告")
     audit.record(session, actor, "accounts.roster_report.downloaded", target_type="roster_import",

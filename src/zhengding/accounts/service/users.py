@@ -23,7 +23,7 @@ from zhengding.accounts.service.sessions import (
 from zhengding.audit import service as audit
 from zhengding.authz.actor import Actor
 from zhengding.authz.roles import ADMIN_ROLES, ROLES, duties_conflict, role_label
-from zhengding.authz.scope import ensure_in_scope
+from zhengding.authz.scope import ensure_in_scope, not_found
 from zhengding.config import get_settings
 from zhengding.core.clock import now
 from zhengding.core.errors import Conflict, NotFound, ValidationFailed, field_error
@@ -127,7 +127,7 @@ async def access_user(session: AsyncSession, actor: Actor, user_id: str, permiss
     stmt = org_repo.people_in_scope(actor, permission).where(User.id == user_id)
     user = (await session.execute(stmt)).scalar_one_or_none()
     if user is None:
-        raise NotFound("账号不存在或无权查看")
+        raise await not_found(session, User, user_id, "user")
     return user
 
 
@@ -208,9 +208,10 @@ async def remove_role(session: AsyncSession, actor: Actor, user_id: str, assignm
     user = await access_user(session, actor, user_id, "roles.assign")
     assignment = await session.get(RoleAssignment, assignment_id)
     if assignment is None or assignment.user_id != user.id:
-        raise NotFound("角色分配不存在")
+        raise NotFound(kind="role_assignment", target_id=assignment_id)
     unit = await session.get(OrgUnit, assignment.unit_id)
-    ensure_in_scope(actor, "roles.assign", path=unit.path if unit else None)
+    ensure_in_scope(actor, "roles.assign", kind="role_assignment", target_id=assignment.id,
+                    path=unit.path if unit else None)
     await session.delete(assignment)
     await revoke_sessions(session, user.id)  # permissions shrink at once
     audit.record(session, actor, "accounts.role.removed", target_type="user", target_id=user.id,

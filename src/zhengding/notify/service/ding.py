@@ -133,7 +133,7 @@ async def send_ding(
 async def _get_ding(session: AsyncSession, ding_id: str) -> Ding:
     ding = await session.get(Ding, ding_id)
     if ding is None:
-        raise NotFound("DING 消息不存在或无权查看")
+        raise NotFound(kind="ding", target_id=ding_id)
     return ding
 
 
@@ -144,7 +144,7 @@ async def access_ding(session: AsyncSession, actor: Actor, ding_id: str) -> tupl
         select(DingRecipient).where(DingRecipient.ding_id == ding_id, DingRecipient.user_id == actor.user_id)
     )).first()
     if ding.sender_id != actor.user_id and mine is None:
-        raise NotFound("DING 消息不存在或无权查看")
+        raise NotFound(kind="ding", target_id=ding.id, exists=True)
     return ding, mine
 
 
@@ -157,8 +157,8 @@ async def _counts(session: AsyncSession, ding_id: str) -> tuple[int, int]:
 
 async def confirm_ding(session: AsyncSession, actor: Actor, ding_id: str) -> dict[str, Any]:
     ding, mine = await access_ding(session, actor, ding_id)
-    if mine is None:
-        raise NotFound("您不是该 DING 消息的接收人")
+    if mine is None:  # the sender: not a recipient, answered as for anyone else's DING
+        raise NotFound(kind="ding", target_id=ding.id, exists=True)
     if mine.read_at is None:
         at = now()
         result = await session.execute(
@@ -179,7 +179,7 @@ async def confirm_ding(session: AsyncSession, actor: Actor, ding_id: str) -> dic
 async def remind_unread(session: AsyncSession, actor: Actor, ding_id: str, *, sms: bool = False) -> dict[str, Any]:
     ding = await _get_ding(session, ding_id)
     if ding.sender_id != actor.user_id:
-        raise NotFound("DING 消息不存在或无权查看")
+        raise NotFound(kind="ding", target_id=ding.id, exists=True)
     at = now()
     if ding.last_reminded_at is not None and at - ding.last_reminded_at < REMIND_INTERVAL:
         raise RateLimited("提醒过于频繁，请 1 分钟后再试")

@@ -111,7 +111,11 @@ async def mark_read(session: AsyncSession, actor: Actor, notification_ids: Seque
         select(Notification.id).where(Notification.id.in_(ids), Notification.user_id == actor.user_id)
     )).all())
     if len(owned) != len(ids):
-        raise NotFound("通知不存在或无权查看")
+        foreign = (await session.scalars(
+            select(Notification.id).where(Notification.id.in_([i for i in ids if i not in owned])).limit(1)
+        )).first()
+        raise NotFound(kind="notification", target_id=foreign or next(i for i in ids if i not in owned),
+                       exists=foreign is not None)
     # A DING's entry is read by confirming the DING (ding.confirm_ding), never by a plain "read".
     await session.execute(
         update(Notification).where(Notification.id.in_(ids), Notification.read_at.is_(None),

@@ -30,8 +30,8 @@ async def access_returnee(session: AsyncSession, actor: Actor, returnee_id: str,
                           *, for_update: bool = False) -> Returnee:
     r = await repo.get(session, returnee_id, for_update=for_update)
     if r is None:
-        raise NotFound("返乡人员不存在或无权查看")
-    ensure_in_scope(actor, permission, path=r.unit_path)
+        raise NotFound(kind="returnee", target_id=returnee_id)
+    ensure_in_scope(actor, permission, kind="returnee", target_id=r.id, path=r.unit_path)
     return r
 
 

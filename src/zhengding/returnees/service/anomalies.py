@@ -89,8 +89,8 @@ async def report_anomaly(session: AsyncSession, actor: Actor, returnee_id: str, 
 async def access_anomaly(session: AsyncSession, actor: Actor, anomaly_id: str, permission: str) -> Anomaly:
     anomaly = await session.get(Anomaly, anomaly_id)
     if anomaly is None:
-        raise NotFound("异常记录不存在或无权查看")
-    ensure_in_scope(actor, permission, path=anomaly.unit_path)
+        raise NotFound(kind="returnee_anomaly", target_id=anomaly_id)
+    ensure_in_scope(actor, permission, kind="returnee_anomaly", target_id=anomaly.id, path=anomaly.unit_path)
     return anomaly
 
 

@@ -158,8 +158,8 @@ async def _target_village(session: AsyncSession, actor: Actor, village_id: str) 
 async def _load_for_route(session: AsyncSession, actor: Actor, returnee_id: str) -> Returnee:
     r = await repo.get(session, returnee_id, for_update=True)
     if r is None:
-        raise NotFound("返乡人员不存在或无权查看")
-    ensure_in_scope(actor, ROUTE, path=r.unit_path)
+        raise NotFound(kind="returnee", target_id=returnee_id)
+    ensure_in_scope(actor, ROUTE, kind="returnee", target_id=r.id, path=r.unit_path)
     return r
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from zhengding.accounts.models import RoleAssignment
 from zhengding.authz.actor import Actor
 from zhengding.authz.roles import ROLES
-from zhengding.authz.scope import in_scope
+from zhengding.authz.scope import in_scope, not_found
 from zhengding.core.clock import local_day, now
 from zhengding.core.errors import NotFound
 from zhengding.core.events import publish_event
@@ -41,7 +41,7 @@ async def access_item(session: AsyncSession, actor: Actor, item_id: str) -> Supe
     """The only loader by id for a user: 404 when the actor neither assigns nor takes part."""
     item = await repo.visible_item(session, actor, item_id)
     if item is None:
-        raise NotFound("督办事项不存在或无权查看")
+        raise await not_found(session, SupervisionItem, item_id, "supervision_item")
     return item
 
 

@@ -219,7 +219,7 @@ async def split_item(session: AsyncSession, actor: Actor, item_id: str, body: Sp
 async def stop_recurring(session: AsyncSession, actor: Actor, item_id: str) -> SupervisionItem:
     item = await common.access_item(session, actor, item_id)
     if not common.is_assigner(actor, item):
-        raise NotFound("督办事项不存在或无权查看")
+        raise NotFound(kind="supervision_item", target_id=item.id, exists=True)
     if item.status != ItemStatus.RECURRING:
         raise Conflict("该事项不是进行中的周期报送")
     item.status, item.updated_at = ItemStatus.STOPPED, now()

@@ -205,7 +205,7 @@ async def import_batch(session: AsyncSession, actor: Actor, content: bytes, file
     if batch_id:
         batch = await session.get(VerificationBatch, batch_id)
         if batch is None or not in_scope(actor, IMPORT, path=batch.unit_path):
-            raise NotFound("批次不存在或无权查看")
+            raise NotFound(kind="verification_batch", target_id=batch_id, exists=batch is not None)
         root = await org_service.access_unit(session, actor, batch.unit_id, IMPORT)
     else:
         root = await _root_unit(session, actor)
@@ -414,7 +414,7 @@ async def batch_report(session: AsyncSession, actor: Actor, batch_id: str) -> tu
                                    .execution_options(populate_existing=True)
                                    .options())).scalar_one_or_none()
     if batch is None or not in_scope(actor, IMPORT, path=batch.unit_path):
-        raise NotFound("批次不存在或无权查看")
+        raise NotFound(kind="verification_batch", target_id=batch_id, exists=batch is not None)
     report = (await session.execute(select(VerificationBatch.report).where(VerificationBatch.id == batch_id))).scalar()
     if report is None:
         raise NotFound("本批次没有被拒绝的行，无错误报告")
@@ -438,7 +438,7 @@ def batch_read(b: VerificationBatch) -> dict[str, Any]:
 async def set_batch_deadline(session: AsyncSession, actor: Actor, batch_id: str, deadline: datetime) -> dict:
     batch = await session.get(VerificationBatch, batch_id)
     if batch is None or not in_scope(actor, IMPORT, path=batch.unit_path):
-        raise NotFound("批次不存在或无权查看")
+        raise NotFound(kind="verification_batch", target_id=batch_id, exists=batch is not None)
     batch.deadline = deadline
     await session.execute(update(VerificationTask).where(VerificationTask.batch_id == batch_id,
                                                           VerificationTask.status != TaskStatus.CLOSED)

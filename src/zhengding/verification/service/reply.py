@@ -46,7 +46,7 @@ async def reply_task(session: AsyncSession, actor: Actor, task_id: str, *, found
                      photo_ids: list[str] | None = None) -> VerificationTask:
     task = await repo.access_task(session, actor, task_id, REPLY, for_update=True)
     if task.assignee_id != actor.user_id:
-        raise NotFound("核查任务不存在或未指派给您")
+        raise NotFound(kind="verification_task", target_id=task.id, exists=True)
     if task.transfer_id:
         raise Conflict("任务正在转办中，暂不能回单")
     if task.status != TaskStatus.IN_PROGRESS:
@@ -116,7 +116,7 @@ async def review_reply(session: AsyncSession, actor: Actor, task_id: str, *, acc
     acting = next((j for j in range(step, -1, -1) if chain[j] in mine), None)
     if acting is None:
         if not in_scope(actor, REVIEW, path=units[chain[step]].path):
-            raise NotFound("核查任务不存在或无权查看")
+            raise NotFound(kind="verification_task", target_id=task.id, exists=True)
         acting = step
     reply = (await session.execute(select(TaskReply).where(TaskReply.task_id == task.id, TaskReply.status == "pending")
                                    .order_by(TaskReply.created_at.desc()))).scalars().first()
@@ -173,7 +173,7 @@ async def review_reply(session: AsyncSession, actor: Actor, task_id: str, *, acc
 async def add_photo(session: AsyncSession, actor: Actor, task_id: str, content: bytes) -> dict[str, Any]:
     task = await repo.access_task(session, actor, task_id, REPLY)
     if task.assignee_id != actor.user_id:
-        raise NotFound("核查任务不存在或未指派给您")
+        raise NotFound(kind="verification_task", target_id=task.id, exists=True)
     if len(content) > MAX_PHOTO_BYTES:
         raise PayloadTooLarge("照片不能超过 5 MB")
     kind = next((t for magic, t in PHOTO_TYPES.items() if content.startswith(magic)), None)
@@ -191,6 +191,9 @@ async def photo(session: AsyncSession, actor: Actor, photo_id: str) -> tuple[str
     row = (await session.execute(select(TaskPhoto.task_id, TaskPhoto.content_type, TaskPhoto.data)
                                  .where(TaskPhoto.id == photo_id))).first()
     if row is None:
-        raise NotFound("照片不存在或无权查看")
-    await repo.access_task(session, actor, row[0], READ)
+        raise NotFound(kind="verification_photo", target_id=photo_id)
+    try:
+        await repo.access_task(session, actor, row[0], READ)
+    except NotFound:
+        raise NotFound(kind="verification_photo", target_id=photo_id, exists=True) from None
     return row[1], row[2]

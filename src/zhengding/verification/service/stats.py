@@ -147,8 +147,8 @@ async def _unit_in_scope(session: AsyncSession, actor: Actor, unit_id: str | Non
     if path is None:
         path = (await session.execute(select(OrgUnit.path).where(OrgUnit.id == uid))).scalar_one_or_none()
         if path is None:
-            raise NotFound("组织机构不存在或无权查看")
-        ensure_in_scope(actor, STATS, path=path)
+            raise NotFound(kind="org_unit", target_id=uid)
+        ensure_in_scope(actor, STATS, kind="org_unit", target_id=uid, path=path)
     return uid
 
 
@@ -183,10 +183,10 @@ async def unit_stats(session: AsyncSession, actor: Actor, unit_id: str | None = 
 
     found = await _shared(session, ("unit", uid, batch_id, day_from, day_to), read)
     if found is None:
-        raise NotFound("组织机构不存在或无权查看")
+        raise NotFound(kind="org_unit", target_id=uid)
     path, unit, children = found
     if known_path is None:
-        ensure_in_scope(actor, STATS, path=path)
+        ensure_in_scope(actor, STATS, kind="org_unit", target_id=uid, path=path)
     return {"unit": dict(unit), "children": [dict(c) for c in children], "has_parent_in_scope": False}
 
 

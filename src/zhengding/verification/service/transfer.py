@@ -84,7 +84,7 @@ async def decide_transfer(session: AsyncSession, actor: Actor, transfer_id: str,
                           reason: str = "") -> TaskTransfer:
     transfer = await session.get(TaskTransfer, transfer_id, with_for_update=True)
     if transfer is None or not in_scope(actor, TRANSFER, path=transfer.to_path):
-        raise NotFound("转办记录不存在或无权查看")
+        raise NotFound(kind="verification_transfer", target_id=transfer_id, exists=transfer is not None)
     if transfer.status != TransferStatus.PENDING:
         raise Conflict("该转办已处理")
     task = await session.get(VerificationTask, transfer.task_id, with_for_update=True)
