@@ -5,11 +5,12 @@ state; masked phones; within scope only."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 
 import xlsxwriter
 from python_calamine import CalamineWorkbook
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
 from zhengding import demo
 from zhengding.accounts.models import ActivationCode, User
@@ -153,6 +154,27 @@ class TestExportCodes:
         assert entry.actor_id == personas.town.user_id
         assert f'"count":{len(sheet) - 1}' in entry.detail
         assert all(row[4] not in entry.detail for row in sheet[1:])  # no plaintext codes in the audit
+
+
+class TestConcurrentIssues:
+    async def test_two_issues_for_one_unit_leave_only_the_kept_set_working(self, client, db, personas,
+                                                                           unique_phone):
+        unit = await village(db, 4)
+        people = [("潘志勇", unique_phone()), ("云丽华", unique_phone())]
+        await import_people(client, personas, unit, people)
+        answers = await asyncio.gather(*(client.post(f"/api/orgs/{unit.id}/activation-codes",
+                                                     headers=personas.town.headers) for _ in range(2)))
+        assert [r.status_code for r in answers] == [201, 201]
+        sheet = await download(client, personas.town.headers, unit.id)
+        async with db.unit_of_work() as s:
+            for name, phone in people:
+                user_id = (await s.execute(select(User.id).where(User.name == name,
+                                                                 User.phone_last4 == phone[-4:]))).scalar_one()
+                live = (await s.execute(select(func.count()).select_from(ActivationCode).where(
+                    ActivationCode.user_id == user_id, ActivationCode.used_at.is_(None),
+                    ActivationCode.revoked_at.is_(None)))).scalar_one()
+                assert live == 1, name  # the other issue's code was voided, not left working
+                assert row_of(sheet, name, phone)[6] == "有效"
 
 
 class TestDownloadIssuedSet:
