@@ -38,9 +38,10 @@ async def current_actor(request: Request, session: AsyncSession = Depends(get_se
     """The authenticated actor, holding the permission the route matrix names for this route."""
     required = permission_for(request.method, request.scope["route"].path)
     actor = await _resolve(request, session, allow_mfa_pending=required == "mfa_pending")
-    if required not in ("authenticated", "mfa_pending") and not actor.can(required):
-        raise Forbidden()
     request.state.actor = actor
+    if required not in ("authenticated", "mfa_pending") and not actor.can(required):
+        request.state.required_permission = required  # audited with the refusal (http/refusals.py)
+        raise Forbidden()
     return actor
 
 

@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from zhengding.core.errors import AppError
+from zhengding.http import refusals
 from zhengding.http.responses import JSON
 
 log = logging.getLogger("zhengding")
@@ -44,7 +45,8 @@ def _field(loc: tuple) -> str:
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(AppError)
-    async def _app_error(_: Request, exc: AppError) -> JSON:
+    async def _app_error(request: Request, exc: AppError) -> JSON:
+        await refusals.audit_refusal(request, exc)
         return JSON(exc.body(), status_code=exc.status)
 
     @app.exception_handler(RequestValidationError)
