@@ -48,7 +48,7 @@ class TestAccessRefused:
         assert (row.action, row.result) == ("security.access.refused", "denied")
         assert (row.actor_id, row.actor_name, row.role) == (grid1.user_id, grid1.name, "grid_worker")
         assert (row.unit_id, row.ip) == (grid1.unit_id, "127.0.0.1")
-        assert (row.target_type, row.target_id) == ("unit", unit_id)
+        assert (row.target_type, row.target_id) == ("org_unit", unit_id)
         detail = json.loads(row.detail)
         assert detail["route"] == "PATCH /api/orgs/{unit_id}"
         assert detail["permission"] == "orgs.manage" and detail["status"] == 403
@@ -67,7 +67,7 @@ class TestAccessRefused:
         assert r.status_code == 403, r.text
         (row,) = await _rows(db, rid)
         assert (row.action, row.actor_id) == ("security.access.refused", p.grid1.user_id)
-        assert (row.target_type, row.target_id) == ("item", item.json()["id"])
+        assert (row.target_type, row.target_id) == ("supervision_item", item.json()["id"])
         assert json.loads(row.detail)["message"] == "只有承办人可以报送落实情况"
         detail = (await client.get(f"/api/supervision/items/{item.json()['id']}", headers=p.haikou.headers)).json()
         assert "冒报" not in json.dumps(detail, ensure_ascii=False)
