@@ -10,13 +10,13 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from importlib import resources
 from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from zhengding.config import Settings, get_settings
 from zhengding.core.db import get_db, init_db, set_db
-from zhengding.http import docs, errors, security_headers
+from zhengding.http import docs, errors, hygiene, security_headers
 from zhengding.http.middleware import RequestContextMiddleware
 
 log = logging.getLogger("zhengding")
@@ -101,7 +101,7 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> F
     )
     errors.install(app)
     for ref in ROUTERS:
-        app.include_router(_load(ref))
+        app.include_router(_load(ref), dependencies=[Depends(hygiene.check_parameters)])
     docs.install(app, settings, web_dist() / "console" / "api-docs")
     _mount_web(app)
     app.add_middleware(RequestContextMiddleware, max_body=settings.max_body_bytes,

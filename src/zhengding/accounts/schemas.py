@@ -4,25 +4,27 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from zhengding.core.schemas import RequestModel
 
-class LoginRequest(BaseModel):
+
+class LoginRequest(RequestModel):
     model_config = ConfigDict(extra="forbid")
     login: str = Field(min_length=1, max_length=100)
     password: str = Field(min_length=1, max_length=200)
 
 
-class CodeRequest(BaseModel):
+class CodeRequest(RequestModel):
     model_config = ConfigDict(extra="forbid")
     code: str = Field(min_length=6, max_length=8)
 
 
-class PasswordChange(BaseModel):
+class PasswordChange(RequestModel):
     model_config = ConfigDict(extra="forbid")
     old_password: str = Field(min_length=1, max_length=200)
     new_password: str = Field(min_length=1, max_length=200)
 
 
-class ActivationRequest(BaseModel):
+class ActivationRequest(RequestModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=50)
     phone: str = Field(min_length=1, max_length=20)
@@ -88,7 +90,7 @@ class Ok(BaseModel):
     ok: bool = True
 
 
-class AccountCreate(BaseModel):
+class AccountCreate(RequestModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=50)
     phone: str = Field(min_length=1, max_length=20)
@@ -122,7 +124,7 @@ class AccountList(BaseModel):
     total: int
 
 
-class RoleAssign(BaseModel):
+class RoleAssign(RequestModel):
     model_config = ConfigDict(extra="forbid")
     role: str
     unit_id: str

@@ -42,6 +42,7 @@ import orjson
 from python_calamine import CalamineWorkbook
 
 from zhengding.core.errors import AppError, PayloadTooLarge, ValidationFailed, field_error
+from zhengding.core.hygiene import CONTROL_REASON, has_control_chars
 
 logger = logging.getLogger(__name__)
 
@@ -223,9 +224,20 @@ def _cell_too_long(row: int, column: int | None, limits: Limits) -> ValidationFa
     return ValidationFailed(message, [field_error("file", message, row)])
 
 
+def _control_characters(row: int, column: int, header: list[Any] | None) -> ValidationFailed:
+    """A cell holding a control character (`core.hygiene`): named by its row and by its
+    column's header text (the column letter in the header row itself)."""
+    label = header_key(cell_text(header[column])) if header is not None and column < len(header) else ""
+    field = label or f"{column_letters(column)} 列"
+    message = f"第 {row} 行「{field}」{CONTROL_REASON}（如 NUL、退格等不可见字符），请删除后重新上传"
+    return ValidationFailed(message, [field_error(field, CONTROL_REASON, row)])
+
+
 def _limited(rows: Iterator[list[Any]], limits: Limits) -> Iterator[list[Any]]:
-    """Rows with every cell and the text in all checked; row i (0-based) is line i + 1."""
+    """Rows with every cell and the text in all checked; row i (0-based) is line i + 1. Text
+    with a control character is refused in any cell (tab and line breaks are kept)."""
     text_left = limits.unpacked_bytes
+    header: list[Any] | None = None  # the first row with text, as every import finds its header
     for number, row in enumerate(rows, start=1):
         if number > limits.rows + 1:
             _check_extent(number, 0, limits)
@@ -235,7 +247,11 @@ def _limited(rows: Iterator[list[Any]], limits: Limits) -> Iterator[list[Any]]:
             if type(value) is str:
                 if len(value) > limits.cell_chars:
                     raise _cell_too_long(number, column, limits)
+                if has_control_chars(value):
+                    raise _control_characters(number, column, header)
                 text_left -= len(value)
+        if header is None and any(cell_text(v) for v in row):
+            header = row
         if text_left < 0:
             raise _too_large(f"表格内容超过 {limits.unpacked_bytes // 1_048_576} MB 上限，请分批上传")
         yield row

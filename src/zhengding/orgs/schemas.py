@@ -4,6 +4,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from zhengding.core.schemas import RequestModel
+
 
 class UnitRead(BaseModel):
     id: str
@@ -25,19 +27,19 @@ class UnitDetail(UnitRead):
     ancestors: list[UnitRef]
 
 
-class UnitCreate(BaseModel):
+class UnitCreate(RequestModel):
     model_config = ConfigDict(extra="forbid")
     parent_id: str
     name: str = Field(min_length=1, max_length=100)
     kind: Literal["department", "grid"]
 
 
-class UnitUpdate(BaseModel):
+class UnitUpdate(RequestModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=100)
 
 
-class UnitMove(BaseModel):
+class UnitMove(RequestModel):
     model_config = ConfigDict(extra="forbid")
     new_parent_id: str
 

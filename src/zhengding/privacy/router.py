@@ -6,6 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from zhengding.audit import service as audit
 from zhengding.authz.actor import Actor
+from zhengding.core.schemas import RequestModel
 from zhengding.http.deps import current_actor, get_session
 from zhengding.http.routing import make_router
 from zhengding.privacy import service
@@ -13,7 +14,7 @@ from zhengding.privacy import service
 router = make_router("/api", tags=["个人信息保护"])
 
 
-class RevealRequest(BaseModel):
+class RevealRequest(RequestModel):
     model_config = ConfigDict(extra="forbid")
     target_type: str = Field(max_length=40)
     target_id: str = Field(max_length=64)
@@ -25,7 +26,7 @@ class Revealed(BaseModel):
     value: str
 
 
-class DownloadLog(BaseModel):
+class DownloadLog(RequestModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(max_length=200)
     # what was downloaded, as the pages name it ("verification_tasks", "import_report", "xlsx" …)

@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from zhengding.core.clock import SHANGHAI, now, to_utc
 from zhengding.core.hygiene import CONTROL_REASON, has_control_chars
+from zhengding.core.schemas import RequestModel
 from zhengding.privacy import idcard
 from zhengding.returnees.enums import AnomalyKind, HealthCode, Transport
 
@@ -126,7 +127,7 @@ def parse_registration(item: Any) -> tuple[Registration | None, list[dict[str, s
 
 # --- request bodies of the staff endpoints -------------------------------------------------------
 
-class _Body(BaseModel):
+class _Body(RequestModel):
     model_config = ConfigDict(extra="forbid")
 
 

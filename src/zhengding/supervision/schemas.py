@@ -3,13 +3,14 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from zhengding.core.clock import ClientTime
+from zhengding.core.schemas import RequestModel
 from zhengding.supervision.enums import Priority, Recurrence, SourceKind
 
 
-class OwnerIn(BaseModel):
+class OwnerIn(RequestModel):
     unit_id: str | None = None
     user_id: str | None = None
     lead: bool = False
@@ -21,7 +22,7 @@ class OwnerIn(BaseModel):
         return self
 
 
-class ItemCreate(BaseModel):
+class ItemCreate(RequestModel):
     unit_id: str | None = None  # the assigning unit (one of the actor's command units)
     title: str = Field(min_length=1, max_length=200)
     content: str = Field("", max_length=10000)
@@ -61,7 +62,7 @@ class SplitCreate(ItemCreate):
     owner_id: str  # the parent item's owner row that splits its work
 
 
-class ProgressCreate(BaseModel):
+class ProgressCreate(RequestModel):
     owner_id: str
     text: str = Field(min_length=1, max_length=5000)
     percent: int | None = Field(None, ge=0, le=100)
@@ -70,26 +71,26 @@ class ProgressCreate(BaseModel):
     final: bool = False  # a completion report (办结报告)
 
 
-class ReviewCreate(BaseModel):
+class ReviewCreate(RequestModel):
     owner_id: str
     decision: Literal["accept", "return"]
     reason: str = Field("", max_length=2000)
 
 
-class UrgeCreate(BaseModel):
+class UrgeCreate(RequestModel):
     message: str = Field("", max_length=500)
     owner_ids: list[str] | None = None
 
 
-class DeadlineChange(BaseModel):
+class DeadlineChange(RequestModel):
     deadline: ClientTime
     reason: str = Field("", max_length=500)
 
 
-class CancelCreate(BaseModel):
+class CancelCreate(RequestModel):
     reason: str = Field(min_length=1, max_length=500)
 
 
-class LeaderCreate(BaseModel):
+class LeaderCreate(RequestModel):
     unit_id: str
     user_id: str

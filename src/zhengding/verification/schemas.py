@@ -1,11 +1,12 @@
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from zhengding.core.clock import ClientTime
+from zhengding.core.schemas import RequestModel
 
 
-class DispatchRequest(BaseModel):
+class DispatchRequest(RequestModel):
     model_config = ConfigDict(extra="forbid")
     task_ids: list[str] | None = Field(default=None, max_length=50_000)
     batch_id: str | None = None
@@ -15,7 +16,7 @@ class DispatchRequest(BaseModel):
     deadline: ClientTime | None = None
 
 
-class ReplyCreate(BaseModel):
+class ReplyCreate(RequestModel):
     model_config = ConfigDict(extra="forbid")
     found: bool
     location: str = Field(default="", max_length=500)
@@ -26,23 +27,23 @@ class ReplyCreate(BaseModel):
     photo_ids: list[str] = Field(default_factory=list, max_length=9)
 
 
-class ReviewDecision(BaseModel):
+class ReviewDecision(RequestModel):
     model_config = ConfigDict(extra="forbid")
     accept: bool
     reason: str = Field(default="", max_length=1000)
 
 
-class TransferCreate(BaseModel):
+class TransferCreate(RequestModel):
     model_config = ConfigDict(extra="forbid")
     to_unit_id: str
     reason: str = Field(max_length=1000)
 
 
-class TransferDecision(BaseModel):
+class TransferDecision(RequestModel):
     model_config = ConfigDict(extra="forbid")
     reason: str = Field(default="", max_length=1000)
 
 
-class BatchDeadline(BaseModel):
+class BatchDeadline(RequestModel):
     model_config = ConfigDict(extra="forbid")
     deadline: ClientTime
