@@ -17,6 +17,7 @@ from fastapi.staticfiles import StaticFiles
 
 from zhengding.config import Settings
 from zhengding.core.errors import NotFound
+from zhengding.http import openapi
 from zhengding.http.deps import signed_in_actor
 from zhengding.http.responses import JSON
 from zhengding.http.routing import make_router
@@ -27,6 +28,7 @@ OPENAPI_PATH = "/api/openapi.json"
 
 def install(app: FastAPI, settings: Settings, pages: Path) -> None:
     """Routes for the docs: FastAPI's own (docs_url, openapi_url) must be off."""
+    openapi.install(app)
     router = make_router()
     login = [] if settings.demo else [Depends(signed_in_actor)]
 
