@@ -7,17 +7,15 @@ caller masks personal data in its rows and audits the export.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
-
-import xlsxwriter
 
 from zhengding.authz.actor import Actor
 from zhengding.config import get_settings
 from zhengding.core import spreadsheets
 from zhengding.core.clock import local_text, now
+from zhengding.core.sheetwriter import SheetBook
 
 Column = tuple[str, str]  # (key in the row, header text)
 
@@ -33,35 +31,24 @@ def watermarked_xlsx(actor: Actor, kind: str, title: str, columns: Sequence[Colu
     numbers, datetimes in Beijing time, booleans 是/否, the rest as text). `kind` names what was
     exported in the hidden mark (shown by `zhengding trace`)."""
     at = now()
-    out = io.BytesIO()
-    book = xlsxwriter.Workbook(out, {"in_memory": True, "strings_to_numbers": False})
-    sheet = book.add_worksheet(title[:31])
+    xlsx = SheetBook()
+    sheet = xlsx.sheet(title[:31])
     text = mark_line(actor, at)
-    sheet.set_header(f"&L{text}")
-    warn = book.add_format({"font_color": "#C00000", "italic": True})
-    head = book.add_format({"bold": True, "bg_color": "#F2F2F2"})
-    sheet.write_string(0, 0, text, warn)
-    sheet.write_row(1, 0, [label for _, label in columns], head)
+    sheet.ws.set_header(f"&L{text}")
+    warn = xlsx.style(font_color="#C00000", italic=True)
+    head = xlsx.style(bold=True, bg_color="#F2F2F2")
+    sheet.text(0, 0, text, warn)
+    sheet.row(1, 0, [label for _, label in columns], head)
     for r, row in enumerate(rows, start=2):
         for c, (key, _) in enumerate(columns):
             value = row.get(key)
-            if value is None:
-                sheet.write_blank(r, c, None)
-            elif isinstance(value, bool):
-                sheet.write_string(r, c, "是" if value else "否")
-            elif isinstance(value, int | float):
-                sheet.write_number(r, c, value)
-            elif isinstance(value, datetime):
-                sheet.write_string(r, c, local_text(value))
-            else:
-                sheet.write_string(r, c, str(value))
-    sheet.set_column(0, len(columns) - 1, 14)
-    sheet.freeze_panes(2, 0)
-    spreadsheets.watermark_workbook(book, get_settings().secret_key,
+            sheet.cell(r, c, local_text(value) if isinstance(value, datetime) else value)
+    sheet.ws.set_column(0, len(columns) - 1, 14)
+    sheet.ws.freeze_panes(2, 0)
+    spreadsheets.watermark_workbook(xlsx.book, get_settings().secret_key,
                                     spreadsheets.Mark(user_id=actor.user_id, name=actor.name, at=at.isoformat(),
                                                       kind=kind))
-    book.close()
-    return out.getvalue()
+    return xlsx.close()
 
 
 def export_day() -> str:

@@ -16,13 +16,11 @@ The alert names the task, never the person.
 
 from __future__ import annotations
 
-import io
 import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-import xlsxwriter
 from sqlalchemy import Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,6 +32,7 @@ from zhengding.core.clock import SHANGHAI, now
 from zhengding.core.errors import NotFound, PayloadTooLarge, ValidationFailed, field_error
 from zhengding.core.events import publish_event
 from zhengding.core.ids import new_id
+from zhengding.core.sheetwriter import SheetBook
 from zhengding.notify.service import ding as ding_service
 from zhengding.notify.service import inbox
 from zhengding.orgs import service as org_service
@@ -269,19 +268,17 @@ async def import_results(session: AsyncSession, actor: Actor, content: bytes, fi
 
 
 def _report(bad: list[tuple[int, list[str], list[dict]]]) -> bytes:
-    out = io.BytesIO()
-    book = xlsxwriter.Workbook(out, {"in_memory": True, "strings_to_numbers": False})
-    sheet = book.add_worksheet("错误行")
-    text = book.add_format({"num_format": "@"})
-    sheet.write_row(0, 0, [*LABELS.values(), "行号", "错误原因"])
+    xlsx = SheetBook()
+    sheet = xlsx.sheet("错误行")
+    text = xlsx.style(num_format="@")
+    sheet.row(0, 0, [*LABELS.values(), "行号", "错误原因"])
     for r, (number, cells, errors) in enumerate(bad, start=1):
         for c, value in enumerate(cells):
-            sheet.write_string(r, c, value, text)
-        sheet.write_number(r, len(cells), number)
-        sheet.write_string(r, len(cells) + 1, "；".join(f"{LABELS.get(e['field'], e['field'])}：{e['reason']}"
-                                                       for e in errors))
-    book.close()
-    return out.getvalue()
+            sheet.text(r, c, value, text)
+        sheet.cell(r, len(cells), number)
+        sheet.text(r, len(cells) + 1, "；".join(f"{LABELS.get(e['field'], e['field'])}：{e['reason']}"
+                                                for e in errors))
+    return xlsx.close()
 
 
 async def import_report(session: AsyncSession, actor: Actor, import_id: str) -> tuple[str, bytes]:

@@ -9,14 +9,12 @@ holding a membership anywhere in that child's subtree (prefix match on the mater
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import cast
 
 import orjson
-import xlsxwriter
 from sqlalchemy import Table, case, distinct, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,6 +30,7 @@ from zhengding.config import get_settings
 from zhengding.core.clock import local_text, now
 from zhengding.core.errors import NotFound
 from zhengding.core.ids import new_id
+from zhengding.core.sheetwriter import SheetBook
 from zhengding.orgs import service as org_service
 from zhengding.orgs.models import Membership, OrgUnit
 from zhengding.privacy.masking import mask_phone
@@ -152,25 +151,19 @@ async def download_activation_codes(session: AsyncSession, actor: Actor, unit_id
 
 
 def _codes_xlsx(rows: list[list[str]], states: dict[str, str], until: str) -> bytes:
-    out = io.BytesIO()
-    book = xlsxwriter.Workbook(out, {"in_memory": True, "constant_memory": True})
-    sheet = book.add_worksheet("激活码")
-    head = book.add_format({"bold": True, "bg_color": "#F2F2F2"})
-    mono = book.add_format({"font_name": "Consolas", "bold": True})
-    sheet.write_row(0, 0, CODE_COLUMNS, head)
+    xlsx = SheetBook(constant_memory=True)
+    sheet = xlsx.sheet("激活码")
+    head = xlsx.style(bold=True, bg_color="#F2F2F2")
+    mono = xlsx.style(font_name="Consolas", bold=True)
+    sheet.row(0, 0, CODE_COLUMNS, head)
     for r, (_user_id, _path, unit_name, name, phone, position, code) in enumerate(rows, start=1):
-        sheet.write_string(r, 0, unit_name)
-        sheet.write_string(r, 1, name)
-        sheet.write_string(r, 2, phone)
-        sheet.write_string(r, 3, position)
-        sheet.write_string(r, 4, code, mono)
-        sheet.write_string(r, 5, until)
-        sheet.write_string(r, 6, states.get(code, REVOKED))
+        sheet.row(r, 0, [unit_name, name, phone, position])
+        sheet.text(r, 4, code, mono)
+        sheet.row(r, 5, [until, states.get(code, REVOKED)])
     for col, width in enumerate([28, 10, 14, 16, 12, 18, 8]):
-        sheet.set_column(col, col, width)
-    sheet.freeze_panes(1, 0)
-    book.close()
-    return out.getvalue()
+        sheet.ws.set_column(col, col, width)
+    sheet.ws.freeze_panes(1, 0)
+    return xlsx.close()
 
 
 # --- statistics ----------------------------------------------------------------------------

@@ -11,12 +11,10 @@ written. A corrected report can be imported again: its 行号 and 错误原因 c
 
 from __future__ import annotations
 
-import io
 import re
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-import xlsxwriter
 from sqlalchemy import Table, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,6 +28,7 @@ from zhengding.core import spreadsheets
 from zhengding.core.clock import now
 from zhengding.core.errors import Conflict, NotFound, PayloadTooLarge, ValidationFailed, field_error
 from zhengding.core.ids import new_id
+from zhengding.core.sheetwriter import SheetBook
 from zhengding.orgs.models import Membership, OrgUnit
 
 PERMISSION = "accounts.import"
@@ -285,24 +284,22 @@ async def import_roster(session: AsyncSession, actor: Actor, content: bytes, fil
 def build_report(columns: list[str], bad: list[Checked]) -> bytes:
     """The rejected rows as they were given (all cells as text, so phones stay digits),
     followed by 行号 and 错误原因."""
-    out = io.BytesIO()
-    book = xlsxwriter.Workbook(out, {"in_memory": True, "constant_memory": True, "strings_to_numbers": False})
-    sheet = book.add_worksheet("错误行")
-    head = book.add_format({"bold": True, "bg_color": "#F2F2F2"})
-    reason_format = book.add_format({"font_color": "#C00000"})
-    text = book.add_format({"num_format": "@"})
-    sheet.write_row(0, 0, [*columns, ROW_COLUMN, REASON_COLUMN], head)
+    xlsx = SheetBook(constant_memory=True)
+    sheet = xlsx.sheet("错误行")
+    head = xlsx.style(bold=True, bg_color="#F2F2F2")
+    reason_format = xlsx.style(font_color="#C00000")
+    text = xlsx.style(num_format="@")
+    sheet.row(0, 0, [*columns, ROW_COLUMN, REASON_COLUMN], head)  # the upload's own header texts
     for r, c in enumerate(bad, start=1):
         for col, value in enumerate(c.row.cells):
-            sheet.write_string(r, col, value, text)
-        sheet.write_number(r, len(columns), c.row.number)
+            sheet.text(r, col, value, text)
+        sheet.cell(r, len(columns), c.row.number)
         reasons = "；".join(f"{FIELD_LABELS.get(e['field'], e['field'])}：{e['reason']}" for e in c.errors)
-        sheet.write_string(r, len(columns) + 1, reasons, reason_format)
-    sheet.set_column(0, len(columns) - 1, 16, text)
-    sheet.set_column(len(columns) + 1, len(columns) + 1, 60)
-    sheet.freeze_panes(1, 0)
-    book.close()
-    return out.getvalue()
+        sheet.text(r, len(columns) + 1, reasons, reason_format)
+    sheet.ws.set_column(0, len(columns) - 1, 16, text)
+    sheet.ws.set_column(len(columns) + 1, len(columns) + 1, 60)
+    sheet.ws.freeze_panes(1, 0)
+    return xlsx.close()
 
 
 async def import_report(session: AsyncSession, actor: Actor, import_id: str) -> tuple[str, bytes]:

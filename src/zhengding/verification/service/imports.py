@@ -21,7 +21,6 @@ receiving unit, not per task. Progress of a large upload is pushed to the import
 
 from __future__ import annotations
 
-import io
 import re
 import unicodedata
 from collections import Counter
@@ -29,7 +28,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-import xlsxwriter
 from sqlalchemy import Table, case, insert, literal, null, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -42,6 +40,7 @@ from zhengding.core.clock import local_day, now
 from zhengding.core.errors import NotFound, PayloadTooLarge, ValidationFailed, field_error
 from zhengding.core.events import publish_event
 from zhengding.core.ids import new_id
+from zhengding.core.sheetwriter import SheetBook
 from zhengding.divisions.resolver import default_resolver
 from zhengding.notify.service import inbox
 from zhengding.orgs import service as org_service
@@ -389,24 +388,22 @@ async def _notify_receivers(session: AsyncSession, actor: Actor, batch: Verifica
 
 
 def build_report(columns: list[str], bad: list[BadRow]) -> bytes:
-    out = io.BytesIO()
-    book = xlsxwriter.Workbook(out, {"in_memory": True, "constant_memory": True, "strings_to_numbers": False})
-    sheet = book.add_worksheet("错误行")
-    head = book.add_format({"bold": True, "bg_color": "#F2F2F2"})
-    reason_format = book.add_format({"font_color": "#C00000"})
-    text = book.add_format({"num_format": "@"})
-    sheet.write_row(0, 0, [*columns, ROW_COLUMN, REASON_COLUMN], head)
+    xlsx = SheetBook(constant_memory=True)
+    sheet = xlsx.sheet("错误行")
+    head = xlsx.style(bold=True, bg_color="#F2F2F2")
+    reason_format = xlsx.style(font_color="#C00000")
+    text = xlsx.style(num_format="@")
+    sheet.row(0, 0, [*columns, ROW_COLUMN, REASON_COLUMN], head)  # the upload's own header texts
     for r, b in enumerate(bad, start=1):
         for col, value in enumerate(b.cells):
-            sheet.write_string(r, col, value, text)
-        sheet.write_number(r, len(columns), b.number)
+            sheet.text(r, col, value, text)
+        sheet.cell(r, len(columns), b.number)
         reasons = "；".join(f"{FIELD_LABELS.get(e['field'], e['field'])}：{e['reason']}" for e in b.errors)
-        sheet.write_string(r, len(columns) + 1, reasons, reason_format)
-    sheet.set_column(0, max(len(columns) - 1, 0), 18, text)
-    sheet.set_column(len(columns) + 1, len(columns) + 1, 60)
-    sheet.freeze_panes(1, 0)
-    book.close()
-    return out.getvalue()
+        sheet.text(r, len(columns) + 1, reasons, reason_format)
+    sheet.ws.set_column(0, max(len(columns) - 1, 0), 18, text)
+    sheet.ws.set_column(len(columns) + 1, len(columns) + 1, 60)
+    sheet.ws.freeze_panes(1, 0)
+    return xlsx.close()
 
 
 async def batch_report(session: AsyncSession, actor: Actor, batch_id: str) -> tuple[str, bytes]:
