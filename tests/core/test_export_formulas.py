@@ -146,3 +146,12 @@ class TestExports:
         (row,) = rows[2:]
         assert row[header.index("入琼口岸")] == port
         assert row[header.index("航班/车次")] == "+86-1"
+
+
+def test_every_xlsx_is_written_through_sheetwriter():
+    from pathlib import Path
+
+    src = Path(__file__).resolve().parents[2] / "src" / "zhengding"
+    writers = sorted(str(p.relative_to(src)) for p in src.rglob("*.py")
+                     if re.search(r"^\s*(import xlsxwriter|from xlsxwriter)", p.read_text(encoding="utf-8"), re.M))
+    assert writers == ["core/sheetwriter.py"]
