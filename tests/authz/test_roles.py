@@ -153,8 +153,11 @@ class TestInScope:
     def test_no_grant_for_the_permission_sees_nothing(self):
         assert not in_scope(actor_with(), READ, path="/A/B/")
         assert not in_scope(actor_with(TOWN), "audit.read", path="/A/B/")  # town command lacks it
-        with pytest.raises(NotFound):
-            ensure_in_scope(actor_with(TOWN), "audit.read", path="/A/B/")
+        with pytest.raises(NotFound) as refused:
+            ensure_in_scope(actor_with(TOWN), "audit.read", kind="org_unit", target_id="B", path="/A/B/")
+        # answered as for an absent unit; known internally to exist (audited as a scope refusal)
+        assert refused.value.body() == NotFound(kind="org_unit").body()
+        assert (refused.value.target_id, refused.value.exists) == ("B", True)
 
     def test_several_grants_add_up(self):
         actor = actor_with(TOWN, Grant("grid_worker", DataScope.SUBTREE, "Q", "/P/Q/"))
