@@ -190,6 +190,22 @@ class TestScope:
         await create(client, p.haikou, [{"user_id": p.grid1.user_id}], deadline=now() - timedelta(hours=1),
                      expect=422)
 
+    async def test_field_errors_name_the_owner_and_give_the_reason_in_chinese(self, client, personas: Personas):
+        p = personas
+        outside = await create(client, p.xiuying, [{"user_id": p.grid1.user_id}, {"unit_id": p.haikou.unit_id}],
+                               expect=404)
+        assert outside["error"]["details"] == [{"field": "owners.1.unit_id", "reason": "承办单位不存在或不在您的管辖范围内"}]
+        assert p.haikou.unit_id not in str(outside)
+        person = await create(client, p.town, [{"user_id": p.grid1.user_id}, {"user_id": p.province.user_id}],
+                              expect=404)
+        assert person["error"]["details"] == [{"field": "owners.1.user_id", "reason": "承办人不存在或不在您的管辖范围内"}]
+        past = await create(client, p.haikou, [{"user_id": p.grid1.user_id}], deadline=now() - timedelta(hours=1),
+                            expect=422)
+        assert past["error"]["details"] == [{"field": "deadline", "reason": "办理时限须晚于当前时间"}]
+        twice = await create(client, p.haikou, [{"user_id": p.grid1.user_id}, {"user_id": p.grid1.user_id}],
+                             expect=422)
+        assert twice["error"]["details"] == [{"field": "owners", "reason": "承办对象重复"}]
+
     async def test_review_and_urge_only_by_the_assigner_side(self, client, personas: Personas):
         p = personas
         item = await create(client, p.haikou, [{"unit_id": p.town.unit_id}], title="整改隐患")

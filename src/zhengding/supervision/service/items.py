@@ -49,18 +49,20 @@ async def _resolve_owners(session: AsyncSession, actor: Actor, body: ItemCreate)
     unit_ids = [o.unit_id for o in body.owners if o.unit_id]
     user_ids = [o.user_id for o in body.owners if o.user_id]
     if len(set(unit_ids)) != len(unit_ids) or len(set(user_ids)) != len(user_ids):
-        raise ValidationFailed("承办对象重复", details=[field_error("owners", "duplicate")])
+        raise ValidationFailed("承办对象重复", details=[field_error("owners", "承办对象重复")])
     if sum(1 for o in body.owners if o.lead) > 1:
-        raise ValidationFailed("只能有一个牵头承办对象", details=[field_error("owners", "lead")])
+        raise ValidationFailed("只能有一个牵头承办对象", details=[field_error("owners", "只能有一个牵头承办对象")])
     units = await repo.units_by_ids(session, unit_ids)
-    for uid in unit_ids:
-        unit = units.get(uid or "")
-        if unit is None or not in_scope(actor, ASSIGN, path=unit.path):
-            raise NotFound("承办单位不存在或不在您的管辖范围内", details=[field_error("owners", uid or "")])
+    for i, o in enumerate(body.owners):  # the field names the owner's position, never its id
+        unit = units.get(o.unit_id) if o.unit_id else None
+        if o.unit_id and (unit is None or not in_scope(actor, ASSIGN, path=unit.path)):
+            raise NotFound("承办单位不存在或不在您的管辖范围内",
+                           details=[field_error(f"owners.{i}.unit_id", "承办单位不存在或不在您的管辖范围内")])
     allowed = await repo.users_in_scope(session, actor, ASSIGN, [u for u in user_ids if u])
-    missing = [u for u in user_ids if u not in allowed]
+    missing = [i for i, o in enumerate(body.owners) if o.user_id and o.user_id not in allowed]
     if missing:
-        raise NotFound("承办人不存在或不在您的管辖范围内", details=[field_error("owners", u or "") for u in missing])
+        raise NotFound("承办人不存在或不在您的管辖范围内",
+                       details=[field_error(f"owners.{i}.user_id", "承办人不存在或不在您的管辖范围内") for i in missing])
     users = await repo.users_by_ids(session, [u for u in user_ids if u])
     primary = await repo.primary_units(session, [u for u in user_ids if u])
     lead_index = next((i for i, o in enumerate(body.owners) if o.lead), 0)
@@ -82,9 +84,9 @@ async def _resolve_owners(session: AsyncSession, actor: Actor, body: ItemCreate)
 def _check_deadline(body: ItemCreate) -> None:
     if body.recurrence is None:
         if body.deadline is None:
-            raise ValidationFailed("请填写办理时限", details=[field_error("deadline", "required")])
+            raise ValidationFailed("请填写办理时限", details=[field_error("deadline", "请填写办理时限")])
         if body.deadline <= now():
-            raise ValidationFailed("办理时限须晚于当前时间", details=[field_error("deadline", "past")])
+            raise ValidationFailed("办理时限须晚于当前时间", details=[field_error("deadline", "办理时限须晚于当前时间")])
 
 
 async def _insert_item(session: AsyncSession, actor: Actor, body: ItemCreate, *, unit_id: str, unit_path: str,
@@ -157,7 +159,7 @@ async def create_item(session: AsyncSession, actor: Actor, body: ItemCreate) -> 
     owners = await _resolve_owners(session, actor, body)
     copies = await repo.users_in_scope(session, actor, "directory.read", body.copy_user_ids)
     if len(copies) != len(set(body.copy_user_ids)):
-        raise NotFound("抄送人不存在或无权查看", details=[field_error("copy_user_ids", "not_found")])
+        raise NotFound("抄送人不存在或无权查看", details=[field_error("copy_user_ids", "抄送人不存在或无权查看")])
     unit = (await repo.units_by_ids(session, [unit_id]))[unit_id]
     item = await _insert_item(session, actor, body, unit_id=unit_id, unit_path=unit_path, unit_name=unit.name,
                               owners=owners)
@@ -187,10 +189,10 @@ async def split_item(session: AsyncSession, actor: Actor, item_id: str, body: Sp
     if owner.status == OwnerStatus.ACCEPTED or parent.status != ItemStatus.OPEN:
         raise Conflict("该事项已办结，不能再分解")
     if body.recurrence is not None:
-        raise ValidationFailed("子事项不能是周期报送", details=[field_error("recurrence", "not_allowed")])
+        raise ValidationFailed("子事项不能是周期报送", details=[field_error("recurrence", "子事项不能是周期报送")])
     deadline = body.deadline
     if deadline is not None and parent.deadline is not None and deadline > parent.deadline:
-        raise ValidationFailed("子事项时限不能晚于上级事项时限", details=[field_error("deadline", "after_parent")])
+        raise ValidationFailed("子事项时限不能晚于上级事项时限", details=[field_error("deadline", "子事项时限不能晚于上级事项时限")])
     _check_deadline(body)
     grant_unit = owner.unit_id or owner.stat_unit_id
     unit_id, unit_path = _assigning_grant(actor, grant_unit if any(
