@@ -50,9 +50,10 @@ class TestInbox:
                                  headers=personas.xiuying.headers)).json()
         assert rest["items"][0]["title"] == "第0条"
         r = await client.post("/api/notifications/read-all", headers=personas.xiuying.headers)
-        assert r.json()["unread_count"] == 0 and r.json()["updated"] >= 3
-        unread = (await client.get("/api/notifications?unread=true", headers=personas.xiuying.headers)).json()
-        assert unread["items"] == []
+        # what stays unread is the DINGs other tests sent this persona: each needs its own confirmation
+        unread = (await client.get("/api/notifications?unread=true&limit=100", headers=personas.xiuying.headers)).json()
+        assert {i["kind"] for i in unread["items"]} <= {"ding"}
+        assert r.json()["unread_count"] == unread["unread_count"] == len(unread["items"]) and r.json()["updated"] >= 3
 
     async def test_unread_after_delay_escalates_to_sms(self, db, personas: Personas, clock):
         from zhengding.notify.sms import providers
