@@ -63,7 +63,24 @@ def as_utc(value: datetime | None) -> datetime | None:
 
 # A time in a request body: ISO 8601 with its offset ("2026-01-25T14:30:00+08:00" or "...Z"),
 # normalised to UTC so that the service, the response and the database see one instant.
-ClientTime = Annotated[AwareDatetime, AfterValidator(to_utc)]
+# Bounded to [1970, 2100): nothing of the platform lies outside, and near the ends of datetime's
+# range the conversion to UTC ("0001-01-01T00:00+08:00") or a deadline plus an offset overflows.
+CLIENT_TIME_MIN = datetime(1970, 1, 1, tzinfo=UTC)
+CLIENT_TIME_MAX = datetime(2100, 1, 1, tzinfo=UTC)
+_OUT_OF_RANGE = "时间超出范围，应在 1970 年至 2099 年之间"
+
+
+def _client_time(value: datetime) -> datetime:
+    try:
+        at = to_utc(value)
+    except OverflowError:
+        raise ValueError(_OUT_OF_RANGE) from None
+    if not CLIENT_TIME_MIN <= at < CLIENT_TIME_MAX:
+        raise ValueError(_OUT_OF_RANGE)
+    return at
+
+
+ClientTime = Annotated[AwareDatetime, AfterValidator(_client_time)]
 
 
 def local_date(at: datetime) -> date:

@@ -67,7 +67,8 @@ def _json_response(content: Any, status: int, headers: dict[str, str] | None = N
     return Response(orjson.dumps(content), status_code=status, headers=headers, media_type="application/json")
 
 
-router.add_api_route("/registrations", receive_one, methods=["POST"], status_code=201, route_class_override=APIRoute)
+router.add_api_route("/registrations", receive_one, methods=["POST"], status_code=201, route_class_override=APIRoute,
+                     responses={200: {"description": "重放：同一登记已受理过，原样回答（Idempotent-Replayed: true）"}})
 
 
 @router.post("/registrations/batch")

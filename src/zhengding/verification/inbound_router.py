@@ -19,7 +19,8 @@ from zhengding.verification.service.inbound import MAX_BATCH, receive_results
 router = make_router("/api/inbound", tags=["核酸检测结果接口（检测机构/健康码系统）"])
 
 
-@router.post("/nat-results", status_code=201)
+@router.post("/nat-results", status_code=201,
+             responses={200: {"description": "批量的逐条结果，或单条的重放（Idempotent-Replayed: true）"}})
 async def receive_nat_results(request: Request, session: AsyncSession = Depends(get_session)) -> Any:
     """One result (an object, `201`) or a batch (`{"items": [...]}`, 1–500, `200` per item)."""
     body = await request.body()
