@@ -6,9 +6,10 @@ grid worker. Every answer must be
 
 - no server error (`not_a_server_error`: nothing ≥ 500);
 - a status code the document declares for that operation (`status_code_conformance`);
-- an error in the app's format, {"error": {"code", "message", "details"?}}, and every reason in
-  `details` in Chinese (a raw pydantic message means an error type without a reason in
-  http/errors.py).
+- an error in the app's format, {"error": {"code", "message", "details"?}}, and every reason of
+  a validation_failed answer in Chinese (a raw pydantic message means an error type without a
+  reason in http/errors.py);
+- the persona still signed in at the end.
 
 Generation is bounded and reproducible: a few examples per operation and mode, derandomized
 (the same cases every run), no example database. Cases are drawn first, then sent with `await`:
@@ -16,12 +17,15 @@ the app, its database engine and the personas live in the test event loop, which
 Hypothesis test cannot enter.
 
 What is fuzzed, and why not more:
-- every GET, with data that fits the document (positive) and data that does not (negative);
+- every GET, with data that fits the document (positive) and data that does not (negative),
+  and once more with the persona's own unit and account id in the path (past the 404);
 - every other method with negative data only: such a request must be refused before anything
   is written. Positive writes (DINGs to the personas, supervision items, role grants, inbox
   "read all") would change the shared personas' state that other tests of the run assert on.
 - never the routes that end or change the persona's own credentials: logout, password change,
   TOTP setup/confirm/verify — one of them would sign the persona out for the rest of the run.
+Deeper runs, by hand (the knobs below): ZD_FUZZ_SCALE=20 ZD_FUZZ_WRITES=1 ran clean on SQLite
+and PostgreSQL once the 500 it found was fixed (ClientTime, core/clock.py).
 """
 
 from __future__ import annotations
@@ -39,7 +43,9 @@ from schemathesis import GenerationMode
 from schemathesis.core.failures import FailureGroup
 
 # A deeper local run: ZD_FUZZ_SCALE=10 multiplies the examples; ZD_FUZZ_WRITES=1 also sends
-# positive writes (the run's database and personas are then spoilt for the tests after it).
+# positive writes (the run's database and personas are then spoilt for the tests after it);
+# ZD_FUZZ_PERSONAS=sysadmin,secadmin,auditadmin reaches the administrators' routes.
+PERSONAS = os.environ.get("ZD_FUZZ_PERSONAS", "province,grid1").split(",")
 SCALE = int(os.environ.get("ZD_FUZZ_SCALE", "1"))
 POSITIVE_WRITES = os.environ.get("ZD_FUZZ_WRITES") == "1"
 POSITIVE_EXAMPLES = 6 * SCALE
@@ -79,7 +85,7 @@ def plan(document: dict[str, Any], known: dict[str, str]) -> list[Any]:
         if method in READS or POSITIVE_WRITES:
             cases += draw(operation.as_strategy(generation_mode=GenerationMode.POSITIVE), POSITIVE_EXAMPLES)
             names = re.findall(r"\{(\w+)\}", operation.path)
-            if names and all(name in known for name in names):
+            if method in READS and names and all(name in known for name in names):
                 fixed = {name: known[name] for name in names}
                 cases += draw(operation.as_strategy(generation_mode=GenerationMode.POSITIVE, path_parameters=fixed),
                               POSITIVE_EXAMPLES)
@@ -117,7 +123,7 @@ async def send(client: httpx.AsyncClient, case: Any, headers: dict[str, str]) ->
                                 content=body)
 
 
-@pytest.mark.parametrize("persona", ["province", "grid1"])
+@pytest.mark.parametrize("persona", PERSONAS)
 async def test_no_server_error_and_only_declared_status_codes(app, client, personas, persona):
     headers = personas[persona].headers
     failures: dict[str, list[str]] = {}
@@ -137,7 +143,8 @@ async def test_no_server_error_and_only_declared_status_codes(app, client, perso
             problem = "; ".join(f.title for f in group.exceptions)
         if problem:
             failures.setdefault(f"{label}: {problem}", []).append(f"{response.request.url} {response.text[:200]}")
-    # the session survived the run: the persona is still signed in
-    assert (await client.get("/api/auth/me", headers=headers)).status_code == 200
+    me = await client.get("/api/auth/me", headers=headers)
+    if me.status_code != 200:
+        failures["the persona is signed out after the run"] = [me.text]
     report = [f"{what} (×{len(seen)})\n    e.g. {seen[0]}" for what, seen in failures.items()]
     assert not failures, f"{len(report)} kinds of failure in {len(cases)} cases:\n" + "\n".join(report)
