@@ -7,6 +7,7 @@ before any query, and a value out of range answers 422 naming the parameter.
     paging(size=50, max_size=200)   ?page=&page_size=     -> Page (page, size, offset)
     keyset(size=20, max_size=100)   ?before=&limit=       -> Keyset (before, limit)
     keyset(..., paged=True)         ?before=&limit=&page= -> Keyset (page None unless given)
+    days()                          ?from=&to=            -> Days (Asia/Shanghai days, checked)
 
 Each call returns a `Depends(...)`: a route declares `p: Page = paging(...)` instead of its own
 `Query(...)` parameters, so no list can be added without the bounds.
@@ -15,9 +16,12 @@ Each call returns a `Depends(...)`: a route declares `p: Page = paging(...)` ins
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from fastapi import Depends, Query
+
+from zhengding.core.errors import ValidationFailed, field_error
 
 # 10,000 pages of the largest page size (500) is an offset of 5,000,000 rows: beyond any list
 # of the platform, far inside a 32-bit integer.
@@ -77,3 +81,36 @@ def keyset(*, size: int = 20, max_size: int = 100, paged: bool = False) -> Any:
         return Keyset(before, limit, page)
 
     return Depends(paged_keyset_params if paged else keyset_params)
+
+
+@dataclass(frozen=True, slots=True)
+class Days:
+    day_from: str | None
+    day_to: str | None
+
+
+_DAY = r"^\d{4}-\d{2}-\d{2}$"
+
+
+def _day(value: str | None, field: str) -> str | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value).isoformat()
+    except ValueError:  # the pattern holds, the day does not exist (2026-02-30)
+        raise ValidationFailed("日期不存在，应为 YYYY-MM-DD 格式的有效日期",
+                               [field_error(field, "日期不存在")]) from None
+
+
+def days() -> Any:
+    """`?from=&to=`: an optional range of Asia/Shanghai days (YYYY-MM-DD, both ends included),
+    each a day that exists, `from` not after `to`."""
+
+    async def day_params(day_from: str | None = Query(None, alias="from", pattern=_DAY, description="起始日期（含）"),
+                         day_to: str | None = Query(None, alias="to", pattern=_DAY, description="截止日期（含）")) -> Days:
+        first, last = _day(day_from, "from"), _day(day_to, "to")
+        if first and last and first > last:
+            raise ValidationFailed("起始日期不能晚于截止日期", [field_error("from", "起始日期晚于截止日期")])
+        return Days(first, last)
+
+    return Depends(day_params)

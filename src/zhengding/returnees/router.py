@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from zhengding.accounts.roster_router import XLSX, attachment
 from zhengding.authz.actor import Actor
 from zhengding.http.deps import current_actor, get_session
-from zhengding.http.paging import Keyset, Page, keyset, paging
+from zhengding.http.paging import Days, Keyset, Page, days, keyset, paging
 from zhengding.http.routing import make_router
 from zhengding.returnees import nat_link as _nat_link  # noqa: F401  (links NAT results to returnees)
 from zhengding.returnees import (
@@ -36,16 +36,11 @@ Session = Depends(get_session)
 Me = Depends(current_actor)
 
 
-DAY = r"^\d{4}-\d{2}-\d{2}$"
-
-
 def list_filter(status: str | None = Query(None, max_length=100), unit_id: str | None = Query(None, max_length=26),
                 q: str | None = Query(None, max_length=50), overdue: bool = False, anomalies: bool = False,
-                port_of_entry: str | None = Query(None, max_length=50),
-                day_from: str | None = Query(None, alias="from", pattern=DAY),
-                day_to: str | None = Query(None, alias="to", pattern=DAY)) -> ReturneeFilter:
+                port_of_entry: str | None = Query(None, max_length=50), d: Days = days()) -> ReturneeFilter:
     return ReturneeFilter(status=status, unit_id=unit_id, q=q, overdue=overdue, anomalies=anomalies,
-                          port_of_entry=port_of_entry, day_from=day_from, day_to=day_to)
+                          port_of_entry=port_of_entry, day_from=d.day_from, day_to=d.day_to)
 
 
 Filter = Depends(list_filter)
@@ -71,10 +66,9 @@ async def routing_queue(p: Page = paging(size=50, max_size=200), actor: Actor = 
 
 
 @router.get("/stats")
-async def returnee_stats(unit_id: str | None = None, day_from: str | None = Query(None, alias="from"),
-                         day_to: str | None = Query(None, alias="to"), actor: Actor = Me,
+async def returnee_stats(unit_id: str | None = None, d: Days = days(), actor: Actor = Me,
                          session: AsyncSession = Session) -> dict[str, Any]:
-    return await stats.returnee_stats(session, actor, unit_id, day_from, day_to)
+    return await stats.returnee_stats(session, actor, unit_id, d.day_from, d.day_to)
 
 
 @router.get("/anomalies")

@@ -14,7 +14,7 @@ from zhengding.config import get_settings
 from zhengding.core.clock import ClientTime
 from zhengding.core.errors import PayloadTooLarge
 from zhengding.http.deps import current_actor, get_session
-from zhengding.http.paging import Page, paging
+from zhengding.http.paging import Days, Page, days, paging
 from zhengding.http.routing import make_router
 from zhengding.verification import nat, workbench  # noqa: F401  (workbench registers tiles)
 from zhengding.verification import permissions as _permissions  # noqa: F401
@@ -159,35 +159,31 @@ async def reject_transfer(transfer_id: str, body: TransferDecision, actor: Actor
 
 @router.get("/stats")
 async def unit_stats(unit_id: str | None = None, batch_id: str | None = None,
-                     day_from: str | None = Query(None, alias="from", pattern=r"^\d{4}-\d{2}-\d{2}$"),
-                     day_to: str | None = Query(None, alias="to", pattern=r"^\d{4}-\d{2}-\d{2}$"),
+                     d: Days = days(),
                      actor: Actor = Me, session: AsyncSession = Session) -> dict[str, Any]:
-    return await stats.unit_stats(session, actor, unit_id, batch_id=batch_id, day_from=day_from, day_to=day_to)
+    return await stats.unit_stats(session, actor, unit_id, batch_id=batch_id, day_from=d.day_from, day_to=d.day_to)
 
 
 @router.get("/stats/batches")
 async def batch_stats(unit_id: str | None = None,
-                      day_from: str | None = Query(None, alias="from", pattern=r"^\d{4}-\d{2}-\d{2}$"),
-                      day_to: str | None = Query(None, alias="to", pattern=r"^\d{4}-\d{2}-\d{2}$"),
+                      d: Days = days(),
                       actor: Actor = Me, session: AsyncSession = Session) -> list[dict[str, Any]]:
-    return await stats.batch_stats(session, actor, unit_id, day_from=day_from, day_to=day_to)
+    return await stats.batch_stats(session, actor, unit_id, day_from=d.day_from, day_to=d.day_to)
 
 
 @router.get("/stats/daily")
 async def daily_stats(unit_id: str | None = None, batch_id: str | None = None,
-                      day_from: str | None = Query(None, alias="from", pattern=r"^\d{4}-\d{2}-\d{2}$"),
-                      day_to: str | None = Query(None, alias="to", pattern=r"^\d{4}-\d{2}-\d{2}$"),
+                      d: Days = days(),
                       actor: Actor = Me, session: AsyncSession = Session) -> list[dict[str, Any]]:
-    return await stats.daily_stats(session, actor, unit_id, batch_id=batch_id, day_from=day_from, day_to=day_to)
+    return await stats.daily_stats(session, actor, unit_id, batch_id=batch_id, day_from=d.day_from, day_to=d.day_to)
 
 
 @router.get("/stats/export", response_class=Response)
 async def export_stats(unit_id: str | None = None, batch_id: str | None = None,
-                       day_from: str | None = Query(None, alias="from", pattern=r"^\d{4}-\d{2}-\d{2}$"),
-                       day_to: str | None = Query(None, alias="to", pattern=r"^\d{4}-\d{2}-\d{2}$"),
+                       d: Days = days(),
                        actor: Actor = Me, session: AsyncSession = Session) -> Response:
-    filename, content = await export.export_stats(session, actor, unit_id, batch_id=batch_id, day_from=day_from,
-                                                  day_to=day_to)
+    filename, content = await export.export_stats(session, actor, unit_id, batch_id=batch_id, day_from=d.day_from,
+                                                  day_to=d.day_to)
     return Response(content, media_type=XLSX, headers=attachment(filename))
 
 

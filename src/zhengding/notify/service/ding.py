@@ -61,10 +61,11 @@ async def resolve_recipients(session: AsyncSession, actor: Actor, user_ids: list
     picked = list(dict.fromkeys(user_ids))
     if picked:
         allowed = await _users_in_scope(session, actor, picked)
-        outside = [u for u in picked if u not in allowed]
-        if outside:
-            raise NotFound("所选人员不存在或不在您的管辖范围内", details=[{"field": "user_ids", "reason": u}
-                                                                         for u in outside[:20]])
+        outside = [i for i, u in enumerate(user_ids) if u not in allowed]
+        if outside:  # the field names the position in the request, never the id
+            raise NotFound("所选人员不存在或不在您的管辖范围内",
+                           details=[{"field": f"user_ids.{i}", "reason": "人员不存在或不在您的管辖范围内"}
+                                    for i in outside[:20]])
     members: list[str] = []
     if unit_ids:
         for unit_id in dict.fromkeys(unit_ids):
