@@ -43,9 +43,11 @@ test: install web
 bench: install
 	@set -e; for script in bench/bench_*.py; do echo "== $$script"; $(PY) $$script; done
 
-lint: install
+lint: install web
 	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff format --check src tests bench
 	$(VENV)/bin/mypy src
+	@if [ -f web/package.json ]; then cd web && npm run -s typecheck; fi
 
 clean:
 	rm -rf var $(WEB_DIST) web/node_modules

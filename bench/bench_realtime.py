@@ -70,48 +70,95 @@ from zhengding.realtime.wsprotocol import IMPORT_PATH as WS_PROTOCOL  # noqa: E4
 
 async def seed(clients: int, town_size: int) -> dict:
     db = init_db(DB_URL)
-    await upgrade_engine(db.write_engine)  # the schema as `zhengding db upgrade` builds it (triggers included)
+    await upgrade_engine(
+        db.write_engine
+    )  # the schema as `zhengding db upgrade` builds it (triggers included)
     async with db.unit_of_work() as session:
         await demo.seed_org_tree(session)
     async with db.unit_of_work() as session:
-        town = (await session.execute(select(OrgUnit).where(OrgUnit.division_code == demo.XIUYING_STREET))).scalar_one()
+        town = (
+            await session.execute(select(OrgUnit).where(OrgUnit.division_code == demo.XIUYING_STREET))
+        ).scalar_one()
         root = (await session.execute(select(OrgUnit).where(OrgUnit.parent_id.is_(None)))).scalars().first()
-        town_villages = list((await session.scalars(select(OrgUnit.id).where(OrgUnit.parent_id == town.id))).all())
-        others = list((await session.scalars(select(OrgUnit.id).where(
-            OrgUnit.kind == "committee", ~OrgUnit.path.startswith(town.path)))).all())
+        town_villages = list(
+            (await session.scalars(select(OrgUnit.id).where(OrgUnit.parent_id == town.id))).all()
+        )
+        others = list(
+            (
+                await session.scalars(
+                    select(OrgUnit.id).where(OrgUnit.kind == "committee", ~OrgUnit.path.startswith(town.path))
+                )
+            ).all()
+        )
         at = now()
         users, members, sessions_ = [], [], []
 
         def person(i: int, unit_id: str, group: str) -> dict:
-            row = user_service.user_row(user_service.validate_new_user(f"测试{i}", f"199{i:08d}", unit_id, "网格员"))
+            row = user_service.user_row(
+                user_service.validate_new_user(f"测试{i}", f"199{i:08d}", unit_id, "网格员")
+            )
             row.update(status="active", activated_at=at)
             users.append(row)
-            members.append({"id": new_id(), "user_id": row["id"], "unit_id": unit_id, "position": "网格员",
-                            "is_primary": True, "created_at": at})
+            members.append(
+                {
+                    "id": new_id(),
+                    "user_id": row["id"],
+                    "unit_id": unit_id,
+                    "position": "网格员",
+                    "is_primary": True,
+                    "created_at": at,
+                }
+            )
             token = secrets.token_urlsafe(32)
-            sessions_.append({"id": new_id(), "token_hash": session_service.token_hash(token), "user_id": row["id"],
-                              "mfa_state": "none", "idle_seconds": 7 * 86400, "created_at": at, "last_seen_at": at,
-                              "expires_at": at + timedelta(days=7), "revoked_at": None, "ip": None,
-                              "user_agent": "bench"})
+            sessions_.append(
+                {
+                    "id": new_id(),
+                    "token_hash": session_service.token_hash(token),
+                    "user_id": row["id"],
+                    "mfa_state": "none",
+                    "idle_seconds": 7 * 86400,
+                    "created_at": at,
+                    "last_seen_at": at,
+                    "expires_at": at + timedelta(days=7),
+                    "revoked_at": None,
+                    "ip": None,
+                    "user_agent": "bench",
+                }
+            )
             return {"token": token, "group": group, "id": row["id"]}
 
         people = [person(i, town_villages[i % len(town_villages)], "town") for i in range(town_size)]
         people += [person(i, others[i % len(others)], "other") for i in range(town_size, clients)]
         sender = person(clients, town.id, "sender")
         for start in range(0, len(users), 2000):
-            await session.execute(insert(User), users[start:start + 2000])
-            await session.execute(insert(Membership), members[start:start + 2000])
-            await session.execute(insert(AuthSession), sessions_[start:start + 2000])
-        await session.execute(insert(RoleAssignment), [{"id": new_id(), "user_id": sender["id"],
-                                                        "role": "town_command", "unit_id": town.id, "created_at": at}])
+            await session.execute(insert(User), users[start : start + 2000])
+            await session.execute(insert(Membership), members[start : start + 2000])
+            await session.execute(insert(AuthSession), sessions_[start : start + 2000])
+        await session.execute(
+            insert(RoleAssignment),
+            [
+                {
+                    "id": new_id(),
+                    "user_id": sender["id"],
+                    "role": "town_command",
+                    "unit_id": town.id,
+                    "created_at": at,
+                }
+            ],
+        )
     await db.dispose()
     return {"people": people, "sender": sender, "town_id": town.id, "root_id": root.id}
 
 
 class Load:
     def __init__(self) -> None:
-        self.proc = subprocess.Popen([sys.executable, str(BENCH / "realtime_load.py")], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, text=True, bufsize=1)
+        self.proc = subprocess.Popen(
+            [sys.executable, str(BENCH / "realtime_load.py")],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+        )
 
     def call(self, **cmd) -> dict:
         self.proc.stdin.write(json.dumps(cmd) + "\n")  # type: ignore[union-attr]
@@ -128,8 +175,6 @@ class Load:
     def stop(self) -> None:
         self.proc.stdin.close()  # type: ignore[union-attr]
         self.proc.wait(10)
-
-
 
 
 def run_scenario(load: Load, pid: int, trigger, count: int, reps: int, run0: int, before=None) -> dict:  # type: ignore[no-untyped-def]
@@ -150,21 +195,33 @@ def run_scenario(load: Load, pid: int, trigger, count: int, reps: int, run0: int
         got += res["got"]
         lat += res["lat"]
         time.sleep(0.2)
-    return {"frames": got, "expected": count * reps, "cpu_s": round(cpu, 3),
-            "cpu_us_per_frame": round(cpu / max(got, 1) * 1e6, 2),
-            "p1_ms": round(pct(lat, 1), 1), "p50_ms": round(pct(lat, 50), 1), "p99_ms": round(pct(lat, 99), 1)}
+    return {
+        "frames": got,
+        "expected": count * reps,
+        "cpu_s": round(cpu, 3),
+        "cpu_us_per_frame": round(cpu / max(got, 1) * 1e6, 2),
+        "p1_ms": round(pct(lat, 1), 1),
+        "p50_ms": round(pct(lat, 50), 1),
+        "p99_ms": round(pct(lat, 99), 1),
+    }
 
 
-def run_baseline(load: Load, clients: int, groups: list[str], town_n: int, reps_a: int, reps_b: int,
-                 run0: int) -> dict:
+def run_baseline(
+    load: Load, clients: int, groups: list[str], town_n: int, reps_a: int, reps_b: int, run0: int
+) -> dict:
     port = free_port()
-    raw = subprocess.Popen([sys.executable, str(BENCH / "realtime_raw_server.py"), str(port)],
-                           stdout=subprocess.PIPE, text=True)
+    raw = subprocess.Popen(
+        [sys.executable, str(BENCH / "realtime_raw_server.py"), str(port)], stdout=subprocess.PIPE, text=True
+    )
     assert raw.stdout.readline().strip() == "ready"  # type: ignore[union-attr]
     rss0 = rss_kb(raw.pid)
     print("baseline: connecting …", flush=True)
-    assert load.call(cmd="connect", urls=[f"ws://127.0.0.1:{port}/"] * clients, groups=groups,
-                     raw=True)["connected"] == clients
+    assert (
+        load.call(cmd="connect", urls=[f"ws://127.0.0.1:{port}/"] * clients, groups=groups, raw=True)[
+            "connected"
+        ]
+        == clients
+    )
     time.sleep(1)
     raw_mem = (rss_kb(raw.pid) - rss0) / clients
 
@@ -226,12 +283,34 @@ def main() -> None:
         port = free_port()
         env = {**os.environ, "ZD_RUN_WORKER": "0", "ZD_LOG_LEVEL": "warning", "PYTHONPATH": str(BENCH)}
         server = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "realtime_server:create_app", "--factory", "--host", "127.0.0.1",
-             "--port", str(port), "--loop", "uvloop", "--http", "httptools", "--backlog", "4096",
-             "--log-level", "warning", "--no-access-log", "--ws-per-message-deflate", "false",
-             # as `zhengding serve`; BENCH_RT_WS=auto measures uvicorn's own protocol instead
-             "--ws", os.environ.get("BENCH_RT_WS", WS_PROTOCOL)],
-            env=env, cwd=BENCH)
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "realtime_server:create_app",
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--loop",
+                "uvloop",
+                "--http",
+                "httptools",
+                "--backlog",
+                "4096",
+                "--log-level",
+                "warning",
+                "--no-access-log",
+                "--ws-per-message-deflate",
+                "false",
+                # as `zhengding serve`; BENCH_RT_WS=auto measures uvicorn's own protocol instead
+                "--ws",
+                os.environ.get("BENCH_RT_WS", WS_PROTOCOL),
+            ],
+            env=env,
+            cwd=BENCH,
+        )
         base = f"http://127.0.0.1:{port}"
         http = httpx.Client(base_url=base, timeout=60)
         for _ in range(300):
@@ -243,7 +322,9 @@ def main() -> None:
         sender = {"Authorization": f"Bearer {data['sender']['token']}"}
         for unit in (data["town_id"], data["root_id"]):  # warm up the paths (cold: scenario b0)
             http.post("/bench/publish", json={"run": 0, "units": [unit]})
-        http.post("/api/ding", json={"content": "预热", "unit_ids": [data["town_id"]], "sms": False}, headers=sender)
+        http.post(
+            "/api/ding", json={"content": "预热", "unit_ids": [data["town_id"]], "sms": False}, headers=sender
+        )
         time.sleep(1)
         rss0 = rss_kb(server.pid)
         print("zhengding: connecting …", flush=True)
@@ -253,21 +334,37 @@ def main() -> None:
         zd_mem = (rss_kb(server.pid) - rss0) / clients
 
         def ding(run: int) -> None:
-            r = http.post("/api/ding", json={"content": f"紧急通知 run={run}", "unit_ids": [data["town_id"]],
-                                              "sms": False}, headers=sender)
+            r = http.post(
+                "/api/ding",
+                json={"content": f"紧急通知 run={run}", "unit_ids": [data["town_id"]], "sms": False},
+                headers=sender,
+            )
             assert r.status_code == 201, r.text
 
         town_ids = [p["id"] for p in people if p["group"] == "town"]
 
         def ding_push(run: int) -> None:
-            payload = {"ding_id": f"bench-{run}", "sender_id": data["sender"]["id"], "sender_name": "测试",
-                       "content": f"紧急通知 run={run}", "link": f"/ding/bench-{run}",
-                       "created_at": now().isoformat(), "title": "测试发来DING消息"}
-            assert http.post("/bench/publish", json={"run": run, "type": "notify.ding.received", "payload": payload,
-                                                     "users": town_ids}).status_code == 200
+            payload = {
+                "ding_id": f"bench-{run}",
+                "sender_id": data["sender"]["id"],
+                "sender_name": "测试",
+                "content": f"紧急通知 run={run}",
+                "link": f"/ding/bench-{run}",
+                "created_at": now().isoformat(),
+                "title": "测试发来DING消息",
+            }
+            assert (
+                http.post(
+                    "/bench/publish",
+                    json={"run": run, "type": "notify.ding.received", "payload": payload, "users": town_ids},
+                ).status_code
+                == 200
+            )
 
         def publish_all(run: int) -> None:
-            assert http.post("/bench/publish", json={"run": run, "units": [data["root_id"]]}).status_code == 200
+            assert (
+                http.post("/bench/publish", json={"run": run, "units": [data["root_id"]]}).status_code == 200
+            )
 
         def org_change(run: int) -> None:
             assert http.post("/bench/org-change", json={"run": run}).status_code == 200
@@ -278,7 +375,9 @@ def main() -> None:
             "a_town": run_scenario(load, server.pid, ding_push, town_n, reps_a, 3000),
             "a_town_request": run_scenario(load, server.pid, ding, town_n, reps_a, 5000),
             "b_all": run_scenario(load, server.pid, publish_all, clients, reps_b, 4000),
-            "b_all_cold": run_scenario(load, server.pid, publish_all, clients, reps_b_cold, 7000, before=org_change),
+            "b_all_cold": run_scenario(
+                load, server.pid, publish_all, clients, reps_b_cold, 7000, before=org_change
+            ),
         }
         load.call(cmd="close")
         server.terminate()
@@ -293,25 +392,37 @@ def main() -> None:
     base_["a_town_request"] = base_["a_town"]  # the same bare broadcast to the town
     base_["b_all_cold"] = base_["b_all"]  # the same bare broadcast to all
     for key in ("a_town", "a_town_request", "b_all", "b_all_cold"):
-        zd[key]["cpu_ratio"] = round(zd[key]["cpu_us_per_frame"] / max(base_[key]["cpu_us_per_frame"], 1e-9), 2)
+        zd[key]["cpu_ratio"] = round(
+            zd[key]["cpu_us_per_frame"] / max(base_[key]["cpu_us_per_frame"], 1e-9), 2
+        )
     print(json.dumps(results, ensure_ascii=False, indent=2))
     print()
-    print(f"{'scenario':28} {'frames':>8} {'µs CPU/frame':>13} {'ratio':>6} {'p1 ms':>7} {'p50 ms':>8} {'p99 ms':>8}")
-    rows = [("a_town", f"(a) DING to town ({town_n})", ("raw", "zd")),
-            ("a_town_request", "(a′) whole DING request", ("zd",)),
-            ("b_all", f"(b) event to all ({clients})", ("raw", "zd")),
-            ("b_all_cold", "(b0) same, after org change", ("zd",))]
+    print(
+        f"{'scenario':28} {'frames':>8} {'µs CPU/frame':>13} {'ratio':>6} {'p1 ms':>7} {'p50 ms':>8} {'p99 ms':>8}"
+    )
+    rows = [
+        ("a_town", f"(a) DING to town ({town_n})", ("raw", "zd")),
+        ("a_town_request", "(a′) whole DING request", ("zd",)),
+        ("b_all", f"(b) event to all ({clients})", ("raw", "zd")),
+        ("b_all_cold", "(b0) same, after org change", ("zd",)),
+    ]
     for key, label, names in rows:
         for name in names:
             r = (base_ if name == "raw" else zd)[key]
-            print(f"{label + ' ' + name:28} {r['frames']:>8} {r['cpu_us_per_frame']:>13} "
-                  f"{r.get('cpu_ratio', ''):>6} {r['p1_ms']:>7} {r['p50_ms']:>8} {r['p99_ms']:>8}")
-    print(f"memory per connection: zhengding {zd['mem_kb_per_conn']} KB, raw websockets {base_['mem_kb_per_conn']} KB")
+            print(
+                f"{label + ' ' + name:28} {r['frames']:>8} {r['cpu_us_per_frame']:>13} "
+                f"{r.get('cpu_ratio', ''):>6} {r['p1_ms']:>7} {r['p50_ms']:>8} {r['p99_ms']:>8}"
+            )
+    print(
+        f"memory per connection: zhengding {zd['mem_kb_per_conn']} KB, raw websockets {base_['mem_kb_per_conn']} KB"
+    )
     print("p1 is about when the first frames arrive (before that: the request, the transaction, member")
     print("resolution); p99 − p1 about how long the writes to all recipients take")
     print("(b0): the first event to all after an org change: the members kept per org version are read again")
     print("      (9,000 rows) before the first frame; reported against the same bare broadcast")
-    print("targets: ratio ≤ 2.0, p99 ≤ 200 ms, ≤ 40 KB per connection (the push: (a) and (b); (a′) is the whole")
+    print(
+        "targets: ratio ≤ 2.0, p99 ≤ 200 ms, ≤ 40 KB per connection (the push: (a) and (b); (a′) is the whole"
+    )
     print("         DING request with its database writes, reported against the same bare broadcast)")
 
 

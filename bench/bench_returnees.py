@@ -68,10 +68,6 @@ from zhengding.returnees.service import inbound  # noqa: E402
 PATH = "/api/inbound/registrations"
 
 
-
-
-
-
 async def seed(url: str, clients: int) -> dict:
     db = init_db(url)
     async with db.write_engine.begin() as conn:
@@ -79,30 +75,65 @@ async def seed(url: str, clients: int) -> dict:
     async with db.unit_of_work() as session:
         await demo.seed_org_tree(session)
     async with db.unit_of_work() as session:
-        villages = list((await session.execute(select(OrgUnit.id, OrgUnit.division_code).where(
-            OrgUnit.kind == "committee").order_by(OrgUnit.division_code))).all())
+        villages = list(
+            (
+                await session.execute(
+                    select(OrgUnit.id, OrgUnit.division_code)
+                    .where(OrgUnit.kind == "committee")
+                    .order_by(OrgUnit.division_code)
+                )
+            ).all()
+        )
         at = now()
         users, members, roles, sessions_, people = [], [], [], [], []
         for i in range(clients):
             unit_id = villages[i % len(villages)][0]
-            row = user_service.user_row(user_service.validate_new_user(f"网格{i}", f"199{i:08d}", unit_id, "网格员"))
+            row = user_service.user_row(
+                user_service.validate_new_user(f"网格{i}", f"199{i:08d}", unit_id, "网格员")
+            )
             row.update(status="active", activated_at=at)
             users.append(row)
-            members.append({"id": new_id(), "user_id": row["id"], "unit_id": unit_id, "position": "网格员",
-                            "is_primary": True, "created_at": at})
-            roles.append({"id": new_id(), "user_id": row["id"], "role": "grid_worker", "unit_id": unit_id,
-                          "created_at": at})
+            members.append(
+                {
+                    "id": new_id(),
+                    "user_id": row["id"],
+                    "unit_id": unit_id,
+                    "position": "网格员",
+                    "is_primary": True,
+                    "created_at": at,
+                }
+            )
+            roles.append(
+                {
+                    "id": new_id(),
+                    "user_id": row["id"],
+                    "role": "grid_worker",
+                    "unit_id": unit_id,
+                    "created_at": at,
+                }
+            )
             token = secrets.token_urlsafe(32)
-            sessions_.append({"id": new_id(), "token_hash": session_service.token_hash(token), "user_id": row["id"],
-                              "mfa_state": "none", "idle_seconds": 7 * 86400, "created_at": at, "last_seen_at": at,
-                              "expires_at": at + timedelta(days=7), "revoked_at": None, "ip": None,
-                              "user_agent": "bench"})
+            sessions_.append(
+                {
+                    "id": new_id(),
+                    "token_hash": session_service.token_hash(token),
+                    "user_id": row["id"],
+                    "mfa_state": "none",
+                    "idle_seconds": 7 * 86400,
+                    "created_at": at,
+                    "last_seen_at": at,
+                    "expires_at": at + timedelta(days=7),
+                    "revoked_at": None,
+                    "ip": None,
+                    "user_agent": "bench",
+                }
+            )
             people.append(token)
         for start in range(0, len(users), 2000):
-            await session.execute(insert(User), users[start:start + 2000])
-            await session.execute(insert(Membership), members[start:start + 2000])
-            await session.execute(insert(RoleAssignment), roles[start:start + 2000])
-            await session.execute(insert(AuthSession), sessions_[start:start + 2000])
+            await session.execute(insert(User), users[start : start + 2000])
+            await session.execute(insert(Membership), members[start : start + 2000])
+            await session.execute(insert(RoleAssignment), roles[start : start + 2000])
+            await session.execute(insert(AuthSession), sessions_[start : start + 2000])
     async with db.unit_of_work() as session:
         source, secret = await inbound.add_source(session, "bench")
         key_id = source.key_id
@@ -123,17 +154,42 @@ async def raw_insert_loop(url: str, items: list[dict], tag: str = "") -> float:
     at = now()
     rows = []
     for item in items:
-        rows.append(dict(
-            id=new_id(), source_id="raw", registration_id=f"RAW-{tag}" + item["registration_id"], body_digest="0" * 64,
-            result={}, name=item["name"], name_bidx=blind_index("name", item["name"]), id_number=item["id_number"],
-            id_number_bidx=blind_index("id_number", item["id_number"]), phone=item["phone"],
-            phone_bidx=blind_index("phone", item["phone"]), origin_province=item["origin_province"],
-            origin_city=item["origin_city"], origin_risk_area=item["origin_risk_area"],
-            port_of_entry=item["port_of_entry"], arrived_at=at, transport=item["transport"],
-            transport_no=item["transport_no"], destination_text=item["destination"], health_code=item["health_code"],
-            resolved_code=None, resolved_level=None, resolved_path="", status="dispatched", unit_id=None,
-            unit_path="/raw/", day=at.date().isoformat(), received_at=at, household_note="", anomaly_count=0,
-            open_anomalies=0, created_at=at))
+        rows.append(
+            dict(
+                id=new_id(),
+                source_id="raw",
+                registration_id=f"RAW-{tag}" + item["registration_id"],
+                body_digest="0" * 64,
+                result={},
+                name=item["name"],
+                name_bidx=blind_index("name", item["name"]),
+                id_number=item["id_number"],
+                id_number_bidx=blind_index("id_number", item["id_number"]),
+                phone=item["phone"],
+                phone_bidx=blind_index("phone", item["phone"]),
+                origin_province=item["origin_province"],
+                origin_city=item["origin_city"],
+                origin_risk_area=item["origin_risk_area"],
+                port_of_entry=item["port_of_entry"],
+                arrived_at=at,
+                transport=item["transport"],
+                transport_no=item["transport_no"],
+                destination_text=item["destination"],
+                health_code=item["health_code"],
+                resolved_code=None,
+                resolved_level=None,
+                resolved_path="",
+                status="dispatched",
+                unit_id=None,
+                unit_path="/raw/",
+                day=at.date().isoformat(),
+                received_at=at,
+                household_note="",
+                anomaly_count=0,
+                open_anomalies=0,
+                created_at=at,
+            )
+        )
     async with engine.connect() as conn:
         unit_id = (await conn.execute(select(OrgUnit.id).limit(1))).scalar_one()
     for r in rows:
@@ -153,9 +209,15 @@ async def raw_insert_loop(url: str, items: list[dict], tag: str = "") -> float:
 
 class Load:
     def __init__(self) -> None:
-        self.proc = subprocess.Popen([sys.executable, str(BENCH / "returnees_load.py")], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, text=True, bufsize=1, cwd=BENCH,
-                                     env={**os.environ, "PYTHONPATH": str(BENCH)})
+        self.proc = subprocess.Popen(
+            [sys.executable, str(BENCH / "returnees_load.py")],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+            cwd=BENCH,
+            env={**os.environ, "PYTHONPATH": str(BENCH)},
+        )
 
     def call(self, **cmd) -> dict:
         self.proc.stdin.write(json.dumps(cmd) + "\n")  # type: ignore[union-attr]
@@ -167,7 +229,9 @@ class Load:
         self.proc.wait(10)
 
 
-async def send_all(port: int, requests: list[tuple[str, bytes, dict]], inflight: int) -> tuple[dict, dict, float]:
+async def send_all(
+    port: int, requests: list[tuple[str, bytes, dict]], inflight: int
+) -> tuple[dict, dict, float]:
     """POST each prepared request over `inflight` keep-alive HTTP/1.1 connections (one request at
     a time on each); returns ({returnee_id: response time}, status counts, seconds).
 
@@ -182,8 +246,13 @@ async def send_all(port: int, requests: list[tuple[str, bytes, dict]], inflight:
         try:
             while queue:
                 _, body, headers = queue.pop()
-                head = [f"POST {PATH} HTTP/1.1", f"Host: 127.0.0.1:{port}", f"Content-Length: {len(body)}",
-                        "Content-Type: application/json", *(f"{k}: {v}" for k, v in headers.items())]
+                head = [
+                    f"POST {PATH} HTTP/1.1",
+                    f"Host: 127.0.0.1:{port}",
+                    f"Content-Length: {len(body)}",
+                    "Content-Type: application/json",
+                    *(f"{k}: {v}" for k, v in headers.items()),
+                ]
                 writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + body)
                 status = int((await reader.readline()).split()[1])
                 length = 0
@@ -209,7 +278,9 @@ def make_stream(factory: ArrivalFactory, posts: int, seed: int) -> tuple[list[di
     rng = random.Random(seed)
     stream = list(originals)
     for _ in range(posts // 10):  # 10% replays, spread through the run
-        stream.insert(rng.randrange(len(originals) // 10, len(stream)), rng.choice(originals[: len(originals) // 10]))
+        stream.insert(
+            rng.randrange(len(originals) // 10, len(stream)), rng.choice(originals[: len(originals) // 10])
+        )
     return originals, stream
 
 
@@ -222,9 +293,31 @@ def run_db(label: str, url: str, posts: int, clients: int, inflights: tuple[int,
     port = free_port()
     env = {**os.environ, "ZD_DATABASE_URL": url, "ZD_RUN_WORKER": "0", "ZD_LOG_LEVEL": "warning"}
     server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "zhengding.app:create_app", "--factory", "--host", "127.0.0.1",
-         "--port", str(port), "--loop", "uvloop", "--http", "httptools", "--backlog", "4096",
-         "--log-level", "warning", "--no-access-log", "--ws-per-message-deflate", "false"], env=env, cwd=ROOT)
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "zhengding.app:create_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+            "--backlog",
+            "4096",
+            "--log-level",
+            "warning",
+            "--no-access-log",
+            "--ws-per-message-deflate",
+            "false",
+        ],
+        env=env,
+        cwd=ROOT,
+    )
     base = f"http://127.0.0.1:{port}"
     load = Load()
     out = []
@@ -241,8 +334,11 @@ def run_db(label: str, url: str, posts: int, clients: int, inflights: tuple[int,
         time.sleep(2)
         warm = ArrivalFactory(seed=1).registration(registration_id=f"WARM-{time.time()}")
         body = orjson.dumps(warm)
-        httpx.post(base + PATH, content=body, headers=signing.signed_headers(data["key_id"], data["secret"], "POST",
-                                                                               PATH, body))
+        httpx.post(
+            base + PATH,
+            content=body,
+            headers=signing.signed_headers(data["key_id"], data["secret"], "POST", PATH, body),
+        )
         load.call(cmd="collect", wait=0.5)
         for inflight, (_, stream) in zip(inflights, streams, strict=True):
             # Rounds alternate the raw loop and the POSTs (a third of the stream each), so that a
@@ -250,49 +346,79 @@ def run_db(label: str, url: str, posts: int, clients: int, inflights: tuple[int,
             rounds = []
             size = -(-len(stream) // ROUNDS)
             for r in range(ROUNDS):
-                chunk = stream[r * size:(r + 1) * size]
+                chunk = stream[r * size : (r + 1) * size]
                 seen: set[str] = set()
-                fresh = [i for i in chunk if not (i["registration_id"] in seen or seen.add(i["registration_id"]))]
+                fresh = [
+                    i for i in chunk if not (i["registration_id"] in seen or seen.add(i["registration_id"]))
+                ]
                 raw_rate = asyncio.run(raw_insert_loop(url, fresh, tag=f"{inflight}-{r}-"))
                 requests = []
                 for item in chunk:
                     body = orjson.dumps(item)
-                    requests.append((item["registration_id"], body,
-                                     signing.signed_headers(data["key_id"], data["secret"], "POST", PATH, body)))
-                print(f"[{label}] {inflight} in flight, round {r + 1}/{ROUNDS}: raw loop {raw_rate:.0f} rows/s, "
-                      f"sending {len(requests)} signed POSTs …", flush=True)
+                    requests.append(
+                        (
+                            item["registration_id"],
+                            body,
+                            signing.signed_headers(data["key_id"], data["secret"], "POST", PATH, body),
+                        )
+                    )
+                print(
+                    f"[{label}] {inflight} in flight, round {r + 1}/{ROUNDS}: raw loop {raw_rate:.0f} rows/s, "
+                    f"sending {len(requests)} signed POSTs …",
+                    flush=True,
+                )
                 c0 = cpu_seconds(server.pid)
                 responded, statuses, elapsed = asyncio.run(send_all(port, requests, inflight))
                 cpu = cpu_seconds(server.pid) - c0
                 arrivals = load.call(cmd="collect", wait=2.0)["arrivals"]
                 rate = statuses.get(201, 0) / elapsed
-                rounds.append({"rate": rate, "raw": raw_rate, "ratio": rate / raw_rate, "cpu": cpu / len(requests),
-                               "statuses": statuses, "posts": len(requests),
-                               "pushed": sum(1 for rid in responded if rid in arrivals),
-                               "lat": [(t - responded[rid]) * 1000 for rid, ts in arrivals.items()
-                                       if rid in responded for t in ts]})
+                rounds.append(
+                    {
+                        "rate": rate,
+                        "raw": raw_rate,
+                        "ratio": rate / raw_rate,
+                        "cpu": cpu / len(requests),
+                        "statuses": statuses,
+                        "posts": len(requests),
+                        "pushed": sum(1 for rid in responded if rid in arrivals),
+                        "lat": [
+                            (t - responded[rid]) * 1000
+                            for rid, ts in arrivals.items()
+                            if rid in responded
+                            for t in ts
+                        ],
+                    }
+                )
             mid = sorted(rounds, key=lambda x: x["ratio"])[len(rounds) // 2]
             lat = [x for r in rounds for x in r["lat"]]
             statuses: dict[int, int] = {}
             for r in rounds:
                 for k, v in r["statuses"].items():
                     statuses[k] = statuses.get(k, 0) + v
-            out.append({"db": label, "inflight": inflight, "posts": sum(r["posts"] for r in rounds),
-                        "statuses": statuses, "accepted_per_s": round(mid["rate"], 1),
-                        "raw_insert_per_s": round(mid["raw"], 1), "ratio": round(mid["ratio"], 3),
-                        "round_ratios": [round(r["ratio"], 3) for r in rounds],
-                        "server_cpu_ms_per_post": round(mid["cpu"] * 1e3, 2),
-                        "records_pushed": sum(r["pushed"] for r in rounds), "frames": len(lat),
-                        "p50_ms": round(pct(lat, 50), 1), "p99_ms": round(pct(lat, 99), 1),
-                        "max_ms": round(max(lat), 1) if lat else None})
+            out.append(
+                {
+                    "db": label,
+                    "inflight": inflight,
+                    "posts": sum(r["posts"] for r in rounds),
+                    "statuses": statuses,
+                    "accepted_per_s": round(mid["rate"], 1),
+                    "raw_insert_per_s": round(mid["raw"], 1),
+                    "ratio": round(mid["ratio"], 3),
+                    "round_ratios": [round(r["ratio"], 3) for r in rounds],
+                    "server_cpu_ms_per_post": round(mid["cpu"] * 1e3, 2),
+                    "records_pushed": sum(r["pushed"] for r in rounds),
+                    "frames": len(lat),
+                    "p50_ms": round(pct(lat, 50), 1),
+                    "p99_ms": round(pct(lat, 99), 1),
+                    "max_ms": round(max(lat), 1) if lat else None,
+                }
+            )
         load.call(cmd="close")
     finally:
         server.terminate()
         server.wait(20)
         load.stop()
     return out
-
-
 
 
 def pg_url() -> str | None:
@@ -340,12 +466,16 @@ def main() -> None:
     rr = resolver_rate()
     print(json.dumps({"ingest": results, "resolver_per_s": round(rr)}, ensure_ascii=False, indent=2))
     print()
-    print(f"{'db':11} {'in flight':>9} {'posts':>6} {'acc/s':>8} {'raw/s':>8} {'ratio':>6} {'cpu ms':>7} "
-          f"{'pushed':>7} {'p50 ms':>7} {'p99 ms':>7}")
+    print(
+        f"{'db':11} {'in flight':>9} {'posts':>6} {'acc/s':>8} {'raw/s':>8} {'ratio':>6} {'cpu ms':>7} "
+        f"{'pushed':>7} {'p50 ms':>7} {'p99 ms':>7}"
+    )
     for r in results:
-        print(f"{r['db']:11} {r['inflight']:>9} {r['posts']:>6} {r['accepted_per_s']:>8} {r['raw_insert_per_s']:>8} "
-              f"{r['ratio']:>6} {r['server_cpu_ms_per_post']:>7} {r['records_pushed']:>7} {r['p50_ms']:>7} "
-              f"{r['p99_ms']:>7}")
+        print(
+            f"{r['db']:11} {r['inflight']:>9} {r['posts']:>6} {r['accepted_per_s']:>8} {r['raw_insert_per_s']:>8} "
+            f"{r['ratio']:>6} {r['server_cpu_ms_per_post']:>7} {r['records_pushed']:>7} {r['p50_ms']:>7} "
+            f"{r['p99_ms']:>7}"
+        )
     print("ratio per round: " + "; ".join(f"{r['db']} {r['inflight']}: {r['round_ratios']}" for r in results))
     print(f"resolver: {rr:,.0f} resolutions/s on one core")
     print("targets: ratio ≥ 0.33, p99 ≤ 200 ms (response → frame at the grid worker's socket)")

@@ -106,11 +106,23 @@ async def bench_database(url: str, n: int, rounds: int) -> tuple[float, float]:
     async with db.unit_of_work() as s:
         await division_service.load_divisions(s)
         await org_service.build_tree_from_divisions(s)
-        province = (await s.execute(select(OrgUnit).where(OrgUnit.division_code == "460000000000"))).scalar_one()
-        villages = list((await s.execute(select(OrgUnit.division_code, OrgUnit.id).where(OrgUnit.kind == "committee")
-                                         .order_by(OrgUnit.sort_key))).all())
-    actor = Actor(user_id=new_id(), name="基准测试管理员",
-                  grants=[Grant("system_admin", ROLES["system_admin"].scope, province.id, province.path)])
+        province = (
+            await s.execute(select(OrgUnit).where(OrgUnit.division_code == "460000000000"))
+        ).scalar_one()
+        villages = list(
+            (
+                await s.execute(
+                    select(OrgUnit.division_code, OrgUnit.id)
+                    .where(OrgUnit.kind == "committee")
+                    .order_by(OrgUnit.sort_key)
+                )
+            ).all()
+        )
+    actor = Actor(
+        user_id=new_id(),
+        name="基准测试管理员",
+        grants=[Grant("system_admin", ROLES["system_admin"].scope, province.id, province.path)],
+    )
     rows = make_rows(n, [code for code, _ in villages])
     unit_of = dict(villages)
     content = make_xlsx(rows)
@@ -131,12 +143,20 @@ async def bench_database(url: str, n: int, rounds: int) -> tuple[float, float]:
             for name, phone, code, position, id_number in rows:
                 values = user_row(validate_new_user(name, phone, unit_of[code], position, id_number or None))
                 users.append(values)
-                memberships.append({"id": new_id(), "user_id": values["id"], "unit_id": unit_of[code],
-                                    "position": position, "is_primary": True, "created_at": values["created_at"]})
+                memberships.append(
+                    {
+                        "id": new_id(),
+                        "user_id": values["id"],
+                        "unit_id": unit_of[code],
+                        "position": position,
+                        "is_primary": True,
+                        "created_at": values["created_at"],
+                    }
+                )
             for i in range(0, n, 1000):
-                await s.execute(User.__table__.insert(), users[i:i + 1000])
+                await s.execute(User.__table__.insert(), users[i : i + 1000])
             for i in range(0, n, 1000):
-                await s.execute(Membership.__table__.insert(), memberships[i:i + 1000])
+                await s.execute(Membership.__table__.insert(), memberships[i : i + 1000])
         return time.perf_counter() - start
 
     best_import = best_base = float("inf")
@@ -154,8 +174,10 @@ def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
     rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 3
     print(__doc__.split("\n\n")[0])
-    print("baseline = raw bulk insert of the same clean rows (same columns, encryption and blind indexes "
-          "included; no parsing, no validation, no duplicate or scope checks)")
+    print(
+        "baseline = raw bulk insert of the same clean rows (same columns, encryption and blind indexes "
+        "included; no parsing, no validation, no duplicate or scope checks)"
+    )
     urls = []
     with tempfile.TemporaryDirectory() as tmp:
         urls.append(f"sqlite+aiosqlite:///{tmp}/bench.db")
@@ -163,8 +185,10 @@ def main() -> None:
             urls.append(os.environ["ZD_BENCH_DATABASE_URL"])
         for url in urls:
             imported, baseline = asyncio.run(bench_database(url, n, rounds))
-            print(f"  {url.split('://')[0]:<20} import {imported:>9,.0f} rows/s   baseline {baseline:>9,.0f} rows/s   "
-                  f"ratio import/baseline {imported / baseline:.2f}")
+            print(
+                f"  {url.split('://')[0]:<20} import {imported:>9,.0f} rows/s   baseline {baseline:>9,.0f} rows/s   "
+                f"ratio import/baseline {imported / baseline:.2f}"
+            )
 
 
 if __name__ == "__main__":

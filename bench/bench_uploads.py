@@ -70,16 +70,25 @@ def main() -> None:
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 2
     var = Path(tempfile.mkdtemp(prefix="zd-bench-uploads-"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("ZD_")}
-    env.update(ZD_DEMO="1", ZD_VAR_DIR=str(var), ZD_DATABASE_URL=f"sqlite+aiosqlite:///{var}/zd.db",
-               ZD_LOG_LEVEL="warning")
+    env.update(
+        ZD_DEMO="1",
+        ZD_VAR_DIR=str(var),
+        ZD_DATABASE_URL=f"sqlite+aiosqlite:///{var}/zd.db",
+        ZD_LOG_LEVEL="warning",
+    )
     cli = [sys.executable, "-m", "zhengding.cli"]
     subprocess.run([*cli, "db", "upgrade"], env=env, check=True, cwd=ROOT, capture_output=True)
     subprocess.run([*cli, "demo", "seed"], env=env, check=True, cwd=ROOT, capture_output=True)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     with open(var / "server.log", "w") as log:
-        proc = subprocess.Popen([*cli, "serve", "--host", "127.0.0.1", "--port", str(port)], env=env, cwd=ROOT,
-                                stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [*cli, "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         try:
             for _ in range(300):
                 try:
@@ -88,18 +97,32 @@ def main() -> None:
                 except httpx.HTTPError:
                     time.sleep(0.2)
             password = json.loads((var / "demo-accounts.json").read_text(encoding="utf-8"))["password"]
-            token = httpx.post(base + "/api/auth/login", json={"login": "province", "password": password}).json()["token"]
+            token = httpx.post(
+                base + "/api/auth/login", json={"login": "province", "password": password}
+            ).json()["token"]
             headers = {"Authorization": f"Bearer {token}"}
             warm = _xlsx_rows([HEADERS["verification"], ["符海", "", "", "海口市"]])
-            httpx.post(base + "/api/verification/imports", headers=headers, files={"file": ("w.xlsx", warm)}, timeout=60)
+            httpx.post(
+                base + "/api/verification/imports",
+                headers=headers,
+                files={"file": ("w.xlsx", warm)},
+                timeout=60,
+            )
             contents = {name: make() for name, make in FILES.items()}
-            print(f"{'file':<20} {'worst ms':>9} {'p99 ms':>7} {'bare worst':>11} {'bare p99':>9} "
-                  f"{'ratio worst':>12} {'server CPU s':>13}")
+            print(
+                f"{'file':<20} {'worst ms':>9} {'p99 ms':>7} {'bare worst':>11} {'bare p99':>9} "
+                f"{'ratio worst':>12} {'server CPU s':>13}"
+            )
             for _ in range(rounds):
                 for name, content in contents.items():
+
                     def upload(content: bytes = content) -> None:
-                        r = httpx.post(base + "/api/verification/imports", headers=headers, timeout=120,
-                                       files={"file": ("hostile.xlsx", content)})
+                        r = httpx.post(
+                            base + "/api/verification/imports",
+                            headers=headers,
+                            timeout=120,
+                            files={"file": ("hostile.xlsx", content)},
+                        )
                         assert r.status_code == 413, r.text
 
                     cpu = cpu_seconds(proc.pid)
@@ -107,8 +130,10 @@ def main() -> None:
                     cpu = cpu_seconds(proc.pid) - cpu
                     bare, _ = polled(base, lambda took=took: time.sleep(took))
                     worst, bare_worst = max(during) * 1000, max(bare) * 1000
-                    print(f"{name:<20} {worst:>9.1f} {pct(during, 99) * 1000:>7.1f} {bare_worst:>11.1f} "
-                          f"{pct(bare, 99) * 1000:>9.1f} {worst / bare_worst:>12.2f} {cpu:>13.3f}")
+                    print(
+                        f"{name:<20} {worst:>9.1f} {pct(during, 99) * 1000:>7.1f} {bare_worst:>11.1f} "
+                        f"{pct(bare, 99) * 1000:>9.1f} {worst / bare_worst:>12.2f} {cpu:>13.3f}"
+                    )
         finally:
             proc.terminate()
             proc.wait(timeout=10)

@@ -110,8 +110,10 @@ def make_rows(n: int, clues: list[str], seed: int) -> list[list[str]]:
     rng = random.Random(seed)
     rows, seen = [], set()
     while len(rows) < n:
-        first17 = (f"46{rng.randrange(10, 99)}{rng.randrange(10, 99)}{1950 + rng.randrange(55)}"
-                   f"{rng.randrange(1, 13):02d}{rng.randrange(1, 29):02d}{rng.randrange(1000):03d}")
+        first17 = (
+            f"46{rng.randrange(10, 99)}{rng.randrange(10, 99)}{1950 + rng.randrange(55)}"
+            f"{rng.randrange(1, 13):02d}{rng.randrange(1, 29):02d}{rng.randrange(1000):03d}"
+        )
         idn = first17 + check_digit(first17)
         if idn in seen:
             continue
@@ -150,10 +152,19 @@ async def fresh(url: str) -> tuple[Database, Any]:
     async with db.unit_of_work() as s:
         await division_service.load_divisions(s)
         await org_service.build_tree_from_divisions(s)
-        province_id, province_path = (await s.execute(select(OrgUnit.id, OrgUnit.path).where(
-            OrgUnit.division_code == "460000000000"))).one()
-        s.add(User(id="BENCH000000000000000000001", name="基准", status="active", phone="13800000000",
-                   phone_bidx=blind_index("phone", "13800000000"), phone_last4="0000"))
+        province_id, province_path = (
+            await s.execute(select(OrgUnit.id, OrgUnit.path).where(OrgUnit.division_code == "460000000000"))
+        ).one()
+        s.add(
+            User(
+                id="BENCH000000000000000000001",
+                name="基准",
+                status="active",
+                phone="13800000000",
+                phone_bidx=blind_index("phone", "13800000000"),
+                phone_last4="0000",
+            )
+        )
     return db, _Unit(province_id, province_path)
 
 
@@ -170,8 +181,13 @@ async def empty(db: Database) -> None:
 
 async def clue_texts(db: Database) -> list[str]:
     async with db.unit_of_work(readonly=True) as s:
-        rows = (await s.execute(select(Division.code, Division.name, Division.parent_code)
-                                .where(Division.code.startswith("46")))).all()
+        rows = (
+            await s.execute(
+                select(Division.code, Division.name, Division.parent_code).where(
+                    Division.code.startswith("46")
+                )
+            )
+        ).all()
     by_code = {c: (n, p) for c, n, p in rows}
 
     def full(code: str) -> str:
@@ -191,13 +207,18 @@ async def clue_texts(db: Database) -> list[str]:
 
 async def bench_import(url: str, n: int) -> None:
     db, province = await fresh(url)
-    actor = Actor(user_id="BENCH000000000000000000001", name="基准", grants=[
-        Grant("province_command", ROLES["province_command"].scope, province.id, province.path)])
+    actor = Actor(
+        user_id="BENCH000000000000000000001",
+        name="基准",
+        grants=[Grant("province_command", ROLES["province_command"].scope, province.id, province.path)],
+    )
     clues = await clue_texts(db)
     rows = make_rows(n, clues, 1)
     files = {"xlsx": make_xlsx(rows), "csv": make_csv(rows)}
     kind = url.split("://")[0]
-    print(f"  {kind}: {n:,} rows; xlsx {len(files['xlsx']) / 1e6:.1f} MB, csv {len(files['csv']) / 1e6:.1f} MB")
+    print(
+        f"  {kind}: {n:,} rows; xlsx {len(files['xlsx']) / 1e6:.1f} MB, csv {len(files['csv']) / 1e6:.1f} MB"
+    )
     default_resolver()
     rates: dict[str, float] = {}
     parse_us: dict[str, float] = {}
@@ -210,27 +231,69 @@ async def bench_import(url: str, n: int) -> None:
         await empty(db)
         # floor: parse + bulk insert of the same clean rows (encrypted, blind-indexed)
         start = time.perf_counter()
-        parsed = [[spreadsheets.cell_text(v) for v in r] for r in spreadsheets.iter_rows(content, f"x.{fmt}")][1:]
+        parsed = [
+            [spreadsheets.cell_text(v) for v in r] for r in spreadsheets.iter_rows(content, f"x.{fmt}")
+        ][1:]
         id_bidx = blind_index_many("id_number", [r[1] for r in parsed])
         phone_bidx = blind_index_many("phone", [r[2] for r in parsed])
         at = now()
         batch_id = new_id()
-        records = [{"id": new_id(), "batch_id": batch_id, "row_number": i + 2, "name": r[0], "id_number": r[1],
-                    "id_number_bidx": id_bidx[i], "phone": r[2], "phone_bidx": phone_bidx[i], "clue": r[3],
-                    "source": r[4], "note": "", "resolved_code": None, "clue_unit_id": None, "clue_unit_path": None,
-                    "status": "pending", "owner_unit_id": province.id, "owner_path": province.path,
-                    "assignee_id": None, "chain": [province.id], "review_unit_id": None, "transfer_id": None,
-                    "deadline": None, "overdue": False, "nat_result": None, "nat_sampled_at": None,
-                    "stat_day": "2022-01-20", "version": 0, "created_at": at, "replied_at": None, "closed_at": None}
-                   for i, r in enumerate(parsed)]
+        records = [
+            {
+                "id": new_id(),
+                "batch_id": batch_id,
+                "row_number": i + 2,
+                "name": r[0],
+                "id_number": r[1],
+                "id_number_bidx": id_bidx[i],
+                "phone": r[2],
+                "phone_bidx": phone_bidx[i],
+                "clue": r[3],
+                "source": r[4],
+                "note": "",
+                "resolved_code": None,
+                "clue_unit_id": None,
+                "clue_unit_path": None,
+                "status": "pending",
+                "owner_unit_id": province.id,
+                "owner_path": province.path,
+                "assignee_id": None,
+                "chain": [province.id],
+                "review_unit_id": None,
+                "transfer_id": None,
+                "deadline": None,
+                "overdue": False,
+                "nat_result": None,
+                "nat_sampled_at": None,
+                "stat_day": "2022-01-20",
+                "version": 0,
+                "created_at": at,
+                "replied_at": None,
+                "closed_at": None,
+            }
+            for i, r in enumerate(parsed)
+        ]
         async with db.unit_of_work() as s:
-            s.add(VerificationBatch(id=batch_id, name="floor", filename="", created_by=actor.user_id,
-                                    unit_id=province.id, unit_path=province.path, total=0, accepted=0, rejected=0,
-                                    routed=0, unknown_columns=[], created_at=at))
+            s.add(
+                VerificationBatch(
+                    id=batch_id,
+                    name="floor",
+                    filename="",
+                    created_by=actor.user_id,
+                    unit_id=province.id,
+                    unit_path=province.path,
+                    total=0,
+                    accepted=0,
+                    rejected=0,
+                    routed=0,
+                    unknown_columns=[],
+                    created_at=at,
+                )
+            )
             await s.flush()
             table = cast(Table, VerificationTask.__table__)
             for at_row in range(0, len(records), 5000):  # the import's chunk size
-                await bulk_insert(s, table, records[at_row:at_row + 5000])
+                await bulk_insert(s, table, records[at_row : at_row + 5000])
         floor = n / (time.perf_counter() - start)
         del parsed, records, id_bidx, phone_bidx
         await empty(db)
@@ -243,11 +306,16 @@ async def bench_import(url: str, n: int) -> None:
         peak = rss_peak_kb() - base_rss
         assert result.accepted == n, (result.accepted, result.errors[:3])
         rates[fmt] = rate
-        print(f"    {fmt:<5} import+route {rate:>9,.0f} rows/s   floor {floor:>9,.0f} rows/s   ratio {rate / floor:.2f}   "
-              f"routed {result.routed / n:.0%}   peak RSS growth {peak / 1024:.0f} MB", flush=True)
-    print(f"    parse only: xlsx {parse_us['xlsx']:.1f} µs/row, csv {parse_us['csv']:.1f} µs/row; whole import: "
-          f"xlsx {1e6 / rates['xlsx']:.1f} µs/row, csv {1e6 / rates['csv']:.1f} µs/row — csv/xlsx could reach at most "
-          f"{(1e6 / rates['csv'] + parse_us['xlsx'] - parse_us['csv']) / (1e6 / rates['csv']):.2f}× with this per-row work")
+        print(
+            f"    {fmt:<5} import+route {rate:>9,.0f} rows/s   floor {floor:>9,.0f} rows/s   ratio {rate / floor:.2f}   "
+            f"routed {result.routed / n:.0%}   peak RSS growth {peak / 1024:.0f} MB",
+            flush=True,
+        )
+    print(
+        f"    parse only: xlsx {parse_us['xlsx']:.1f} µs/row, csv {parse_us['csv']:.1f} µs/row; whole import: "
+        f"xlsx {1e6 / rates['xlsx']:.1f} µs/row, csv {1e6 / rates['csv']:.1f} µs/row — csv/xlsx could reach at most "
+        f"{(1e6 / rates['csv'] + parse_us['xlsx'] - parse_us['csv']) / (1e6 / rates['csv']):.2f}× with this per-row work"
+    )
     print(f"    csv/xlsx speed {rates['csv'] / rates['xlsx']:.2f}×")
     await empty(db)
     await db.dispose()
@@ -256,8 +324,12 @@ async def bench_import(url: str, n: int) -> None:
 async def bench_stats(url: str, n: int, viewers: int = 50, rounds: int = 4) -> None:
     db, province = await fresh(url)
     async with db.unit_of_work(readonly=True) as s:
-        villages = list((await s.execute(select(OrgUnit.id, OrgUnit.path).where(OrgUnit.kind == "committee"))).all())
-        city_id = (await s.execute(select(OrgUnit.id).where(OrgUnit.division_code == "460100000000"))).scalar_one()
+        villages = list(
+            (await s.execute(select(OrgUnit.id, OrgUnit.path).where(OrgUnit.kind == "committee"))).all()
+        )
+        city_id = (
+            await s.execute(select(OrgUnit.id).where(OrgUnit.division_code == "460100000000"))
+        ).scalar_one()
     rng = random.Random(3)
     batches = [new_id() for _ in range(20)]
     days = [f"2022-01-{d:02d}" for d in range(10, 24)]
@@ -265,9 +337,22 @@ async def bench_stats(url: str, n: int, viewers: int = 50, rounds: int = 4) -> N
     at = now()
     async with db.unit_of_work() as s:
         for i, b in enumerate(batches):
-            s.add(VerificationBatch(id=b, name=f"批次{i + 1}", filename="", created_by="BENCH000000000000000000001",
-                                    unit_id=province.id, unit_path=province.path, total=0, accepted=0, rejected=0,
-                                    routed=0, unknown_columns=[], created_at=at))
+            s.add(
+                VerificationBatch(
+                    id=b,
+                    name=f"批次{i + 1}",
+                    filename="",
+                    created_by="BENCH000000000000000000001",
+                    unit_id=province.id,
+                    unit_path=province.path,
+                    total=0,
+                    accepted=0,
+                    rejected=0,
+                    routed=0,
+                    unknown_columns=[],
+                    created_at=at,
+                )
+            )
     start = time.perf_counter()
     chunk = 100_000
     deltas = Deltas()  # one set of cells for the whole fill, written once (COPY) at the end
@@ -290,16 +375,44 @@ async def bench_stats(url: str, n: int, viewers: int = 50, rounds: int = 4) -> N
             await conn.execute(text("ANALYZE verification_stat_cells"))
     async with db.unit_of_work(readonly=True) as s:
         cells = (await s.execute(select(func.count()).select_from(StatCell))).scalar_one()
-    print(f"  {url.split('://')[0]}: {n:,} tasks, {cells:,} summary cells (built in {time.perf_counter() - start:.0f} s)")
-    actor = Actor(user_id="BENCH000000000000000000001", name="基准", grants=[
-        Grant("province_command", ROLES["province_command"].scope, province.id, province.path)])
+    print(
+        f"  {url.split('://')[0]}: {n:,} tasks, {cells:,} summary cells (built in {time.perf_counter() - start:.0f} s)"
+    )
+    actor = Actor(
+        user_id="BENCH000000000000000000001",
+        name="基准",
+        grants=[Grant("province_command", ROLES["province_command"].scope, province.id, province.path)],
+    )
     async with db.unit_of_work(readonly=True) as s:
-        cities = list((await s.execute(select(OrgUnit.id, OrgUnit.path).where(OrgUnit.parent_id == province.id)
-                                       .order_by(OrgUnit.sort_key))).all())
-        counties = {p: (await s.execute(select(OrgUnit.id).where(OrgUnit.parent_id == c).order_by(OrgUnit.sort_key)
-                                        .limit(1))).scalar_one_or_none() for c, p in cities}
-    city_views = [(Actor(user_id="BENCH000000000000000000001", name="基准", grants=[
-        Grant("city_command", ROLES["city_command"].scope, c, p)]), c, counties[p] or c) for c, p in cities]
+        cities = list(
+            (
+                await s.execute(
+                    select(OrgUnit.id, OrgUnit.path)
+                    .where(OrgUnit.parent_id == province.id)
+                    .order_by(OrgUnit.sort_key)
+                )
+            ).all()
+        )
+        counties = {
+            p: (
+                await s.execute(
+                    select(OrgUnit.id).where(OrgUnit.parent_id == c).order_by(OrgUnit.sort_key).limit(1)
+                )
+            ).scalar_one_or_none()
+            for c, p in cities
+        }
+    city_views = [
+        (
+            Actor(
+                user_id="BENCH000000000000000000001",
+                name="基准",
+                grants=[Grant("city_command", ROLES["city_command"].scope, c, p)],
+            ),
+            c,
+            counties[p] or c,
+        )
+        for c, p in cities
+    ]
 
     async def province_view(s: AsyncSession, _viewer: int) -> None:
         await stats.unit_stats(s, actor)
@@ -327,10 +440,13 @@ async def bench_stats(url: str, n: int, viewers: int = 50, rounds: int = 4) -> N
                 finally:
                     s.info["readonly"] = True
             return time.perf_counter() - t0
+
         return load
 
-    raw_sql = text("SELECT substr(owner_path, 1, :n) AS city, status, count(*) FROM verification_tasks "
-                   "WHERE owner_path LIKE :p GROUP BY 1, 2")
+    raw_sql = text(
+        "SELECT substr(owner_path, 1, :n) AS city, status, count(*) FROM verification_tasks "
+        "WHERE owner_path LIKE :p GROUP BY 1, 2"
+    )
 
     async def raw(_viewer: int) -> float:
         t0 = time.perf_counter()
@@ -341,6 +457,7 @@ async def bench_stats(url: str, n: int, viewers: int = 50, rounds: int = 4) -> N
     async def run(fn: Any, each: int) -> list[float]:
         async def viewer(i: int) -> list[float]:
             return [await fn(i) for _ in range(each)]
+
         results = await asyncio.gather(*(viewer(i) for i in range(viewers)))
         return [x for r in results for x in r]
 
@@ -355,33 +472,49 @@ async def bench_stats(url: str, n: int, viewers: int = 50, rounds: int = 4) -> N
     alone = [await dashboard(province_view, True)(0) for _ in range(20)]
     alone_own = [await dashboard(province_view, False)(0) for _ in range(20)]
     raw_alone = [await raw(0) for _ in range(3)]
-    print(f"    one viewer alone: dashboard (4 queries) median {statistics.median(alone) * 1000:.1f} ms "
-          f"(own queries {statistics.median(alone_own) * 1000:.1f} ms), "
-          f"raw GROUP BY median {statistics.median(raw_alone) * 1000:.1f} ms", flush=True)
+    print(
+        f"    one viewer alone: dashboard (4 queries) median {statistics.median(alone) * 1000:.1f} ms "
+        f"(own queries {statistics.median(alone_own) * 1000:.1f} ms), "
+        f"raw GROUP BY median {statistics.median(raw_alone) * 1000:.1f} ms",
+        flush=True,
+    )
     figures: dict[str, float] = {}
     for audience, view in (("same dashboard", province_view), ("different cities", city_view)):
-        for mode, shared, ms in (("own queries", False, 0), ("concurrent only", True, 0), ("kept 500 ms", True, 500)):
+        for mode, shared, ms in (
+            ("own queries", False, 0),
+            ("concurrent only", True, 0),
+            ("kept 500 ms", True, 500),
+        ):
             reuse(ms)
             before = stats._reads.executions
             loads = await run(dashboard(view, shared), rounds)
             ran = stats._reads.executions - before if shared else 4 * len(loads)
             figures[f"{audience}/{mode}"] = p95(loads)
-            print(f"    {viewers} viewers, {audience:<16} {mode:<15}: dashboard p95 {p95(loads):>8.1f} ms over "
-                  f"{len(loads)} loads, {ran:>3} queries run", flush=True)
-        print(f"      {audience}: own queries / kept 500 ms "
-              f"{figures[f'{audience}/own queries'] / figures[f'{audience}/kept 500 ms']:.0f}x, "
-              f"own queries / concurrent only "
-              f"{figures[f'{audience}/own queries'] / figures[f'{audience}/concurrent only']:.1f}x")
+            print(
+                f"    {viewers} viewers, {audience:<16} {mode:<15}: dashboard p95 {p95(loads):>8.1f} ms over "
+                f"{len(loads)} loads, {ran:>3} queries run",
+                flush=True,
+            )
+        print(
+            f"      {audience}: own queries / kept 500 ms "
+            f"{figures[f'{audience}/own queries'] / figures[f'{audience}/kept 500 ms']:.0f}x, "
+            f"own queries / concurrent only "
+            f"{figures[f'{audience}/own queries'] / figures[f'{audience}/concurrent only']:.1f}x"
+        )
     reuse(500)
     dash = figures["same dashboard/kept 500 ms"]
     try:
         raw_loads = await run(raw, 1)
     except sa_exc.TimeoutError as exc:  # the raw scans queued past the pool timeout
-        print(f"    raw GROUP BY: viewers waited past the pool timeout ({exc.__class__.__name__}) — "
-              f"raw/dashboard beyond {120_000 / dash:.0f}×")
+        print(
+            f"    raw GROUP BY: viewers waited past the pool timeout ({exc.__class__.__name__}) — "
+            f"raw/dashboard beyond {120_000 / dash:.0f}×"
+        )
     else:
-        print(f"    raw GROUP BY p95 {p95(raw_loads):>9.1f} ms   raw/dashboard {p95(raw_loads) / dash:.0f}× (same "
-              f"dashboard, kept 500 ms), {p95(raw_loads) / figures['same dashboard/own queries']:.0f}× (own queries)")
+        print(
+            f"    raw GROUP BY p95 {p95(raw_loads):>9.1f} ms   raw/dashboard {p95(raw_loads) / dash:.0f}× (same "
+            f"dashboard, kept 500 ms), {p95(raw_loads) / figures['same dashboard/own queries']:.0f}× (own queries)"
+        )
     await db.dispose()
 
 
@@ -392,13 +525,25 @@ async def _raw_insert(s: Any, rows: list[tuple[Any, ...]], at: Any) -> None:
     """Bench filler: tasks (_FILL columns given) with placeholder personal data (the statistics
     never read it), straight to the driver: COPY on PostgreSQL, one executemany on SQLite."""
     table = cast(Table, VerificationTask.__table__)
-    fixed = {"name": "x", "id_number": "x", "id_number_bidx": "x", "clue": "", "source": "", "note": "",
-             "chain": "[]", "overdue": False, "version": 0, "created_at": at}
+    fixed = {
+        "name": "x",
+        "id_number": "x",
+        "id_number_bidx": "x",
+        "clue": "",
+        "source": "",
+        "note": "",
+        "chain": "[]",
+        "overdue": False,
+        "version": 0,
+        "created_at": at,
+    }
     names = [*_FILL, *fixed]
     tail = tuple(fixed.values())
     if s.get_bind().dialect.name == "postgresql":
         raw = await (await s.connection()).get_raw_connection()
-        await raw.driver_connection.copy_records_to_table(table.name, records=[r + tail for r in rows], columns=names)
+        await raw.driver_connection.copy_records_to_table(
+            table.name, records=[r + tail for r in rows], columns=names
+        )
     else:
         fixed |= {"overdue": 0, "created_at": at.strftime("%Y-%m-%d %H:%M:%S.%f")}
         tail = tuple(fixed.values())

@@ -37,17 +37,17 @@ def _record(payload: bytes) -> None:
             return
         j = i + 4
     k = j
-    while k < len(payload) and payload[k:k + 1].isdigit():
+    while k < len(payload) and payload[k : k + 1].isdigit():
         k += 1
     run = int(payload[j:k])
     now = time.time()
     t_i = payload.find(b'"t":')
     if t_i >= 0:
         end = payload.find(b"}", t_i)
-        sent = float(payload[t_i + 4:end])
+        sent = float(payload[t_i + 4 : end])
     else:
         a = payload.find(b'"at":"') + 6
-        sent = datetime.fromisoformat(payload[a:payload.find(b'"', a)].decode()).timestamp()
+        sent = datetime.fromisoformat(payload[a : payload.find(b'"', a)].decode()).timestamp()
     arr = _arrivals.setdefault(run, [])
     arr.append((now - sent) * 1000)
     fut = _waiters.get(run)
@@ -65,9 +65,12 @@ class Client(asyncio.Protocol):
     def connection_made(self, transport) -> None:  # type: ignore[no-untyped-def]
         self.transport = transport
         key = base64.b64encode(os.urandom(16)).decode()
-        transport.write((f"GET {self.path} HTTP/1.1\r\nHost: {self.host}\r\nUpgrade: websocket\r\n"
-                         f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
-                         ).encode())
+        transport.write(
+            (
+                f"GET {self.path} HTTP/1.1\r\nHost: {self.host}\r\nUpgrade: websocket\r\n"
+                f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            ).encode()
+        )
 
     def send_text(self, text: str, opcode: int = 1) -> None:
         data = text.encode() if isinstance(text, str) else text
@@ -85,7 +88,7 @@ class Client(asyncio.Protocol):
             if end < 0:
                 return
             status = bytes(self.buf[:12])
-            del self.buf[:end + 4]
+            del self.buf[: end + 4]
             if b"101" not in status:
                 if not self.ready.done():
                     self.ready.set_exception(RuntimeError(status.decode(errors="replace")))
@@ -112,8 +115,8 @@ class Client(asyncio.Protocol):
                 pos = 10
             if len(buf) < pos + n:
                 return
-            payload = bytes(buf[pos:pos + n])
-            del buf[:pos + n]
+            payload = bytes(buf[pos : pos + n])
+            del buf[: pos + n]
             if opcode == 1:
                 _record(payload)
             elif opcode == 9:
@@ -134,8 +137,15 @@ async def connect(urls: list[str], groups: list[str], raw: bool) -> int:
                 ready = loop.create_future()
                 try:
                     await loop.create_connection(
-                        lambda ready=ready: Client(f"{u.hostname}:{u.port}", u.path + ("?" + u.query if u.query else ""),
-                                       f"join {group}" if raw else None, ready), u.hostname, u.port)
+                        lambda ready=ready: Client(
+                            f"{u.hostname}:{u.port}",
+                            u.path + ("?" + u.query if u.query else ""),
+                            f"join {group}" if raw else None,
+                            ready,
+                        ),
+                        u.hostname,
+                        u.port,
+                    )
                     clients.append(await asyncio.wait_for(ready, 30))
                     return
                 except (OSError, TimeoutError, RuntimeError):

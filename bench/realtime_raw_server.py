@@ -33,8 +33,10 @@ async def handler(ws) -> None:  # type: ignore[no-untyped-def]
             elif parts[0] == "go":
                 group, run = parts[1], int(parts[2])
                 at = datetime.now(UTC).isoformat()
-                broadcast(groups.get(group, ()), f'{{"seq":{SEQ},"type":"bench.broadcast","at":"{at}",'
-                                                 f'"data":{{"run":{run}}}}}')
+                broadcast(
+                    groups.get(group, ()),
+                    f'{{"seq":{SEQ},"type":"bench.broadcast","at":"{at}","data":{{"run":{run}}}}}',
+                )
                 await ws.send("sent")
     except websockets.ConnectionClosed:
         pass
@@ -46,8 +48,9 @@ async def handler(ws) -> None:  # type: ignore[no-untyped-def]
 async def main(port: int) -> None:
     # Keepalive pings every 20 s, as the server under test (uvicorn's default): with 9,000 clients
     # that is ~450 pings a second on both sides of the comparison.
-    async with serve(handler, "127.0.0.1", port, ping_interval=20, compression=None, max_queue=None,
-                     backlog=4096):
+    async with serve(
+        handler, "127.0.0.1", port, ping_interval=20, compression=None, max_queue=None, backlog=4096
+    ):
         print("ready", flush=True)
         await asyncio.Future()
 

@@ -23,8 +23,13 @@ def create_app():  # type: ignore[no-untyped-def]
         body = await request.json()
         payload = {**body.get("payload", {}), "run": body["run"]}
         async with get_db().unit_of_work() as session:
-            publish_event(session, body.get("type", "bench.broadcast"), payload, units=body.get("units", ()),
-                          users=body.get("users", ()))
+            publish_event(
+                session,
+                body.get("type", "bench.broadcast"),
+                payload,
+                units=body.get("units", ()),
+                users=body.get("users", ()),
+            )
         return {"ok": True}
 
     moved: dict[str, str] = {}  # membership id -> the unit it came from
@@ -38,14 +43,24 @@ def create_app():  # type: ignore[no-untyped-def]
                 ((membership_id, unit_id),) = moved.items()
                 moved.clear()
             else:
-                unit_id = (await session.execute(
-                    select(OrgUnit.id).where(OrgUnit.parent_id.is_(None)).order_by(OrgUnit.id).limit(1))).scalar_one()
+                unit_id = (
+                    await session.execute(
+                        select(OrgUnit.id).where(OrgUnit.parent_id.is_(None)).order_by(OrgUnit.id).limit(1)
+                    )
+                ).scalar_one()
                 at_province = select(Membership.user_id).where(Membership.unit_id == unit_id)
-                membership_id, home = (await session.execute(
-                    select(Membership.id, Membership.unit_id).where(Membership.user_id.not_in(at_province))
-                    .order_by(Membership.id).limit(1))).one()
+                membership_id, home = (
+                    await session.execute(
+                        select(Membership.id, Membership.unit_id)
+                        .where(Membership.user_id.not_in(at_province))
+                        .order_by(Membership.id)
+                        .limit(1)
+                    )
+                ).one()
                 moved[membership_id] = home
-            await session.execute(update(Membership).where(Membership.id == membership_id).values(unit_id=unit_id))
+            await session.execute(
+                update(Membership).where(Membership.id == membership_id).values(unit_id=unit_id)
+            )
         return {"ok": True}
 
     return app

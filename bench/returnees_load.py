@@ -27,7 +27,7 @@ def _record(payload: bytes) -> None:
     if i < 0:
         return
     i += 14
-    _arrivals.setdefault(payload[i:payload.find(b'"', i)].decode(), []).append(t)
+    _arrivals.setdefault(payload[i : payload.find(b'"', i)].decode(), []).append(t)
 
 
 rl._record = _record

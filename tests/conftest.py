@@ -42,13 +42,18 @@ _PII_ALLOWED_PATHS = {"/api/privacy/reveal"}
 def _settings() -> Settings:
     base = Settings.from_env()
     url = _run_database_url(TEST_DB_URL) if TEST_DB_URL else f"sqlite+aiosqlite:///{_TMP / 'test.db'}"
-    return replace(base, demo=True, var_dir=_TMP, database_url=url, redis_url=TEST_REDIS_URL,
-                   secret_key="test-secret-key-0123456789abcdef",
-                   data_keys="k2:" + "MTIzNDU2Nzg5MGFiY2RlZg==" + ",demo:emhlbmdkaW5nLWRlbW8taw==",
-                   index_key="dGVzdC1pbmRleC1rZXktMzItYnl0ZXMtbG9uZyEh", run_worker=False,
-                   gc_tuning=False)  # a test process starts many apps: nothing to freeze for good
-
-
+    return replace(
+        base,
+        demo=True,
+        var_dir=_TMP,
+        database_url=url,
+        redis_url=TEST_REDIS_URL,
+        secret_key="test-secret-key-0123456789abcdef",
+        data_keys="k2:" + "MTIzNDU2Nzg5MGFiY2RlZg==" + ",demo:emhlbmdkaW5nLWRlbW8taw==",
+        index_key="dGVzdC1pbmRleC1rZXktMzItYnl0ZXMtbG9uZyEh",
+        run_worker=False,
+        gc_tuning=False,
+    )  # a test process starts many apps: nothing to freeze for good
 
 
 def _run_database_url(url: str) -> str:
@@ -155,14 +160,17 @@ async def _check_pii(response: httpx.Response) -> None:
     for pattern, what in ((_ID_RE, "ID number"), (_PHONE_RE, "phone")):
         match = pattern.search(body)
         if match:
-            raise AssertionError(f"unmasked {what} {match.group()} in response to {response.request.url.path}")
+            raise AssertionError(
+                f"unmasked {what} {match.group()} in response to {response.request.url.path}"
+            )
 
 
 @pytest.fixture(scope="session")
 async def client(app) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver",
-                                 event_hooks={"response": [_check_pii]}) as c:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://testserver", event_hooks={"response": [_check_pii]}
+    ) as c:
         yield c
 
 
@@ -170,15 +178,20 @@ def totp_now(secret: str) -> str:
     return pyotp.TOTP(secret).at(global_clock.now())
 
 
-async def login(client: httpx.AsyncClient, login_name: str, password: str, totp_secret: str | None = None) -> str:
+async def login(
+    client: httpx.AsyncClient, login_name: str, password: str, totp_secret: str | None = None
+) -> str:
     """Log in as a user would; with a TOTP secret, complete the second step. Returns the token."""
     r = await client.post("/api/auth/login", json={"login": login_name, "password": password})
     assert r.status_code == 200, r.text
     token = r.json()["token"]
     if r.json()["mfa"] == "required":
         assert totp_secret, f"{login_name} needs a TOTP code"
-        v = await client.post("/api/auth/totp/verify", json={"code": totp_now(totp_secret)},
-                              headers={"Authorization": f"Bearer {token}"})
+        v = await client.post(
+            "/api/auth/totp/verify",
+            json={"code": totp_now(totp_secret)},
+            headers={"Authorization": f"Bearer {token}"},
+        )
         assert v.status_code == 200, v.text
     return token
 
@@ -191,9 +204,16 @@ async def personas(db: Database, client: httpx.AsyncClient) -> Personas:
         seeded = await demo.seed_personas(session)
     result = Personas()
     for username, info in seeded.items():
-        p = Persona(username=username, name=info["name"], phone=info["phone"], user_id=info["id"],
-                    unit_id=info["unit_id"], unit_name=info["unit_name"], role=info["role"],
-                    totp_secret=info["totp_secret"])
+        p = Persona(
+            username=username,
+            name=info["name"],
+            phone=info["phone"],
+            user_id=info["id"],
+            unit_id=info["unit_id"],
+            unit_name=info["unit_name"],
+            role=info["role"],
+            totp_secret=info["totp_secret"],
+        )
         p.token = await login(client, username, demo.DEMO_PASSWORD, p.totp_secret)
         p.headers = {"Authorization": f"Bearer {p.token}"}
         result[username] = p

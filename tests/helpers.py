@@ -8,8 +8,16 @@ from typing import IO, Any
 import httpx
 
 
-async def assert_scope_trio(client: httpx.AsyncClient, url: str, *, sees: Any, blind: Any, outsider: Any,
-                            method: str = "GET", json: Any = None) -> httpx.Response:
+async def assert_scope_trio(
+    client: httpx.AsyncClient,
+    url: str,
+    *,
+    sees: Any,
+    blind: Any,
+    outsider: Any,
+    method: str = "GET",
+    json: Any = None,
+) -> httpx.Response:
     """The scope trio for a detail endpoint: the owner's subtree sees it (200), the sibling
     subtree gets 404 (existence does not leak), an outsider without the permission gets 403."""
     ok = await client.request(method, url, headers=sees.headers, json=json)
@@ -21,8 +29,16 @@ async def assert_scope_trio(client: httpx.AsyncClient, url: str, *, sees: Any, b
     return ok
 
 
-async def assert_list_scope_trio(client: httpx.AsyncClient, url: str, item_id: str, *, sees: Any, blind: Any,
-                                 outsider: Any, items_key: str | None = None) -> None:
+async def assert_list_scope_trio(
+    client: httpx.AsyncClient,
+    url: str,
+    item_id: str,
+    *,
+    sees: Any,
+    blind: Any,
+    outsider: Any,
+    items_key: str | None = None,
+) -> None:
     """The scope trio for a list endpoint: present for the owner's subtree, absent for the
     sibling subtree, refused (403) for an outsider."""
 

@@ -104,8 +104,12 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> F
         app.include_router(_load(ref), dependencies=[Depends(hygiene.check_parameters)])
     docs.install(app, settings, web_dist() / "console" / "api-docs")
     _mount_web(app)
-    app.add_middleware(RequestContextMiddleware, max_body=settings.max_body_bytes,
-                       max_upload=settings.max_upload_bytes, trusted_proxies=settings.trusted_proxies)
+    app.add_middleware(
+        RequestContextMiddleware,
+        max_body=settings.max_body_bytes,
+        max_upload=settings.max_upload_bytes,
+        trusted_proxies=settings.trusted_proxies,
+    )
     security_headers.install(app)
     return app
 
@@ -117,8 +121,11 @@ def _mount_web(app: FastAPI) -> None:
         root = dist / name
         if not (root / "index.html").exists():
             return
-        app.mount(f"/{'m' if name == 'mobile' else name}/assets",
-                  StaticFiles(directory=root / "assets", check_dir=False), name=f"{name}-assets")
+        app.mount(
+            f"/{'m' if name == 'mobile' else name}/assets",
+            StaticFiles(directory=root / "assets", check_dir=False),
+            name=f"{name}-assets",
+        )
 
         async def index(path: str = "") -> Response:
             candidate = (root / path).resolve()

@@ -11,8 +11,12 @@ import typer
 
 from zhengding.config import get_settings
 
-app = typer.Typer(help="政钉 Zhengding — 命令行工具", no_args_is_help=True, add_completion=False,
-                  pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="政钉 Zhengding — 命令行工具",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
 db_app = typer.Typer(help="数据库", no_args_is_help=True)
 divisions_app = typer.Typer(help="行政区划", no_args_is_help=True)
 demo_app = typer.Typer(help="演示数据", no_args_is_help=True)
@@ -74,7 +78,9 @@ def db_upgrade(revision: str = "heads") -> None:
 
 
 @divisions_app.command("load")
-def divisions_load(province: Annotated[str, typer.Option(help="省级代码前两位，如 46 海南、44 广东")] = "46") -> None:
+def divisions_load(
+    province: Annotated[str, typer.Option(help="省级代码前两位，如 46 海南、44 广东")] = "46",
+) -> None:
     """从随附的官方区划代码载入一个省，并建立对应的组织机构树。"""
     from zhengding.demo import seed_org_tree
 
@@ -119,7 +125,9 @@ def demo_seed(per_village: int = 3) -> None:
     typer.echo(f"演示账号（密码均为 {demo.DEMO_PASSWORD}）：")
     for username, info in personas.items():
         extra = f"  动态口令密钥 {info['totp_secret']}" if info["totp_secret"] else ""
-        typer.echo(f"  {username:<11} {info['name']}  {info['role'] or '无角色'} @ {info['unit_name']}{extra}")
+        typer.echo(
+            f"  {username:<11} {info['name']}  {info['role'] or '无角色'} @ {info['unit_name']}{extra}"
+        )
     typer.echo("")
     typer.echo("可用于体验激活的网格员（姓名 / 手机号 / 激活码）：")
     for s in samples:
@@ -177,8 +185,11 @@ def accounts_issue_code(phone: str) -> None:
 
     async def go(db):  # type: ignore[no-untyped-def]
         async with db.unit_of_work() as session:
-            user = (await session.execute(select(User).where(
-                User.phone_bidx == blind_index("phone", normalize_phone(phone))))).scalar_one_or_none()
+            user = (
+                await session.execute(
+                    select(User).where(User.phone_bidx == blind_index("phone", normalize_phone(phone)))
+                )
+            ).scalar_one_or_none()
             if user is None or user.status != "pending":
                 return None
             return (await issue_codes(session, None, [user.id]))[user.id]
@@ -191,7 +202,9 @@ def accounts_issue_code(phone: str) -> None:
 
 
 @app.command("resolve")
-def resolve(texts: Annotated[list[str] | None, typer.Argument(help="地址文本；不给则逐行读标准输入")] = None) -> None:
+def resolve(
+    texts: Annotated[list[str] | None, typer.Argument(help="地址文本；不给则逐行读标准输入")] = None,
+) -> None:
     """把目的地文本解析为行政区划，每行输出一个 JSON 对象。"""
     from zhengding.divisions.resolver_cli import main
 
@@ -199,8 +212,11 @@ def resolve(texts: Annotated[list[str] | None, typer.Argument(help="地址文本
 
 
 @app.command("serve")
-def serve(host: str | None = None, port: int | None = None,
-          workers: Annotated[int, typer.Option(min=1, help="工作进程数；大于 1 时须设置 ZD_REDIS_URL")] = 1) -> None:
+def serve(
+    host: str | None = None,
+    port: int | None = None,
+    workers: Annotated[int, typer.Option(min=1, help="工作进程数；大于 1 时须设置 ZD_REDIS_URL")] = 1,
+) -> None:
     """启动服务（API、WebSocket 与网页）。"""
     import logging
 
@@ -213,23 +229,36 @@ def serve(host: str | None = None, port: int | None = None,
     if workers > 1 and not settings.redis_url:
         # Live events travel between processes through Redis; without it each worker's
         # sockets would hear only the events raised in that worker.
-        typer.echo(f"--workers {workers} 需要设置 ZD_REDIS_URL：没有 Redis 时实时推送只能送达一个工作进程的连接，"
-                   "请设置 ZD_REDIS_URL 或以 --workers 1 运行", err=True)
+        typer.echo(
+            f"--workers {workers} 需要设置 ZD_REDIS_URL：没有 Redis 时实时推送只能送达一个工作进程的连接，"
+            "请设置 ZD_REDIS_URL 或以 --workers 1 运行",
+            err=True,
+        )
         raise typer.Exit(2)
     require_schema()
-    logging.basicConfig(level=os.environ.get("ZD_LOG_LEVEL", "info").upper(),
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=os.environ.get("ZD_LOG_LEVEL", "info").upper(),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
     _ensure_var()
-    uvicorn.run("zhengding.app:create_app", factory=True, host=host or settings.host, port=port or settings.port,
-                workers=workers, loop="uvloop", http="httptools", log_level=os.environ.get("ZD_LOG_LEVEL", "info"),
-                access_log=False,  # our access log (http/middleware.py) omits query strings: /ws?token=…
-                proxy_headers=False,
-                server_header=False,  # no "server: uvicorn" banner (http/security_headers.py)
-                # Frames are small JSON: compressing each costs CPU and a zlib context per connection
-                # (tens of KB each, times thousands of phones) for little gain.
-                ws_per_message_deflate=False,
-                # uvicorn's sans-I/O protocol plus a synchronous text-frame write for fan-out
-                ws=WS_PROTOCOL)
+    uvicorn.run(
+        "zhengding.app:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers,
+        loop="uvloop",
+        http="httptools",
+        log_level=os.environ.get("ZD_LOG_LEVEL", "info"),
+        access_log=False,  # our access log (http/middleware.py) omits query strings: /ws?token=…
+        proxy_headers=False,
+        server_header=False,  # no "server: uvicorn" banner (http/security_headers.py)
+        # Frames are small JSON: compressing each costs CPU and a zlib context per connection
+        # (tens of KB each, times thousands of phones) for little gain.
+        ws_per_message_deflate=False,
+        # uvicorn's sans-I/O protocol plus a synchronous text-frame write for fan-out
+        ws=WS_PROTOCOL,
+    )
 
 
 def _register_domain_commands() -> None:

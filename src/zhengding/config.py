@@ -49,7 +49,9 @@ def parse_data_keys(text: str) -> tuple[dict[str, bytes], list[str]]:
     for number, item in enumerate(filter(None, (part.strip() for part in text.split(","))), start=1):
         key_id, colon, encoded = item.partition(":")
         if not colon or not encoded:
-            problems.append(f"第 {number} 项应为 密钥编号:base64（{DATA_KEY_BYTES} 字节 SM4 密钥），多项以逗号分隔")
+            problems.append(
+                f"第 {number} 项应为 密钥编号:base64（{DATA_KEY_BYTES} 字节 SM4 密钥），多项以逗号分隔"
+            )
             continue
         if not _KEY_ID.fullmatch(key_id):
             problems.append(f"第 {number} 项的密钥编号应为 1–32 位字母、数字、_ 或 -")
@@ -122,7 +124,12 @@ class _Reader:
             try:
                 out.append(ipaddress.ip_network(item, strict=False))
             except ValueError:
-                self.problems.append((name, f"{item[:60]} 不是 IP 地址或网段（应为逗号分隔的地址或 CIDR，如 127.0.0.1,10.0.0.0/8）"))
+                self.problems.append(
+                    (
+                        name,
+                        f"{item[:60]} 不是 IP 地址或网段（应为逗号分隔的地址或 CIDR，如 127.0.0.1,10.0.0.0/8）",
+                    )
+                )
         return tuple(out)
 
 
@@ -217,7 +224,9 @@ class Settings:
         """Secrets that are set but malformed (a missing one is `secret_problems`' business)."""
         problems: list[tuple[str, str]] = []
         if self.secret_key and len(self.secret_key) < MIN_SECRET_KEY_CHARS:
-            problems.append(("ZD_SECRET_KEY", f"至少 {MIN_SECRET_KEY_CHARS} 个字符（当前 {len(self.secret_key)} 个）"))
+            problems.append(
+                ("ZD_SECRET_KEY", f"至少 {MIN_SECRET_KEY_CHARS} 个字符（当前 {len(self.secret_key)} 个）")
+            )
         if self.data_keys:
             _, reasons = parse_data_keys(self.data_keys)
             if reasons:
@@ -246,7 +255,11 @@ class Settings:
         if not self.demo:
             for name in self.secret_problems():
                 problems.setdefault(name, _MISSING)
-        return [(name, problems[name]) for name in ("ZD_SECRET_KEY", "ZD_DATA_KEYS", "ZD_INDEX_KEY") if name in problems]
+        return [
+            (name, problems[name])
+            for name in ("ZD_SECRET_KEY", "ZD_DATA_KEYS", "ZD_INDEX_KEY")
+            if name in problems
+        ]
 
     def check_secrets(self) -> None:
         problems = self.secret_report()

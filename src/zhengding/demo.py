@@ -52,9 +52,15 @@ PERSONAS = [
     PersonaSpec("grid1", "符网格", "13800000005", "grid_worker", village_index=0, position="网格员"),
     PersonaSpec("grid2", "吴网格", "13800000006", "grid_worker", village_index=1, position="网格员"),
     PersonaSpec("outsider", "郑路人", "13800000007", None, SANYA, position="干部"),
-    PersonaSpec("sysadmin", "周系统", "13800000008", "system_admin", PROVINCE, position="系统管理员", admin=True),
-    PersonaSpec("secadmin", "吴安全", "13800000009", "security_admin", PROVINCE, position="安全管理员", admin=True),
-    PersonaSpec("auditadmin", "郑审计", "13800000010", "audit_admin", PROVINCE, position="审计管理员", admin=True),
+    PersonaSpec(
+        "sysadmin", "周系统", "13800000008", "system_admin", PROVINCE, position="系统管理员", admin=True
+    ),
+    PersonaSpec(
+        "secadmin", "吴安全", "13800000009", "security_admin", PROVINCE, position="安全管理员", admin=True
+    ),
+    PersonaSpec(
+        "auditadmin", "郑审计", "13800000010", "audit_admin", PROVINCE, position="审计管理员", admin=True
+    ),
 ]
 
 _SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高郑梁谢宋唐许韩冯邓曹彭曾符蔡潘云邢羊吉"
@@ -64,8 +70,13 @@ _GIVEN = "海琼椰南明华国建文俊伟芳秀英丽强军平东红玉春兰�
 async def persona_units(session: AsyncSession) -> dict[str, OrgUnit]:
     street = await org_service.unit_for_division(session, XIUYING_STREET)
     assert street is not None, "load the Hainan divisions first"
-    villages = list((await session.execute(select(OrgUnit).where(OrgUnit.parent_id == street.id)
-                                           .order_by(OrgUnit.sort_key))).scalars())
+    villages = list(
+        (
+            await session.execute(
+                select(OrgUnit).where(OrgUnit.parent_id == street.id).order_by(OrgUnit.sort_key)
+            )
+        ).scalars()
+    )
     out = {}
     for spec in PERSONAS:
         if spec.village_index is not None:
@@ -83,12 +94,20 @@ async def seed_personas(session: AsyncSession, *, password: str = DEMO_PASSWORD)
     result: dict[str, dict] = {}
     for spec in PERSONAS:
         unit = units[spec.username]
-        user = (await session.execute(select(User).where(User.username == spec.username))).scalar_one_or_none()
+        user = (
+            await session.execute(select(User).where(User.username == spec.username))
+        ).scalar_one_or_none()
         if user is None:
-            item = user_service.validate_new_user(spec.name, spec.phone, unit.id, spec.position, username=spec.username)
+            item = user_service.validate_new_user(
+                spec.name, spec.phone, unit.id, spec.position, username=spec.username
+            )
             row = user_service.user_row(item)
-            row.update(status=str(UserStatus.ACTIVE), password_hash=hash_password(password), activated_at=now(),
-                       password_changed_at=now())
+            row.update(
+                status=str(UserStatus.ACTIVE),
+                password_hash=hash_password(password),
+                activated_at=now(),
+                password_changed_at=now(),
+            )
             user = User(**row)
             if spec.admin:
                 user.totp_secret = pyotp.random_base32()
@@ -99,20 +118,33 @@ async def seed_personas(session: AsyncSession, *, password: str = DEMO_PASSWORD)
             if spec.role:
                 await user_service.grant_role(session, user.id, spec.role, unit.id, granted_by=None)
             await session.flush()
-        result[spec.username] = {"id": user.id, "unit_id": unit.id, "unit_name": unit.name, "role": spec.role,
-                                 "name": spec.name, "phone": spec.phone, "totp_secret": user.totp_secret}
+        result[spec.username] = {
+            "id": user.id,
+            "unit_id": unit.id,
+            "unit_name": unit.name,
+            "role": spec.role,
+            "name": spec.name,
+            "phone": spec.phone,
+            "totp_secret": user.totp_secret,
+        }
     return result
 
 
 async def seed_grid_workers(session: AsyncSession, per_village: int = 3, seed: int = 2022) -> int:
     """Pending grid-worker accounts for every village committee (no password: they activate)."""
-    already = (await session.execute(select(func.count()).select_from(User)
-                                     .where(User.status == UserStatus.PENDING))).scalar_one()
+    already = (
+        await session.execute(select(func.count()).select_from(User).where(User.status == UserStatus.PENDING))
+    ).scalar_one()
     if already:
         return 0
     rng = random.Random(seed)
-    villages = list((await session.execute(select(OrgUnit.id).where(OrgUnit.kind == "committee")
-                                           .order_by(OrgUnit.sort_key))).scalars())
+    villages = list(
+        (
+            await session.execute(
+                select(OrgUnit.id).where(OrgUnit.kind == "committee").order_by(OrgUnit.sort_key)
+            )
+        ).scalars()
+    )
     phones: set[str] = set()
     users, memberships, roles = [], [], []
     for village_id in villages:
@@ -124,16 +156,31 @@ async def seed_grid_workers(session: AsyncSession, per_village: int = 3, seed: i
             name = rng.choice(_SURNAMES) + "".join(rng.choice(_GIVEN) for _ in range(rng.choice((1, 2))))
             row = user_service.user_row(user_service.validate_new_user(name, phone, village_id, "网格员"))
             users.append(row)
-            memberships.append({"id": new_id(), "user_id": row["id"], "unit_id": village_id,
-                                "position": "网格员", "is_primary": True, "created_at": row["created_at"]})
+            memberships.append(
+                {
+                    "id": new_id(),
+                    "user_id": row["id"],
+                    "unit_id": village_id,
+                    "position": "网格员",
+                    "is_primary": True,
+                    "created_at": row["created_at"],
+                }
+            )
             # Bulk rows beside user_service.grant_role: each is a new account's only role, a
             # business role, so separation of duties cannot be broken here.
-            roles.append({"id": new_id(), "user_id": row["id"], "role": "grid_worker", "unit_id": village_id,
-                          "created_at": row["created_at"]})
+            roles.append(
+                {
+                    "id": new_id(),
+                    "user_id": row["id"],
+                    "role": "grid_worker",
+                    "unit_id": village_id,
+                    "created_at": row["created_at"],
+                }
+            )
     for start in range(0, len(users), 2000):
-        await session.execute(cast(Table, User.__table__).insert(), users[start:start + 2000])
-        await session.execute(cast(Table, Membership.__table__).insert(), memberships[start:start + 2000])
-        await session.execute(cast(Table, RoleAssignment.__table__).insert(), roles[start:start + 2000])
+        await session.execute(cast(Table, User.__table__).insert(), users[start : start + 2000])
+        await session.execute(cast(Table, Membership.__table__).insert(), memberships[start : start + 2000])
+        await session.execute(cast(Table, RoleAssignment.__table__).insert(), roles[start : start + 2000])
     return len(users)
 
 
@@ -144,10 +191,19 @@ async def seed_org_tree(session: AsyncSession, province: str = division_service.
 
 async def activation_samples(session: AsyncSession, unit: OrgUnit, count: int = 5) -> list[dict]:
     """Fresh activation codes for a few pending accounts of a unit (for trying activation)."""
-    rows = (await session.execute(
-        select(User).join(Membership, Membership.user_id == User.id)
-        .where(Membership.unit_id == unit.id, User.status == UserStatus.PENDING).order_by(User.id).limit(count)
-    )).scalars().all()
+    rows = (
+        (
+            await session.execute(
+                select(User)
+                .join(Membership, Membership.user_id == User.id)
+                .where(Membership.unit_id == unit.id, User.status == UserStatus.PENDING)
+                .order_by(User.id)
+                .limit(count)
+            )
+        )
+        .scalars()
+        .all()
+    )
     codes = await user_service.issue_codes(session, None, [u.id for u in rows])
     return [{"name": u.name, "phone": u.phone, "code": codes[u.id], "unit_name": unit.name} for u in rows]
 
@@ -158,20 +214,25 @@ async def seed_inbound_source(session: AsyncSession, name: str = "healthcode") -
     from zhengding.returnees.models import InboundSource
     from zhengding.returnees.service import inbound
 
-    source = (await session.execute(select(InboundSource).where(InboundSource.name == name))).scalar_one_or_none()
+    source = (
+        await session.execute(select(InboundSource).where(InboundSource.name == name))
+    ).scalar_one_or_none()
     if source is None:
         source, _ = await inbound.add_source(session, name)
     return {"name": source.name, "key_id": source.key_id, "secret": source.secret}
 
 
-def write_accounts_file(var_dir: Path, personas: dict[str, dict], pending: list[dict],
-                        inbound_sources: list[dict] | None = None) -> Path:
+def write_accounts_file(
+    var_dir: Path, personas: dict[str, dict], pending: list[dict], inbound_sources: list[dict] | None = None
+) -> Path:
     var_dir.mkdir(parents=True, exist_ok=True)
     path = var_dir / "demo-accounts.json"
     data = {
         "password": DEMO_PASSWORD,
-        "accounts": [{"username": k, **{f: v[f] for f in ("role", "unit_name", "name", "totp_secret")}}
-                     for k, v in personas.items()],
+        "accounts": [
+            {"username": k, **{f: v[f] for f in ("role", "unit_name", "name", "totp_secret")}}
+            for k, v in personas.items()
+        ],
         "pending": pending,
         "inbound_sources": inbound_sources or [],
     }

@@ -34,21 +34,29 @@ def roster(rows: list[list[str]]) -> bytes:
 
 
 def read_sheet(content: bytes) -> list[list[str]]:
-    return [[str(v) for v in row] for row in
-            CalamineWorkbook.from_filelike(io.BytesIO(content)).get_sheet_by_index(0).iter_rows()]
+    return [
+        [str(v) for v in row]
+        for row in CalamineWorkbook.from_filelike(io.BytesIO(content)).get_sheet_by_index(0).iter_rows()
+    ]
 
 
 async def village(db, index: int, street: str = demo.XIUYING_STREET) -> OrgUnit:
     async with db.unit_of_work() as s:
         parent = (await s.execute(select(OrgUnit).where(OrgUnit.division_code == street))).scalar_one()
-        return list((await s.execute(select(OrgUnit).where(OrgUnit.parent_id == parent.id)
-                                     .order_by(OrgUnit.sort_key))).scalars())[index]
+        return list(
+            (
+                await s.execute(
+                    select(OrgUnit).where(OrgUnit.parent_id == parent.id).order_by(OrgUnit.sort_key)
+                )
+            ).scalars()
+        )[index]
 
 
 async def import_people(client, personas, unit: OrgUnit, people: list[tuple[str, str]]) -> None:
     content = roster([[name, phone, unit.division_code, "网格员"] for name, phone in people])
-    r = await client.post("/api/accounts/import", headers=personas.sysadmin.headers,
-                          files={"file": ("名册.xlsx", content)})
+    r = await client.post(
+        "/api/accounts/import", headers=personas.sysadmin.headers, files={"file": ("名册.xlsx", content)}
+    )
     assert r.status_code == 200 and r.json()["accepted"] == len(people), r.text
 
 
@@ -87,8 +95,9 @@ def code_of(sheet: list[list[str]], name: str, phone: str) -> str:
 
 
 async def activate(client, name: str, phone: str, code: str):
-    return await client.post("/api/accounts/activate",
-                             json={"name": name, "phone": phone, "code": code, "password": PASSWORD})
+    return await client.post(
+        "/api/accounts/activate", json={"name": name, "phone": phone, "code": code, "password": PASSWORD}
+    )
 
 
 async def stats(client, headers, unit_id: str) -> dict:
@@ -98,8 +107,9 @@ async def stats(client, headers, unit_id: str) -> dict:
 
 
 class TestExportCodes:
-    async def test_export_contains_working_codes_and_activation_shows_in_stats(self, client, db, personas,
-                                                                                unique_phone):
+    async def test_export_contains_working_codes_and_activation_shows_in_stats(
+        self, client, db, personas, unique_phone
+    ):
         unit = await village(db, 4)
         people = [("符海燕", unique_phone()), ("吴国强", unique_phone()), ("陈秀兰", unique_phone())]
         await import_people(client, personas, unit, people)
@@ -137,7 +147,9 @@ class TestExportCodes:
         assert stale.status_code == 422
         assert (await activate(client, name, phone, second)).status_code == 200
 
-    async def test_export_of_a_subtree_covers_its_villages_and_is_audited(self, client, db, personas, unique_phone):
+    async def test_export_of_a_subtree_covers_its_villages_and_is_audited(
+        self, client, db, personas, unique_phone
+    ):
         units = [await village(db, 6), await village(db, 3)]
         people = [("何春", unique_phone()), ("罗东", unique_phone())]
         for unit, person in zip(units, people, strict=True):
@@ -148,31 +160,53 @@ class TestExportCodes:
         exported = {(row[0], row[1]) for row in sheet[1:]}
         assert {(units[0].name, "何春"), (units[1].name, "罗东")} <= exported
         async with db.unit_of_work() as s:
-            entry = (await s.execute(select(AuditEntry).where(
-                AuditEntry.action == "accounts.activation_codes.issued", AuditEntry.target_id == street.id)
-                .order_by(AuditEntry.seq.desc()).limit(1))).scalar_one()
+            entry = (
+                await s.execute(
+                    select(AuditEntry)
+                    .where(
+                        AuditEntry.action == "accounts.activation_codes.issued",
+                        AuditEntry.target_id == street.id,
+                    )
+                    .order_by(AuditEntry.seq.desc())
+                    .limit(1)
+                )
+            ).scalar_one()
         assert entry.actor_id == personas.town.user_id
         assert f'"count":{len(sheet) - 1}' in entry.detail
         assert all(row[4] not in entry.detail for row in sheet[1:])  # no plaintext codes in the audit
 
 
 class TestConcurrentIssues:
-    async def test_two_issues_for_one_unit_leave_only_the_kept_set_working(self, client, db, personas,
-                                                                           unique_phone):
+    async def test_two_issues_for_one_unit_leave_only_the_kept_set_working(
+        self, client, db, personas, unique_phone
+    ):
         unit = await village(db, 4)
         people = [("潘志勇", unique_phone()), ("云丽华", unique_phone())]
         await import_people(client, personas, unit, people)
-        answers = await asyncio.gather(*(client.post(f"/api/orgs/{unit.id}/activation-codes",
-                                                     headers=personas.town.headers) for _ in range(2)))
+        answers = await asyncio.gather(
+            *(
+                client.post(f"/api/orgs/{unit.id}/activation-codes", headers=personas.town.headers)
+                for _ in range(2)
+            )
+        )
         assert [r.status_code for r in answers] == [201, 201]
         sheet = await download(client, personas.town.headers, unit.id)
         async with db.unit_of_work() as s:
             for name, phone in people:
-                user_id = (await s.execute(select(User.id).where(User.name == name,
-                                                                 User.phone_last4 == phone[-4:]))).scalar_one()
-                live = (await s.execute(select(func.count()).select_from(ActivationCode).where(
-                    ActivationCode.user_id == user_id, ActivationCode.used_at.is_(None),
-                    ActivationCode.revoked_at.is_(None)))).scalar_one()
+                user_id = (
+                    await s.execute(select(User.id).where(User.name == name, User.phone_last4 == phone[-4:]))
+                ).scalar_one()
+                live = (
+                    await s.execute(
+                        select(func.count())
+                        .select_from(ActivationCode)
+                        .where(
+                            ActivationCode.user_id == user_id,
+                            ActivationCode.used_at.is_(None),
+                            ActivationCode.revoked_at.is_(None),
+                        )
+                    )
+                ).scalar_one()
                 assert live == 1, name  # the other issue's code was voided, not left working
                 assert row_of(sheet, name, phone)[6] == "有效"
 
@@ -192,31 +226,54 @@ class TestDownloadIssuedSet:
         await import_people(client, personas, unit, [(name, phone)])
         await issue(client, personas.town.headers, unit.id)
         async with db.unit_of_work() as s:
-            user_id = (await s.execute(select(User.id).where(User.name == name, User.phone_last4 == phone[-4:]))
-                       ).scalar_one()
-            codes_before = (await s.execute(select(ActivationCode.id, ActivationCode.revoked_at)
-                                            .where(ActivationCode.user_id == user_id))).all()
+            user_id = (
+                await s.execute(select(User.id).where(User.name == name, User.phone_last4 == phone[-4:]))
+            ).scalar_one()
+            codes_before = (
+                await s.execute(
+                    select(ActivationCode.id, ActivationCode.revoked_at).where(
+                        ActivationCode.user_id == user_id
+                    )
+                )
+            ).all()
         first = await download(client, personas.town.headers, unit.id)
         second = await download(client, personas.sysadmin.headers, unit.id)
         assert first == second
         async with db.unit_of_work() as s:
-            codes_after = (await s.execute(select(ActivationCode.id, ActivationCode.revoked_at)
-                                           .where(ActivationCode.user_id == user_id))).all()
-            downloads = (await s.execute(select(AuditEntry.actor_id).where(
-                AuditEntry.action == "accounts.activation_codes.downloaded", AuditEntry.target_id == unit.id))
-            ).scalars().all()
+            codes_after = (
+                await s.execute(
+                    select(ActivationCode.id, ActivationCode.revoked_at).where(
+                        ActivationCode.user_id == user_id
+                    )
+                )
+            ).all()
+            downloads = (
+                (
+                    await s.execute(
+                        select(AuditEntry.actor_id).where(
+                            AuditEntry.action == "accounts.activation_codes.downloaded",
+                            AuditEntry.target_id == unit.id,
+                        )
+                    )
+                )
+                .scalars()
+                .all()
+            )
         assert codes_after == codes_before
         assert sorted(downloads) == sorted([personas.town.user_id, personas.sysadmin.user_id])
         assert (await activate(client, name, phone, code_of(second, name, phone))).status_code == 200
 
-    async def test_download_marks_used_codes_and_codes_voided_by_a_later_issue(self, client, db, personas,
-                                                                               unique_phone):
+    async def test_download_marks_used_codes_and_codes_voided_by_a_later_issue(
+        self, client, db, personas, unique_phone
+    ):
         unit = await village(db, 2)
         people = [("羊春燕", unique_phone()), ("吉国平", unique_phone())]
         await import_people(client, personas, unit, people)
         sheet = await export(client, personas.town.headers, unit.id)
         (used_name, used_phone), (other_name, other_phone) = people
-        assert (await activate(client, used_name, used_phone, code_of(sheet, used_name, used_phone))).status_code == 200
+        assert (
+            await activate(client, used_name, used_phone, code_of(sheet, used_name, used_phone))
+        ).status_code == 200
         again = await download(client, personas.town.headers, unit.id)
         assert row_of(again, used_name, used_phone)[6] == "已使用"
         assert row_of(again, other_name, other_phone)[6] == "有效"
@@ -226,7 +283,9 @@ class TestDownloadIssuedSet:
         voided = await download(client, personas.town.headers, unit.id)
         assert row_of(voided, other_name, other_phone)[4] == code_of(sheet, other_name, other_phone)
         assert row_of(voided, other_name, other_phone)[6] == "已作废"
-        assert (await activate(client, other_name, other_phone, code_of(sheet, other_name, other_phone))).status_code == 422
+        assert (
+            await activate(client, other_name, other_phone, code_of(sheet, other_name, other_phone))
+        ).status_code == 422
 
     async def test_issued_set_is_sealed_at_rest(self, client, db, personas, unique_phone):
         unit = await village(db, 3)
@@ -234,8 +293,11 @@ class TestDownloadIssuedSet:
         await import_people(client, personas, unit, [(name, phone)])
         code = code_of(await export(client, personas.town.headers, unit.id), name, phone)
         async with db.unit_of_work() as s:
-            (raw,) = (await s.execute(text("SELECT content FROM activation_code_sets WHERE unit_id = :u"),
-                                      {"u": unit.id})).one()
+            (raw,) = (
+                await s.execute(
+                    text("SELECT content FROM activation_code_sets WHERE unit_id = :u"), {"u": unit.id}
+                )
+            ).one()
         raw = bytes(raw)
         assert crypto.is_sealed(raw)
         assert code.encode() not in raw and name.encode() not in raw and phone[-4:].encode() not in raw
@@ -245,9 +307,13 @@ class TestDownloadIssuedSet:
 class TestExportScope:
     async def test_town_officer_cannot_issue_or_download_outside_the_town(self, client, db, personas):
         async with db.unit_of_work() as s:
-            sibling = (await s.execute(select(OrgUnit).where(OrgUnit.division_code == "460105002000"))).scalar_one()
+            sibling = (
+                await s.execute(select(OrgUnit).where(OrgUnit.division_code == "460105002000"))
+            ).scalar_one()
         for method in ("POST", "GET"):
-            r = await client.request(method, f"/api/orgs/{sibling.id}/activation-codes", headers=personas.town.headers)
+            r = await client.request(
+                method, f"/api/orgs/{sibling.id}/activation-codes", headers=personas.town.headers
+            )
             assert r.status_code == 404, method
             assert r.json()["error"]["code"] == "not_found"
 

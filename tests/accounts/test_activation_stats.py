@@ -27,8 +27,13 @@ async def unit(db, code: str) -> OrgUnit:
 
 async def children(db, parent: OrgUnit) -> list[OrgUnit]:
     async with db.unit_of_work() as s:
-        return list((await s.execute(select(OrgUnit).where(OrgUnit.parent_id == parent.id)
-                                     .order_by(OrgUnit.sort_key))).scalars())
+        return list(
+            (
+                await s.execute(
+                    select(OrgUnit).where(OrgUnit.parent_id == parent.id).order_by(OrgUnit.sort_key)
+                )
+            ).scalars()
+        )
 
 
 async def import_people(client, personas, target: OrgUnit, phones: list[str]) -> list[str]:
@@ -39,30 +44,46 @@ async def import_people(client, personas, target: OrgUnit, phones: list[str]) ->
     for r, phone in enumerate(phones, start=1):
         sheet.write_row(r, 0, [f"网格员{r}", phone, target.division_code, "网格员"])
     book.close()
-    r = await client.post("/api/accounts/import", headers=personas.sysadmin.headers,
-                          files={"file": ("名册.xlsx", out.getvalue())})
+    r = await client.post(
+        "/api/accounts/import",
+        headers=personas.sysadmin.headers,
+        files={"file": ("名册.xlsx", out.getvalue())},
+    )
     assert r.status_code == 200 and r.json()["accepted"] == len(phones), r.text
     return phones
 
 
 async def user_ids(db, phones: list[str]) -> list[str]:
     async with db.unit_of_work() as s:
-        return list((await s.execute(select(User.id).where(
-            User.phone_bidx.in_([blind_index("phone", p) for p in phones])))).scalars())
+        return list(
+            (
+                await s.execute(
+                    select(User.id).where(User.phone_bidx.in_([blind_index("phone", p) for p in phones]))
+                )
+            ).scalars()
+        )
 
 
 async def counted(db, root: OrgUnit) -> tuple[int, int]:
     """The expected numbers, counted independently: distinct accounts with a membership in the subtree."""
     async with db.unit_of_work() as s:
-        stmt = (select(func.count(distinct(User.id)), func.count(distinct(User.id)).filter(User.activated_at.is_not(None)))
-                .join(Membership, Membership.user_id == User.id).join(OrgUnit, OrgUnit.id == Membership.unit_id)
-                .where(OrgUnit.path.startswith(root.path)))
+        stmt = (
+            select(
+                func.count(distinct(User.id)),
+                func.count(distinct(User.id)).filter(User.activated_at.is_not(None)),
+            )
+            .join(Membership, Membership.user_id == User.id)
+            .join(OrgUnit, OrgUnit.id == Membership.unit_id)
+            .where(OrgUnit.path.startswith(root.path))
+        )
         total, activated = (await s.execute(stmt)).one()
     return total, activated
 
 
 async def get_stats(client, headers, unit_id: str | None = None):
-    return await client.get("/api/stats/activation", params={"unit_id": unit_id} if unit_id else {}, headers=headers)
+    return await client.get(
+        "/api/stats/activation", params={"unit_id": unit_id} if unit_id else {}, headers=headers
+    )
 
 
 class TestActivationStats:
@@ -75,8 +96,11 @@ class TestActivationStats:
         phones_b = await import_people(client, personas, village_b, [unique_phone() for _ in range(2)])
         ids_a, ids_b = await user_ids(db, phones_a), await user_ids(db, phones_b)
         async with db.unit_of_work() as s:
-            await s.execute(update(User).where(User.id.in_(ids_a[:2] + ids_b[:1]))
-                            .values(activated_at=now(), status=str(UserStatus.ACTIVE)))
+            await s.execute(
+                update(User)
+                .where(User.id.in_(ids_a[:2] + ids_b[:1]))
+                .values(activated_at=now(), status=str(UserStatus.ACTIVE))
+            )
             # One person in both villages: counted in each village, once in the town.
             s.add(Membership(user_id=ids_a[0], unit_id=village_b.id, position="兼职网格员", is_primary=False))
 
@@ -84,7 +108,10 @@ class TestActivationStats:
         assert r.status_code == 200, r.text
         body = r.json()
         assert body["unit"]["id"] == town.id and body["unit"]["name"] == town.name
-        assert (body["unit"]["total"], body["unit"]["activated"]) == (before["total"] + 5, before["activated"] + 3)
+        assert (body["unit"]["total"], body["unit"]["activated"]) == (
+            before["total"] + 5,
+            before["activated"] + 3,
+        )
         assert (body["unit"]["total"], body["unit"]["activated"]) == await counted(db, town)
 
         kids = {c["id"]: c for c in body["children"]}

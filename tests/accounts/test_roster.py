@@ -81,8 +81,13 @@ async def unit_by_code(db, code: str) -> OrgUnit:
 async def villages_of(db, code: str) -> list[OrgUnit]:
     street = await unit_by_code(db, code)
     async with db.unit_of_work() as s:
-        return list((await s.execute(select(OrgUnit).where(OrgUnit.parent_id == street.id)
-                                     .order_by(OrgUnit.sort_key))).scalars())
+        return list(
+            (
+                await s.execute(
+                    select(OrgUnit).where(OrgUnit.parent_id == street.id).order_by(OrgUnit.sort_key)
+                )
+            ).scalars()
+        )
 
 
 async def accounts_by_phone(db, phones: list[str]) -> list[User]:
@@ -96,9 +101,17 @@ async def make_admin(db, client, unit_code: str, username: str, phone: str) -> d
     unit = await unit_by_code(db, unit_code)
     secret = pyotp.random_base32()
     async with db.unit_of_work() as s:
-        row = user_row(validate_new_user("管理员" + username[-2:], phone, unit.id, "系统管理员", username=username))
-        row.update(status=str(UserStatus.ACTIVE), password_hash=hash_password(demo.DEMO_PASSWORD),
-                   activated_at=now(), password_changed_at=now(), totp_secret=secret, totp_enabled=True)
+        row = user_row(
+            validate_new_user("管理员" + username[-2:], phone, unit.id, "系统管理员", username=username)
+        )
+        row.update(
+            status=str(UserStatus.ACTIVE),
+            password_hash=hash_password(demo.DEMO_PASSWORD),
+            activated_at=now(),
+            password_changed_at=now(),
+            totp_secret=secret,
+            totp_enabled=True,
+        )
         s.add(User(**row))
         await s.flush()
         s.add(Membership(user_id=row["id"], unit_id=unit.id, position="系统管理员"))
@@ -106,7 +119,9 @@ async def make_admin(db, client, unit_code: str, username: str, phone: str) -> d
     r = await client.post("/api/auth/login", json={"login": username, "password": demo.DEMO_PASSWORD})
     assert r.status_code == 200, r.text
     headers = {"Authorization": f"Bearer {r.json()['token']}"}
-    v = await client.post("/api/auth/totp/verify", json={"code": pyotp.TOTP(secret).at(clock.now())}, headers=headers)
+    v = await client.post(
+        "/api/auth/totp/verify", json={"code": pyotp.TOTP(secret).at(clock.now())}, headers=headers
+    )
     assert v.status_code == 200, v.text
     return headers
 
@@ -120,38 +135,52 @@ async def street_admin(db, client, personas):
 
 class TestImportRoster:
     async def test_keeps_valid_rows_reports_bad_ones_and_reimports_the_corrected_report(
-            self, client, db, personas, street_admin, unique_phone):
+        self, client, db, personas, street_admin, unique_phone
+    ):
         villages = await villages_of(db, STREET)
         v0, v1 = villages[0], villages[1]
         good_a, good_b = unique_phone(), unique_phone()
         phones = {k: unique_phone() for k in ("bad_id", "unknown", "outside", "no_name")}
         id_b, id_bad = id_number(101), bad_checksum(id_number(102))
         rows = [
-            ["符海", good_a, v0.division_code, "网格员", ""],                               # 2 ok
-            ["吴琼", float(good_b), v1.id, "网格员", id_b],                                   # 3 ok: float phone, unit id
-            ["陈椰", "1234", v0.division_code, "网格员", ""],                                # 4 bad phone
-            ["林南", phones["bad_id"], v0.division_code, "网格员", id_bad],                  # 5 bad ID checksum
-            ["王明", phones["unknown"], "469999999999", "网格员", ""],                       # 6 unknown org code
-            ["李华", phones["outside"], SIBLING_STREET, "干部", ""],                         # 7 outside scope
-            ["张国", good_a, v1.division_code, "网格员", ""],                                # 8 duplicate of row 2
-            ["刘建", personas.town.phone, v0.division_code, "网格员", ""],                   # 9 already registered
-            ["", phones["no_name"], v0.division_code, "网格员", ""],                         # 10 missing name
+            ["符海", good_a, v0.division_code, "网格员", ""],  # 2 ok
+            ["吴琼", float(good_b), v1.id, "网格员", id_b],  # 3 ok: float phone, unit id
+            ["陈椰", "1234", v0.division_code, "网格员", ""],  # 4 bad phone
+            ["林南", phones["bad_id"], v0.division_code, "网格员", id_bad],  # 5 bad ID checksum
+            ["王明", phones["unknown"], "469999999999", "网格员", ""],  # 6 unknown org code
+            ["李华", phones["outside"], SIBLING_STREET, "干部", ""],  # 7 outside scope
+            ["张国", good_a, v1.division_code, "网格员", ""],  # 8 duplicate of row 2
+            ["刘建", personas.town.phone, v0.division_code, "网格员", ""],  # 9 already registered
+            ["", phones["no_name"], v0.division_code, "网格员", ""],  # 10 missing name
         ]
         r = await upload(client, street_admin, xlsx(rows))
         assert r.status_code == 200, r.text
         body = r.json()
         assert (body["accepted"], body["rejected"]) == (2, 7)
         assert {(e["row"], e["field"]) for e in body["errors"]} == {
-            (4, "phone"), (5, "id_number"), (6, "org_code"), (7, "org_code"), (8, "phone"), (9, "phone"),
-            (10, "name")}
+            (4, "phone"),
+            (5, "id_number"),
+            (6, "org_code"),
+            (7, "org_code"),
+            (8, "phone"),
+            (9, "phone"),
+            (10, "name"),
+        }
         assert all(e["reason"] for e in body["errors"])
 
         created = {u.phone: u for u in await accounts_by_phone(db, [good_a, good_b])}
         assert set(created) == {good_a, good_b}
         assert created[good_b].id_number == id_b and created[good_a].status == UserStatus.PENDING
         async with db.unit_of_work() as s:
-            units = dict((await s.execute(select(Membership.user_id, Membership.unit_id).where(
-                Membership.user_id.in_([u.id for u in created.values()])))).all())
+            units = dict(
+                (
+                    await s.execute(
+                        select(Membership.user_id, Membership.unit_id).where(
+                            Membership.user_id.in_([u.id for u in created.values()])
+                        )
+                    )
+                ).all()
+            )
         assert units == {created[good_a].id: v0.id, created[good_b].id: v1.id}
 
         report = await client.get(f"/api/accounts/import/{body['import_id']}/report", headers=street_admin)
@@ -165,8 +194,15 @@ class TestImportRoster:
         assert "手机号" in sheet[1][6] and "身份证号" in sheet[2][6] and "第 2 行" in sheet[5][6]
 
         # The administrator corrects the report in place and uploads it as it is.
-        fixes = {4: (1, unique_phone()), 5: (4, id_number(103)), 6: (2, v0.division_code), 7: (2, v1.division_code),
-                 8: (1, unique_phone()), 9: (1, unique_phone()), 10: (0, "郑东")}
+        fixes = {
+            4: (1, unique_phone()),
+            5: (4, id_number(103)),
+            6: (2, v0.division_code),
+            7: (2, v1.division_code),
+            8: (1, unique_phone()),
+            9: (1, unique_phone()),
+            10: (0, "郑东"),
+        }
         for row in sheet[1:]:
             col, value = fixes[int(row[5])]
             row[col] = value
@@ -189,19 +225,28 @@ class TestImportRoster:
         assert r.json()["accepted"] == 1, r.text
         (user,) = await accounts_by_phone(db, [phone])
         async with db.unit_of_work() as s:
-            raw_phone, raw_id, last4 = (await s.execute(
-                text("SELECT phone, id_number, phone_last4 FROM users WHERE id = :id"), {"id": user.id})).one()
+            raw_phone, raw_id, last4 = (
+                await s.execute(
+                    text("SELECT phone, id_number, phone_last4 FROM users WHERE id = :id"), {"id": user.id}
+                )
+            ).one()
         assert raw_phone.startswith("v1:") and phone not in raw_phone
         assert raw_id.startswith("v1:") and idn not in raw_id
         assert last4 == phone[-4:] and user.phone == phone and user.id_number == idn
 
     @pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-8", "gb18030"])
-    async def test_reads_csv_in_utf8_with_or_without_bom_and_gb18030(self, client, db, street_admin, unique_phone,
-                                                                      encoding):
+    async def test_reads_csv_in_utf8_with_or_without_bom_and_gb18030(
+        self, client, db, street_admin, unique_phone, encoding
+    ):
         v0 = (await villages_of(db, STREET))[0]
         phones = [unique_phone(), unique_phone()]
-        content = csv_bytes([["黄秀英", phones[0], v0.division_code, "网格员", ""],
-                             ["许镕", phones[1] + ".0", v0.division_code, "村干部", ""]], encoding=encoding)
+        content = csv_bytes(
+            [
+                ["黄秀英", phones[0], v0.division_code, "网格员", ""],
+                ["许镕", phones[1] + ".0", v0.division_code, "村干部", ""],
+            ],
+            encoding=encoding,
+        )
         r = await upload(client, street_admin, content, "名册.csv")
         assert r.status_code == 200, r.text
         assert (r.json()["accepted"], r.json()["rejected"]) == (2, 0), r.json()
@@ -211,32 +256,47 @@ class TestImportRoster:
         v0 = (await villages_of(db, STREET))[0]
         exact = unique_phone()
         spelled = f"{exact[0]}.{exact[1:]}E+10"  # every digit present: recoverable
-        content = csv_bytes([["羊春", "1.38E+10", v0.division_code, "网格员", ""],
-                             ["吉兰", spelled, v0.division_code, "网格员", ""]])
+        content = csv_bytes(
+            [
+                ["羊春", "1.38E+10", v0.division_code, "网格员", ""],
+                ["吉兰", spelled, v0.division_code, "网格员", ""],
+            ]
+        )
         r = await upload(client, street_admin, content, "名册.csv")
         assert (r.json()["accepted"], r.json()["rejected"]) == (1, 1), r.json()
         (error,) = r.json()["errors"]
         assert error["row"] == 2 and error["field"] == "phone" and "科学计数法" in error["reason"]
         assert len(await accounts_by_phone(db, [exact])) == 1
 
-    async def test_header_aliases_optional_columns_and_unknown_columns(self, client, db, street_admin, unique_phone):
+    async def test_header_aliases_optional_columns_and_unknown_columns(
+        self, client, db, street_admin, unique_phone
+    ):
         v0 = (await villages_of(db, STREET))[0]
         phone = unique_phone()
         header = ["*姓名", "手机号", "机构编码", "职务", "身份证号（可选）", "备注"]
-        r = await upload(client, street_admin, xlsx([["邢波", phone, v0.division_code, "网格员", "", "新入职"]], header))
+        r = await upload(
+            client, street_admin, xlsx([["邢波", phone, v0.division_code, "网格员", "", "新入职"]], header)
+        )
         assert r.status_code == 200 and r.json()["accepted"] == 1, r.text
         async with db.unit_of_work() as s:
-            detail = (await s.execute(select(AuditEntry.detail).where(
-                AuditEntry.action == "accounts.roster.imported", AuditEntry.target_id == r.json()["import_id"]))).scalar_one()
+            detail = (
+                await s.execute(
+                    select(AuditEntry.detail).where(
+                        AuditEntry.action == "accounts.roster.imported",
+                        AuditEntry.target_id == r.json()["import_id"],
+                    )
+                )
+            ).scalar_one()
         assert "备注" in detail
-
 
     async def test_checks_usernames_like_a_single_account(self, client, db, street_admin, unique_phone):
         v0 = (await villages_of(db, STREET))[0]
         header = [*HEADER, "用户名"]
-        rows = [["甲", unique_phone(), v0.division_code, "网格员", "", f"ok_user_{unique_phone()[-6:]}"],
-                ["乙", unique_phone(), v0.division_code, "网格员", "", "1bad"],
-                ["丙", unique_phone(), v0.division_code, "网格员", "", "province"]]  # a persona's username
+        rows = [
+            ["甲", unique_phone(), v0.division_code, "网格员", "", f"ok_user_{unique_phone()[-6:]}"],
+            ["乙", unique_phone(), v0.division_code, "网格员", "", "1bad"],
+            ["丙", unique_phone(), v0.division_code, "网格员", "", "province"],
+        ]  # a persona's username
         r = await upload(client, street_admin, xlsx(rows, header))
         assert r.status_code == 200, r.text
         assert r.json()["accepted"] == 1
@@ -245,20 +305,24 @@ class TestImportRoster:
 
 class TestBadInput:
     async def test_missing_required_headers_are_named(self, client, street_admin):
-        r = await upload(client, street_admin, csv_bytes([["张三", "13800138000"]], header=["姓名", "手机号"]),
-                         "名册.csv")
+        r = await upload(
+            client, street_admin, csv_bytes([["张三", "13800138000"]], header=["姓名", "手机号"]), "名册.csv"
+        )
         assert r.status_code == 422
         error = r.json()["error"]
         assert error["code"] == "validation_failed"
         assert "机构编码" in error["message"] and "职务" in error["message"]
 
-    @pytest.mark.parametrize("content, filename", [
-        (b"", "名册.xlsx"),
-        (b"\xef\xbb\xbf\r\n\r\n", "名册.csv"),
-        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "photo.png"),
-        (b"PK\x03\x04 this is not a workbook", "名册.xlsx"),
-        (b"%PDF-1.7 ...", "名册.pdf"),
-    ])
+    @pytest.mark.parametrize(
+        "content, filename",
+        [
+            (b"", "名册.xlsx"),
+            (b"\xef\xbb\xbf\r\n\r\n", "名册.csv"),
+            (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "photo.png"),
+            (b"PK\x03\x04 this is not a workbook", "名册.xlsx"),
+            (b"%PDF-1.7 ...", "名册.pdf"),
+        ],
+    )
     async def test_empty_or_unreadable_files_are_refused(self, client, db, street_admin, content, filename):
         async with db.unit_of_work() as s:
             before = (await s.execute(select(func.count()).select_from(RosterImport))).scalar_one()
@@ -287,20 +351,39 @@ class TestImportAccess:
     async def test_report_is_only_for_the_importer(self, client, db, personas, street_admin, unique_phone):
         r = await upload(client, street_admin, xlsx([["", unique_phone(), STREET, "网格员", ""]]))
         import_id = r.json()["import_id"]
-        assert (await client.get(f"/api/accounts/import/{import_id}/report", headers=street_admin)).status_code == 200
-        other = await client.get(f"/api/accounts/import/{import_id}/report", headers=personas.sysadmin.headers)
+        assert (
+            await client.get(f"/api/accounts/import/{import_id}/report", headers=street_admin)
+        ).status_code == 200
+        other = await client.get(
+            f"/api/accounts/import/{import_id}/report", headers=personas.sysadmin.headers
+        )
         assert other.status_code == 404
-        refused = await client.get(f"/api/accounts/import/{import_id}/report", headers=personas.outsider.headers)
+        refused = await client.get(
+            f"/api/accounts/import/{import_id}/report", headers=personas.outsider.headers
+        )
         assert refused.status_code == 403
 
     async def test_import_and_report_download_are_audited(self, client, db, street_admin, unique_phone):
         v0 = (await villages_of(db, STREET))[0]
-        r = await upload(client, street_admin, xlsx([["云辉", unique_phone(), v0.division_code, "网格员", ""],
-                                                     ["云杰", "12", v0.division_code, "网格员", ""]]))
+        r = await upload(
+            client,
+            street_admin,
+            xlsx(
+                [
+                    ["云辉", unique_phone(), v0.division_code, "网格员", ""],
+                    ["云杰", "12", v0.division_code, "网格员", ""],
+                ]
+            ),
+        )
         import_id = r.json()["import_id"]
         await client.get(f"/api/accounts/import/{import_id}/report", headers=street_admin)
         async with db.unit_of_work() as s:
-            rows = (await s.execute(select(AuditEntry.action, AuditEntry.detail).where(
-                AuditEntry.target_id == import_id).order_by(AuditEntry.seq))).all()
+            rows = (
+                await s.execute(
+                    select(AuditEntry.action, AuditEntry.detail)
+                    .where(AuditEntry.target_id == import_id)
+                    .order_by(AuditEntry.seq)
+                )
+            ).all()
         assert [a for a, _ in rows] == ["accounts.roster.imported", "accounts.roster_report.downloaded"]
         assert '"accepted":1' in rows[0][1] and '"rejected":1' in rows[0][1]

@@ -29,27 +29,35 @@ ZHENGDING = Path(sys.executable).parent / "zhengding"
 
 
 async def _assign(client, personas, user_id: str, role: str, unit_id: str, headers=None):  # type: ignore[no-untyped-def]
-    return await client.post(f"/api/accounts/{user_id}/roles", json={"role": role, "unit_id": unit_id},
-                             headers=headers or personas.secadmin.headers)
+    return await client.post(
+        f"/api/accounts/{user_id}/roles",
+        json={"role": role, "unit_id": unit_id},
+        headers=headers or personas.secadmin.headers,
+    )
 
 
 async def _roles(db, user_id: str) -> list[str]:  # type: ignore[no-untyped-def]
     async with db.unit_of_work(readonly=True) as session:
-        return sorted((await session.execute(select(RoleAssignment.role)
-                                             .where(RoleAssignment.user_id == user_id))).scalars())
+        return sorted(
+            (
+                await session.execute(select(RoleAssignment.role).where(RoleAssignment.user_id == user_id))
+            ).scalars()
+        )
 
 
 async def _assignment_ids(db, user_id: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
     async with db.unit_of_work(readonly=True) as session:
-        rows = await session.execute(select(RoleAssignment.role, RoleAssignment.id)
-                                     .where(RoleAssignment.user_id == user_id))
+        rows = await session.execute(
+            select(RoleAssignment.role, RoleAssignment.id).where(RoleAssignment.user_id == user_id)
+        )
         return dict(rows.all())
 
 
 class TestEveryPairOfRoles:
     @pytest.mark.parametrize(("first", "second"), [(a, b) for a in sorted(ROLES) for b in sorted(ROLES)])
     async def test_second_role_is_refused_exactly_when_an_administrator_role_would_be_shared(
-            self, client, db, personas, unique_phone, first, second):
+        self, client, db, personas, unique_phone, first, second
+    ):
         account = await create_account(client, personas, unique_phone(), unit_id=personas.outsider.unit_id)
         r = await _assign(client, personas, account["id"], first, personas.province.unit_id)
         assert r.status_code == 200, r.text
@@ -70,41 +78,60 @@ class TestEveryPairOfRoles:
 
 
 class TestNobodyChangesTheirOwnRoles:
-    async def test_security_admin_cannot_give_itself_a_business_role(self, client, db, personas, unique_phone):
+    async def test_security_admin_cannot_give_itself_a_business_role(
+        self, client, db, personas, unique_phone
+    ):
         admin = await new_admin(client, db, personas, unique_phone(), role="security_admin")
-        r = await _assign(client, personas, admin.id, "province_command", personas.province.unit_id, admin.headers)
+        r = await _assign(
+            client, personas, admin.id, "province_command", personas.province.unit_id, admin.headers
+        )
         assert r.status_code == 409, r.text
         assert "自己" in r.json()["error"]["message"]
         assert [d["field"] for d in r.json()["error"]["details"]] == ["role"]
         assert await _roles(db, admin.id) == ["security_admin"]
         # the refusal is audited (it commits although the request failed)
         async with db.unit_of_work(readonly=True) as session:
-            refused = (await session.execute(select(AuditEntry.result).where(
-                AuditEntry.action == "accounts.role.refused", AuditEntry.target_id == admin.id))).scalars().all()
+            refused = (
+                (
+                    await session.execute(
+                        select(AuditEntry.result).where(
+                            AuditEntry.action == "accounts.role.refused", AuditEntry.target_id == admin.id
+                        )
+                    )
+                )
+                .scalars()
+                .all()
+            )
         assert refused == ["denied"]
 
-    async def test_security_admin_cannot_remove_its_own_role_but_another_one_can(self, client, db, personas,
-                                                                                  unique_phone):
+    async def test_security_admin_cannot_remove_its_own_role_but_another_one_can(
+        self, client, db, personas, unique_phone
+    ):
         admin = await new_admin(client, db, personas, unique_phone(), role="security_admin")
         assignment = (await _assignment_ids(db, admin.id))["security_admin"]
         r = await client.delete(f"/api/accounts/{admin.id}/roles/{assignment}", headers=admin.headers)
         assert r.status_code == 409, r.text
         assert "自己" in r.json()["error"]["message"]
         assert await _roles(db, admin.id) == ["security_admin"]
-        r = await client.delete(f"/api/accounts/{admin.id}/roles/{assignment}", headers=personas.secadmin.headers)
+        r = await client.delete(
+            f"/api/accounts/{admin.id}/roles/{assignment}", headers=personas.secadmin.headers
+        )
         assert r.status_code == 200, r.text
         assert await _roles(db, admin.id) == []
 
     async def test_the_persona_security_admin_cannot_give_itself_province_command(self, client, db, personas):
         before = await _roles(db, personas.secadmin.user_id)
-        r = await _assign(client, personas, personas.secadmin.user_id, "province_command",
-                          personas.province.unit_id)
+        r = await _assign(
+            client, personas, personas.secadmin.user_id, "province_command", personas.province.unit_id
+        )
         assert r.status_code == 409, r.text
         assert await _roles(db, personas.secadmin.user_id) == before == ["security_admin"]
 
 
 class TestConcurrentGrants:
-    async def test_three_concurrent_grants_to_one_account_leave_one_kind(self, client, db, personas, unique_phone):
+    async def test_three_concurrent_grants_to_one_account_leave_one_kind(
+        self, client, db, personas, unique_phone
+    ):
         account = await create_account(client, personas, unique_phone(), unit_id=personas.outsider.unit_id)
         async with db.unit_of_work(readonly=True) as session:
             user = await session.get(User, personas.secadmin.user_id)
@@ -141,9 +168,14 @@ async def _race_behind_a_row_lock(db, user_id: str, grants: list) -> list:  # ty
             # the committed winner, which the outcome below covers too; two at the lock at least).
             most = 0
             for _ in range(500):
-                waiting = (await probe.execute(text(
-                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                    "AND wait_event_type = 'Lock'"))).scalar_one()
+                waiting = (
+                    await probe.execute(
+                        text(
+                            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                            "AND wait_event_type = 'Lock'"
+                        )
+                    )
+                ).scalar_one()
                 most = max(most, waiting)
                 if waiting == len(tasks) or any(t.done() for t in tasks):
                     break
@@ -155,7 +187,9 @@ async def _race_behind_a_row_lock(db, user_id: str, grants: list) -> list:  # ty
 
 async def _break_the_rule(db, client, personas, phone: str) -> dict:  # type: ignore[no-untyped-def]
     """An account from before the rule: security admin and province command (written directly)."""
-    account = await create_account(client, personas, phone, name="欧阳违规", unit_id=personas.outsider.unit_id)
+    account = await create_account(
+        client, personas, phone, name="欧阳违规", unit_id=personas.outsider.unit_id
+    )
     async with db.unit_of_work() as session:
         for role in ("security_admin", "province_command"):
             session.add(RoleAssignment(user_id=account["id"], role=role, unit_id=personas.province.unit_id))
@@ -164,13 +198,17 @@ async def _break_the_rule(db, client, personas, phone: str) -> dict:  # type: ig
 
 async def _mend(db, user_id: str) -> None:  # type: ignore[no-untyped-def]
     async with db.unit_of_work() as session:
-        await session.execute(delete(RoleAssignment).where(RoleAssignment.user_id == user_id,
-                                                           RoleAssignment.role == "province_command"))
+        await session.execute(
+            delete(RoleAssignment).where(
+                RoleAssignment.user_id == user_id, RoleAssignment.role == "province_command"
+            )
+        )
 
 
 class TestStartupCheck:
-    async def test_server_start_warns_about_accounts_that_break_the_rule(self, client, db, personas, unique_phone,
-                                                                        caplog):
+    async def test_server_start_warns_about_accounts_that_break_the_rule(
+        self, client, db, personas, unique_phone, caplog
+    ):
         from zhengding.app import create_app
 
         account = await _break_the_rule(db, client, personas, unique_phone())
@@ -203,7 +241,19 @@ class TestStartupCheck:
 
 
 async def _check_duties_cli() -> subprocess.CompletedProcess:
-    env = {"PATH": "/usr/bin:/bin", "ZD_DATABASE_URL": SETTINGS.database_url, "ZD_VAR_DIR": str(SETTINGS.var_dir),
-           "ZD_SECRET_KEY": SETTINGS.secret_key, "ZD_DATA_KEYS": SETTINGS.data_keys, "ZD_INDEX_KEY": SETTINGS.index_key}
-    return await asyncio.to_thread(subprocess.run, [str(ZHENGDING), "accounts", "check-duties"], env=env,
-                                   capture_output=True, text=True, timeout=120)
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "ZD_DATABASE_URL": SETTINGS.database_url,
+        "ZD_VAR_DIR": str(SETTINGS.var_dir),
+        "ZD_SECRET_KEY": SETTINGS.secret_key,
+        "ZD_DATA_KEYS": SETTINGS.data_keys,
+        "ZD_INDEX_KEY": SETTINGS.index_key,
+    }
+    return await asyncio.to_thread(
+        subprocess.run,
+        [str(ZHENGDING), "accounts", "check-duties"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )

@@ -39,7 +39,9 @@ class TestLogin:
         r = await _login(client, "town", "Hainan-Demo-2026")
         assert r.status_code == 200
 
-    async def test_wrong_password_and_unknown_user_answer_identically(self, client, db, personas, unique_phone):
+    async def test_wrong_password_and_unknown_user_answer_identically(
+        self, client, db, personas, unique_phone
+    ):
         account = await new_account(client, db, personas, unique_phone(), login=False)
         wrong = await _login(client, account.phone, "Not-The-Password-1")
         unknown = await _login(client, unique_phone(), "Not-The-Password-1")
@@ -59,7 +61,8 @@ class TestLogin:
 
 class TestLockout:
     async def test_five_failures_lock_even_the_right_password_then_unlock_after_15_minutes(
-            self, client, db, personas, unique_phone, clock):
+        self, client, db, personas, unique_phone, clock
+    ):
         account = await new_account(client, db, personas, unique_phone(), login=False)
         for _ in range(5):
             r = await _login(client, account.phone, "Wrong-Password-99")
@@ -80,7 +83,9 @@ class TestLockout:
         r = await _login(client, phone, "Wrong-Password-99")
         assert r.status_code == 423 and _code(r) == "locked"
 
-    async def test_failures_older_than_the_window_do_not_count(self, client, db, personas, unique_phone, clock):
+    async def test_failures_older_than_the_window_do_not_count(
+        self, client, db, personas, unique_phone, clock
+    ):
         account = await new_account(client, db, personas, unique_phone(), login=False)
         for _ in range(4):
             assert (await _login(client, account.phone, "Wrong-Password-99")).status_code == 401
@@ -113,7 +118,9 @@ class TestLockout:
 
 
 class TestSessionTimeouts:
-    async def test_staff_session_expires_after_30_idle_minutes(self, client, db, personas, unique_phone, clock):
+    async def test_staff_session_expires_after_30_idle_minutes(
+        self, client, db, personas, unique_phone, clock
+    ):
         account = await new_account(client, db, personas, unique_phone())
         clock.advance(minutes=30, seconds=1)
         r = await _me(client, account.headers)
@@ -127,7 +134,9 @@ class TestSessionTimeouts:
         clock.advance(minutes=31)
         assert _code(await _me(client, account.headers)) == "session_expired"
 
-    async def test_admin_session_expires_after_15_idle_minutes(self, client, db, personas, unique_phone, clock):
+    async def test_admin_session_expires_after_15_idle_minutes(
+        self, client, db, personas, unique_phone, clock
+    ):
         admin = await new_admin(client, db, personas, unique_phone())
         r = await _me(client, admin.headers)
         assert r.json()["idle_timeout_seconds"] == 15 * 60 and r.json()["is_admin"] is True
@@ -137,7 +146,9 @@ class TestSessionTimeouts:
         r = await _me(client, admin.headers)
         assert r.status_code == 401 and _code(r) == "session_expired"
 
-    async def test_session_ends_after_12_hours_despite_activity(self, client, db, personas, unique_phone, clock):
+    async def test_session_ends_after_12_hours_despite_activity(
+        self, client, db, personas, unique_phone, clock
+    ):
         account = await new_account(client, db, personas, unique_phone())
         for _ in range(28):  # 28 × 25 min = 11 h 40 min
             clock.advance(minutes=25)
@@ -158,11 +169,16 @@ class TestLogout:
 
 
 class TestPasswordChange:
-    async def test_change_revokes_every_session_and_returns_a_working_token(self, client, db, personas, unique_phone):
+    async def test_change_revokes_every_session_and_returns_a_working_token(
+        self, client, db, personas, unique_phone
+    ):
         account = await new_account(client, db, personas, unique_phone())
         other = bearer((await _login(client, account.phone, PASSWORD)).json()["token"])
-        r = await client.post("/api/auth/password", json={"old_password": PASSWORD, "new_password": NEW_PASSWORD},
-                              headers=account.headers)
+        r = await client.post(
+            "/api/auth/password",
+            json={"old_password": PASSWORD, "new_password": NEW_PASSWORD},
+            headers=account.headers,
+        )
         assert r.status_code == 200, r.text
         fresh = bearer(r.json()["token"])
         assert (await _me(client, fresh)).status_code == 200
@@ -174,30 +190,47 @@ class TestPasswordChange:
 
     async def test_wrong_old_password_is_refused(self, client, db, personas, unique_phone):
         account = await new_account(client, db, personas, unique_phone())
-        r = await client.post("/api/auth/password", json={"old_password": "Not-It-123456", "new_password": NEW_PASSWORD},
-                              headers=account.headers)
+        r = await client.post(
+            "/api/auth/password",
+            json={"old_password": "Not-It-123456", "new_password": NEW_PASSWORD},
+            headers=account.headers,
+        )
         assert r.status_code == 422
         assert r.json()["error"]["details"][0]["field"] == "old_password"
         assert (await _me(client, account.headers)).status_code == 200
         assert (await _login(client, account.phone, PASSWORD)).status_code == 200
 
-    async def test_policy_rejects_short_common_and_personal_passwords(self, client, db, personas, unique_phone):
+    async def test_policy_rejects_short_common_and_personal_passwords(
+        self, client, db, personas, unique_phone
+    ):
         account = await new_account(client, db, personas, unique_phone())
-        for bad, fragment in (("Short-1", "至少 10 位"), ("password123", "常见"), ("1234567890", "常见"),
-                              ("aaaaaaaaaaaa", "常见"), (f"Zd{account.phone}", "手机号")):
-            r = await client.post("/api/auth/password", json={"old_password": PASSWORD, "new_password": bad},
-                                  headers=account.headers)
+        for bad, fragment in (
+            ("Short-1", "至少 10 位"),
+            ("password123", "常见"),
+            ("1234567890", "常见"),
+            ("aaaaaaaaaaaa", "常见"),
+            (f"Zd{account.phone}", "手机号"),
+        ):
+            r = await client.post(
+                "/api/auth/password",
+                json={"old_password": PASSWORD, "new_password": bad},
+                headers=account.headers,
+            )
             assert r.status_code == 422, (bad, r.text)
             error = r.json()["error"]
             assert error["code"] == "validation_failed"
-            assert error["details"][0]["field"] == "new_password" and fragment in error["details"][0]["reason"]
+            assert (
+                error["details"][0]["field"] == "new_password" and fragment in error["details"][0]["reason"]
+            )
         # nothing changed: the session and the old password still work
         assert (await _me(client, account.headers)).status_code == 200
         assert (await _login(client, account.phone, PASSWORD)).status_code == 200
 
 
 class TestDisable:
-    async def test_disabling_ends_sessions_at_once_and_refuses_login(self, client, db, personas, unique_phone):
+    async def test_disabling_ends_sessions_at_once_and_refuses_login(
+        self, client, db, personas, unique_phone
+    ):
         account = await new_account(client, db, personas, unique_phone())
         assert (await _me(client, account.headers)).status_code == 200
         r = await client.post(f"/api/accounts/{account.id}/disable", headers=personas.sysadmin.headers)
@@ -207,8 +240,15 @@ class TestDisable:
         r = await _login(client, account.phone, PASSWORD)
         assert r.status_code == 401 and "停用" in r.json()["error"]["message"]
         async with db.unit_of_work(readonly=True) as session:
-            revoked = (await session.execute(select(AuthSession.revoked_at)
-                                             .where(AuthSession.user_id == account.id))).scalars().all()
+            revoked = (
+                (
+                    await session.execute(
+                        select(AuthSession.revoked_at).where(AuthSession.user_id == account.id)
+                    )
+                )
+                .scalars()
+                .all()
+            )
         assert revoked and all(at is not None for at in revoked)
         r = await client.post(f"/api/accounts/{account.id}/enable", headers=personas.sysadmin.headers)
         assert r.status_code == 200 and r.json()["status"] == "active"
@@ -218,14 +258,22 @@ class TestDisable:
 
 class TestTotp:
     async def test_new_admin_must_bind_totp_before_anything_else(self, client, db, personas, unique_phone):
-        account = await new_account(client, db, personas, unique_phone(), role="audit_admin",
-                                    unit_id=personas.province.unit_id, login=False)
+        account = await new_account(
+            client,
+            db,
+            personas,
+            unique_phone(),
+            role="audit_admin",
+            unit_id=personas.province.unit_id,
+            login=False,
+        )
         r = await _login(client, account.phone, PASSWORD)
         assert r.status_code == 200 and r.json()["mfa"] == "setup_required"
         headers = bearer(r.json()["token"])
         for method, url in (("GET", "/api/workbench"), ("GET", "/api/audit"), ("POST", "/api/auth/password")):
-            r = await client.request(method, url, headers=headers,
-                                     json={"old_password": PASSWORD, "new_password": NEW_PASSWORD})
+            r = await client.request(
+                method, url, headers=headers, json={"old_password": PASSWORD, "new_password": NEW_PASSWORD}
+            )
             assert r.status_code == 401 and _code(r) == "mfa_required", (url, r.text)
         assert (await _me(client, headers)).status_code == 200
         r = await client.post("/api/auth/totp/verify", json={"code": "123456"}, headers=headers)
@@ -233,15 +281,21 @@ class TestTotp:
         r = await client.post("/api/auth/totp/setup", headers=headers)
         assert r.status_code == 200, r.text
         setup = r.json()
-        assert setup["qr_svg"].lstrip().startswith("<svg") and setup["otpauth_uri"].startswith("otpauth://totp/")
+        assert setup["qr_svg"].lstrip().startswith("<svg") and setup["otpauth_uri"].startswith(
+            "otpauth://totp/"
+        )
         assert pyotp.parse_uri(setup["otpauth_uri"]).secret == setup["secret"]
         r = await client.post("/api/auth/totp/confirm", json={"code": "000000"}, headers=headers)
         assert r.status_code == 422
-        r = await client.post("/api/auth/totp/confirm", json={"code": totp_now(setup["secret"])}, headers=headers)
+        r = await client.post(
+            "/api/auth/totp/confirm", json={"code": totp_now(setup["secret"])}, headers=headers
+        )
         assert r.status_code == 200 and r.json()["mfa"] == "none" and r.json()["me"]["totp_enabled"] is True
         assert (await client.get("/api/audit", headers=headers)).status_code == 200
 
-    async def test_admin_login_requires_the_code_and_a_code_works_once(self, client, db, personas, unique_phone, clock):
+    async def test_admin_login_requires_the_code_and_a_code_works_once(
+        self, client, db, personas, unique_phone, clock
+    ):
         admin = await new_admin(client, db, personas, unique_phone())
         used = totp_now(admin.totp_secret)  # consumed by the confirmation
         r = await _login(client, admin.phone, PASSWORD)
@@ -277,16 +331,22 @@ class TestTotp:
         assert _code(await client.get("/api/audit", headers=headers)) == "mfa_required"
         clock.advance(minutes=15, seconds=30)
         headers = bearer((await _login(client, admin.phone, PASSWORD)).json()["token"])
-        r = await client.post("/api/auth/totp/verify", json={"code": totp_now(admin.totp_secret)}, headers=headers)
+        r = await client.post(
+            "/api/auth/totp/verify", json={"code": totp_now(admin.totp_secret)}, headers=headers
+        )
         assert r.status_code == 200, r.text
 
-    async def test_an_existing_session_gets_no_admin_powers_without_totp(self, client, db, personas, unique_phone):
+    async def test_an_existing_session_gets_no_admin_powers_without_totp(
+        self, client, db, personas, unique_phone
+    ):
         """A staff member signed in without TOTP who is then made an administrator must not keep
         using that session with administrator permissions."""
         account = await new_account(client, db, personas, unique_phone(), unit_id=personas.province.unit_id)
-        r = await client.post(f"/api/accounts/{account.id}/roles",
-                              json={"role": "audit_admin", "unit_id": personas.province.unit_id},
-                              headers=personas.secadmin.headers)
+        r = await client.post(
+            f"/api/accounts/{account.id}/roles",
+            json={"role": "audit_admin", "unit_id": personas.province.unit_id},
+            headers=personas.secadmin.headers,
+        )
         assert r.status_code == 200, r.text
         r = await client.get("/api/audit", headers=account.headers)
         assert r.status_code == 401 and _code(r) == "session_expired", r.status_code
@@ -299,8 +359,11 @@ async def test_last_seen_is_written_at_most_once_a_minute(client, db, personas, 
 
     async def last_seen():  # type: ignore[no-untyped-def]
         async with db.unit_of_work(readonly=True) as session:
-            return (await session.execute(select(AuthSession.last_seen_at)
-                                          .where(AuthSession.user_id == account.id))).scalar_one()
+            return (
+                await session.execute(
+                    select(AuthSession.last_seen_at).where(AuthSession.user_id == account.id)
+                )
+            ).scalar_one()
 
     start = await last_seen()
     clock.advance(seconds=30)

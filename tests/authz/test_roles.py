@@ -19,10 +19,14 @@ READ = "directory.read"
 class TestBuiltInRoles:
     def test_each_built_in_role_exists_with_its_scope(self):
         expected = {
-            "province_command": DataScope.SUBTREE, "city_command": DataScope.SUBTREE,
-            "county_command": DataScope.SUBTREE, "town_command": DataScope.SUBTREE,
-            "village_staff": DataScope.SUBTREE, "grid_worker": DataScope.SUBTREE,
-            "system_admin": DataScope.SUBTREE, "security_admin": DataScope.SUBTREE,
+            "province_command": DataScope.SUBTREE,
+            "city_command": DataScope.SUBTREE,
+            "county_command": DataScope.SUBTREE,
+            "town_command": DataScope.SUBTREE,
+            "village_staff": DataScope.SUBTREE,
+            "grid_worker": DataScope.SUBTREE,
+            "system_admin": DataScope.SUBTREE,
+            "security_admin": DataScope.SUBTREE,
             "audit_admin": DataScope.SUBTREE,
         }
         assert {name: ROLES[name].scope for name in expected} == expected
@@ -30,9 +34,13 @@ class TestBuiltInRoles:
         assert all(isinstance(p, str) and "." in p for role in ROLES.values() for p in role.permissions)
 
     def test_administrators_powers_are_separated(self):
-        system, security, audit = (ROLES[r].permissions for r in ("system_admin", "security_admin", "audit_admin"))
+        system, security, audit = (
+            ROLES[r].permissions for r in ("system_admin", "security_admin", "audit_admin")
+        )
         assert "accounts.manage" in system and "roles.assign" not in system and "audit.read" not in system
-        assert "roles.assign" in security and "accounts.manage" not in security and "audit.read" not in security
+        assert (
+            "roles.assign" in security and "accounts.manage" not in security and "audit.read" not in security
+        )
         assert {"audit.read", "audit.verify"} <= audit and not audit & {"accounts.manage", "roles.assign"}
 
     async def test_roles_endpoint_lists_them(self, client, personas):
@@ -45,14 +53,21 @@ class TestBuiltInRoles:
 
 class TestSeparationOfDuties:
     async def _assign(self, client, personas, user_id: str, role: str, unit_id: str | None = None):  # type: ignore[no-untyped-def]
-        return await client.post(f"/api/accounts/{user_id}/roles",
-                                 json={"role": role, "unit_id": unit_id or personas.province.unit_id},
-                                 headers=personas.secadmin.headers)
+        return await client.post(
+            f"/api/accounts/{user_id}/roles",
+            json={"role": role, "unit_id": unit_id or personas.province.unit_id},
+            headers=personas.secadmin.headers,
+        )
 
     async def _roles(self, db, user_id: str) -> list[str]:  # type: ignore[no-untyped-def]
         async with db.unit_of_work(readonly=True) as session:
-            return sorted((await session.execute(select(RoleAssignment.role)
-                                                 .where(RoleAssignment.user_id == user_id))).scalars())
+            return sorted(
+                (
+                    await session.execute(
+                        select(RoleAssignment.role).where(RoleAssignment.user_id == user_id)
+                    )
+                ).scalars()
+            )
 
     async def test_no_account_may_hold_two_administrator_roles(self, client, db, personas, unique_phone):
         account = await create_account(client, personas, unique_phone(), unit_id=personas.province.unit_id)
@@ -63,27 +78,37 @@ class TestSeparationOfDuties:
             assert r.json()["error"]["code"] == "conflict" and "三权分立" in r.json()["error"]["message"]
         # the same administrator role elsewhere is not a second administrator role; a staff role
         # beside it is refused too (every pair: tests/accounts/test_separation_of_duties.py)
-        assert (await self._assign(client, personas, account["id"], "system_admin",
-                                   personas.haikou.unit_id)).status_code == 200
-        assert (await self._assign(client, personas, account["id"], "town_command",
-                                   personas.town.unit_id)).status_code == 409
+        assert (
+            await self._assign(client, personas, account["id"], "system_admin", personas.haikou.unit_id)
+        ).status_code == 200
+        assert (
+            await self._assign(client, personas, account["id"], "town_command", personas.town.unit_id)
+        ).status_code == 409
         assert await self._roles(db, account["id"]) == ["system_admin", "system_admin"]
 
     async def test_security_admin_cannot_make_themselves_administrator(self, client, db, personas):
         before = await self._roles(db, personas.secadmin.user_id)
-        for role, unit in (("security_admin", personas.haikou.unit_id), ("system_admin", None),
-                           ("audit_admin", None)):
+        for role, unit in (
+            ("security_admin", personas.haikou.unit_id),
+            ("system_admin", None),
+            ("audit_admin", None),
+        ):
             r = await self._assign(client, personas, personas.secadmin.user_id, role, unit)
             assert r.status_code == 409, r.text
-        r = await self._assign(client, personas, personas.secadmin.user_id, "security_admin", personas.haikou.unit_id)
+        r = await self._assign(
+            client, personas, personas.secadmin.user_id, "security_admin", personas.haikou.unit_id
+        )
         assert "自己" in r.json()["error"]["message"]
         assert await self._roles(db, personas.secadmin.user_id) == before
 
     async def test_only_the_security_admin_assigns_roles(self, client, personas, unique_phone):
         account = await create_account(client, personas, unique_phone())
         for who in (personas.sysadmin, personas.auditadmin, personas.province):
-            r = await client.post(f"/api/accounts/{account['id']}/roles",
-                                  json={"role": "town_command", "unit_id": personas.town.unit_id}, headers=who.headers)
+            r = await client.post(
+                f"/api/accounts/{account['id']}/roles",
+                json={"role": "town_command", "unit_id": personas.town.unit_id},
+                headers=who.headers,
+            )
             assert r.status_code == 403, (who.username, r.text)
 
     async def test_unknown_role_is_refused(self, client, personas, unique_phone):
@@ -96,14 +121,25 @@ class TestSeparationOfDuties:
         me = (await client.get("/api/auth/me", headers=account.headers)).json()
         assert "accounts.read" in me["permissions"]
         assignment = me["roles"][0]["id"]
-        r = await client.delete(f"/api/accounts/{account.id}/roles/{assignment}", headers=personas.secadmin.headers)
+        r = await client.delete(
+            f"/api/accounts/{account.id}/roles/{assignment}", headers=personas.secadmin.headers
+        )
         assert r.status_code == 200 and r.json()["roles"] == []
         assert (await client.get("/api/auth/me", headers=account.headers)).status_code == 401
 
 
 class TestOutsider:
-    @pytest.mark.parametrize("url", ["/api/orgs/roots", "/api/directory/search?q=秀英", "/api/orgs/{town}",
-                                     "/api/orgs/{town}/children", "/api/orgs/{town}/members", "/api/people/{grid1}"])
+    @pytest.mark.parametrize(
+        "url",
+        [
+            "/api/orgs/roots",
+            "/api/directory/search?q=秀英",
+            "/api/orgs/{town}",
+            "/api/orgs/{town}/children",
+            "/api/orgs/{town}/members",
+            "/api/people/{grid1}",
+        ],
+    )
     async def test_outsider_without_a_role_is_refused_the_directory(self, client, personas, url):
         url = url.format(town=personas.town.unit_id, grid1=personas.grid1.user_id)
         r = await client.get(url, headers=personas.outsider.headers)
@@ -112,11 +148,17 @@ class TestOutsider:
     async def test_grid_worker_sees_own_village_not_the_sibling(self, client, personas):
         from tests.helpers import assert_scope_trio
 
-        await assert_scope_trio(client, f"/api/people/{personas.grid1.user_id}", sees=personas.grid1,
-                                blind=personas.grid2, outsider=personas.outsider)
+        await assert_scope_trio(
+            client,
+            f"/api/people/{personas.grid1.user_id}",
+            sees=personas.grid1,
+            blind=personas.grid2,
+            outsider=personas.outsider,
+        )
 
 
 # --- the scope filter, as pure functions --------------------------------------------------
+
 
 def actor_with(*grants: Grant, user_id: str = "U-SELF") -> Actor:
     return Actor(user_id=user_id, name="测试", grants=list(grants))
@@ -170,8 +212,9 @@ class TestRestrictOnTheDatabase:
 
     async def _units(self, db, actor: Actor, permission: str = READ, **columns) -> set[str]:  # type: ignore[no-untyped-def]
         async with db.unit_of_work(readonly=True) as session:
-            stmt = restrict(select(OrgUnit.id), actor, permission,
-                            **{k: getattr(OrgUnit, v) for k, v in columns.items()})
+            stmt = restrict(
+                select(OrgUnit.id), actor, permission, **{k: getattr(OrgUnit, v) for k, v in columns.items()}
+            )
             return set((await session.execute(stmt)).scalars())
 
     async def _tree(self, db) -> dict[str, str]:  # type: ignore[no-untyped-def]
@@ -186,7 +229,9 @@ class TestRestrictOnTheDatabase:
         actor = actor_with(await self._grant(db, personas.town.unit_id, DataScope.SUBTREE))
         got = await self._units(db, actor, path="path")
         assert got == {uid for uid, path in tree.items() if in_scope(actor, READ, path=path)}
-        assert personas.town.unit_id in got and personas.grid1.unit_id in got and personas.grid2.unit_id in got
+        assert (
+            personas.town.unit_id in got and personas.grid1.unit_id in got and personas.grid2.unit_id in got
+        )
         assert personas.haikou.unit_id not in got and personas.outsider.unit_id not in got
         assert len(got) > 2
 
@@ -209,8 +254,11 @@ class TestRestrictOnTheDatabase:
         assert await self._units(db, town, "audit.read", path="path") == set()
 
     async def test_self_scope_on_owner_column(self, db, personas):
-        actor = actor_with(Grant("grid_worker", DataScope.SELF, personas.grid1.unit_id, "/"),
-                           user_id=personas.grid1.user_id)
+        actor = actor_with(
+            Grant("grid_worker", DataScope.SELF, personas.grid1.unit_id, "/"), user_id=personas.grid1.user_id
+        )
         async with db.unit_of_work(readonly=True) as session:
-            ids = set((await session.execute(restrict(select(User.id), actor, READ, owner_id=User.id))).scalars())
+            ids = set(
+                (await session.execute(restrict(select(User.id), actor, READ, owner_id=User.id))).scalars()
+            )
         assert ids == {personas.grid1.user_id}

@@ -139,8 +139,11 @@ class DemoServer:
             answer = r.json()
             token = answer["token"]
             if answer["mfa"] == "required":
-                v = c.post("/auth/totp/verify", json={"code": self.totp(username)},
-                           headers={"Authorization": f"Bearer {token}"})
+                v = c.post(
+                    "/auth/totp/verify",
+                    json={"code": self.totp(username)},
+                    headers={"Authorization": f"Bearer {token}"},
+                )
                 v.raise_for_status()
             return token
 
@@ -180,8 +183,13 @@ def demo_server(var: Path, env_extra: dict[str, str] | None = None) -> Iterator[
     assert seed.returncode == 0, f"demo seed failed:\n{seed.stdout}\n{seed.stderr}"
     port = _free_port()
     log = open(var / "server.log", "w")  # noqa: SIM115 (closed below)
-    proc = subprocess.Popen([cli, "serve", "--host", "127.0.0.1", "--port", str(port)],
-                            env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [cli, "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -264,7 +272,9 @@ def screenshot(page, name: str, full_page: bool = False) -> Path:  # type: ignor
 PHONE_MASKED = re.compile(r"1\d{2}\*{4}\d{4}")
 
 
-def mobile_login(page, server: DemoServer, login: str, password: str | None = None, totp_user: str | None = None):  # type: ignore[no-untyped-def]
+def mobile_login(
+    page, server: DemoServer, login: str, password: str | None = None, totp_user: str | None = None
+):  # type: ignore[no-untyped-def]
     """Sign in through the mobile login page and wait for the workbench."""
     page.goto("/m/#/login")
     page.locator("input[name=login]").fill(login)

@@ -15,7 +15,10 @@ from .conftest import DemoServer, console_login, screenshot, watermark_text
 
 
 def read_xlsx(path) -> list[list[str]]:  # type: ignore[no-untyped-def]
-    return [[str(v) for v in row] for row in CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0).iter_rows()]
+    return [
+        [str(v) for v in row]
+        for row in CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0).iter_rows()
+    ]
 
 
 def roster_xlsx(unit_code: str) -> bytes:
@@ -65,9 +68,9 @@ class TestConsoleLogin:
         expect(message).to_be_visible()
         assert "{" not in message.inner_text() and re.search(r"[\u4e00-\u9fff]", message.inner_text())
 
-
-    def test_lockout_message_stays_on_the_page_until_another_account_is_typed(self, console_page,
-                                                                             server: DemoServer):
+    def test_lockout_message_stays_on_the_page_until_another_account_is_typed(
+        self, console_page, server: DemoServer
+    ):
         page = console_page
         page.goto("/console/#/login")
         name = f"nobody-{os.urandom(3).hex()}"  # an unknown name locks like an account (no enumeration)
@@ -115,7 +118,9 @@ class TestOrgTree:
 
 
 class TestAccounts:
-    def test_sysadmin_imports_roster_with_two_bad_rows_and_downloads_report(self, console_page, server: DemoServer):
+    def test_sysadmin_imports_roster_with_two_bad_rows_and_downloads_report(
+        self, console_page, server: DemoServer
+    ):
         page = console_page
         grid1_unit = server.me("grid1")["units"][0]["id"]
         with server.api() as c:
@@ -128,8 +133,14 @@ class TestAccounts:
 
         page.get_by_test_id("open-import").click()
         page.get_by_test_id("import-file").set_input_files(
-            files=[{"name": "花名册.xlsx", "mimeType": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                    "buffer": roster_xlsx(unit["division_code"])}])
+            files=[
+                {
+                    "name": "花名册.xlsx",
+                    "mimeType": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    "buffer": roster_xlsx(unit["division_code"]),
+                }
+            ]
+        )
         page.get_by_test_id("import-submit").click()
         result = page.get_by_test_id("import-result")
         expect(result).to_contain_text("成功导入 3 人")
@@ -139,7 +150,9 @@ class TestAccounts:
         expect(errors).to_contain_text("469999999999")
         screenshot(page, "console-import-errors")
 
-        with page.expect_request(lambda r: r.url.endswith("/api/downloads/log") and r.method == "POST") as logged:
+        with page.expect_request(
+            lambda r: r.url.endswith("/api/downloads/log") and r.method == "POST"
+        ) as logged:
             with page.expect_download() as info:
                 page.get_by_test_id("import-report").click()
         download = info.value
@@ -166,11 +179,17 @@ class TestAccounts:
         dialog = page.locator(".el-dialog").filter(has_text="导出激活码")
         dialog.locator(".el-select").click()
         # expand 海南省 and pick 三亚市 (a small subtree)
-        page.locator(".el-tree-node__content:visible", has_text="海南省").locator(".el-tree-node__expand-icon").click()
+        page.locator(".el-tree-node__content:visible", has_text="海南省").locator(
+            ".el-tree-node__expand-icon"
+        ).click()
         page.locator(".el-tree-node__content:visible", has_text="三亚市").click()
         expect(dialog.locator(".el-select")).to_contain_text("三亚市")
-        with page.expect_response(lambda r: r.request.method == "POST" and r.url.endswith("/activation-codes")) as issued, \
-                page.expect_download() as info:
+        with (
+            page.expect_response(
+                lambda r: r.request.method == "POST" and r.url.endswith("/activation-codes")
+            ) as issued,
+            page.expect_download() as info,
+        ):
             dialog.get_by_test_id("export-codes-submit").click()
         assert issued.value.status == 201
         assert info.value.suggested_filename.endswith(".xlsx")
@@ -182,10 +201,15 @@ class TestAccounts:
         page.get_by_test_id("open-export-codes").click()
         dialog = page.locator(".el-dialog").filter(has_text="导出激活码")
         dialog.locator(".el-select").click()
-        page.locator(".el-tree-node__content:visible", has_text="海南省").locator(".el-tree-node__expand-icon").click()
+        page.locator(".el-tree-node__content:visible", has_text="海南省").locator(
+            ".el-tree-node__expand-icon"
+        ).click()
         page.locator(".el-tree-node__content:visible", has_text="三亚市").click()
         posts: list[str] = []
-        page.on("request", lambda r: posts.append(r.url) if r.method == "POST" and "activation-codes" in r.url else None)
+        page.on(
+            "request",
+            lambda r: posts.append(r.url) if r.method == "POST" and "activation-codes" in r.url else None,
+        )
         with page.expect_download() as again:
             dialog.get_by_test_id("download-latest-codes").click()
         assert read_xlsx(again.value.path()) == first
@@ -244,8 +268,15 @@ class TestActivationStats:
 
         newcomer = server.take_pending()
         with server.api() as c:
-            c.post("/accounts/activate", json={"name": newcomer["name"], "phone": newcomer["phone"],
-                                               "code": newcomer["code"], "password": "Stats-Change-2026!"}).raise_for_status()
+            c.post(
+                "/accounts/activate",
+                json={
+                    "name": newcomer["name"],
+                    "phone": newcomer["phone"],
+                    "code": newcomer["code"],
+                    "password": "Stats-Change-2026!",
+                },
+            ).raise_for_status()
         page.get_by_role("button", name="刷新").click()
         expect(activated).to_have_text(str(before + 1))
 

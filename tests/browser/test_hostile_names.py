@@ -72,12 +72,17 @@ class Hostile:
 
 
 def _client(server: DemoServer, username: str) -> httpx.Client:
-    return httpx.Client(base_url=server.base_url + "/api", timeout=60,
-                        headers={"Authorization": f"Bearer {server.login_token(username)}"})
+    return httpx.Client(
+        base_url=server.base_url + "/api",
+        timeout=60,
+        headers={"Authorization": f"Bearer {server.login_token(username)}"},
+    )
 
 
 def _ok(response: httpx.Response) -> dict:
-    assert response.is_success, f"{response.request.method} {response.request.url.path}: {response.text[:300]}"
+    assert response.is_success, (
+        f"{response.request.method} {response.request.url.path}: {response.text[:300]}"
+    )
     return response.json()
 
 
@@ -92,29 +97,44 @@ def _batch_xlsx(names: list[str]) -> bytes:
     sheet = book.add_worksheet("名单")
     sheet.write_row(0, 0, ["姓名", "身份证号", "手机号", "线索地址", "来源", "备注"])
     for r, name in enumerate(names, start=1):
-        sheet.write_row(r, 0, [name, _id_number(500 + r), f"1390000{r:04d}", "海口市秀英区秀英街道秀华社区5栋",
-                               SVG, IMG])
+        sheet.write_row(
+            r, 0, [name, _id_number(500 + r), f"1390000{r:04d}", "海口市秀英区秀英街道秀华社区5栋", SVG, IMG]
+        )
     book.close()
     return out.getvalue()
 
 
 def _post_arrivals(server: DemoServer, village: str) -> None:
     """Arrivals for grid1's village with hostile names, origins and ports of entry."""
-    source = json.loads((server.var_dir / "demo-accounts.json").read_text(encoding="utf-8"))["inbound_sources"][0]
+    source = json.loads((server.var_dir / "demo-accounts.json").read_text(encoding="utf-8"))[
+        "inbound_sources"
+    ][0]
     stamp = int(time.time() * 1000)
     items = []
     for i, hostile in enumerate(HOSTILE):
         body17 = f"46010519900{i + 1}0{i + 1}12{i}"
-        items.append({
-            "registration_id": f"HOSTILE-{stamp}-{i}", "name": f"符{hostile}", "id_number": body17 + check_digit(body17),
-            "phone": f"1390756{i:04d}", "origin_province": SHORT if i == 0 else f"广东{TEMPLATE}", "origin_city": SHORT,
-            "origin_risk_area": False, "port_of_entry": f"口岸{hostile}", "arrived_at": "2022-01-25T14:30:00+08:00",
-            "transport": "flight", "transport_no": "CZ6731", "destination": f"{village}{hostile}",
-            "health_code": "green",
-        })
+        items.append(
+            {
+                "registration_id": f"HOSTILE-{stamp}-{i}",
+                "name": f"符{hostile}",
+                "id_number": body17 + check_digit(body17),
+                "phone": f"1390756{i:04d}",
+                "origin_province": SHORT if i == 0 else f"广东{TEMPLATE}",
+                "origin_city": SHORT,
+                "origin_risk_area": False,
+                "port_of_entry": f"口岸{hostile}",
+                "arrived_at": "2022-01-25T14:30:00+08:00",
+                "transport": "flight",
+                "transport_no": "CZ6731",
+                "destination": f"{village}{hostile}",
+                "health_code": "green",
+            }
+        )
     path = "/api/inbound/registrations/batch"
     body = orjson.dumps({"items": items})
-    headers = signing.signed_headers(source["key_id"], source["secret"], "POST", path, body, timestamp=int(time.time()))
+    headers = signing.signed_headers(
+        source["key_id"], source["secret"], "POST", path, body, timestamp=int(time.time())
+    )
     answer = _ok(httpx.post(server.base_url + path, content=body, headers=headers, timeout=60))
     assert answer["accepted"] == len(HOSTILE), answer
 
@@ -127,31 +147,69 @@ def hostile(server: DemoServer) -> Hostile:
 def seed_hostile(server: DemoServer) -> Hostile:
     province_unit = server.me("province")["units"][0]["id"]
     with _client(server, "sysadmin") as admin:
-        units = [_ok(admin.post("/orgs", json={"parent_id": province_unit, "name": f"专班{h}", "kind": "department"}))
-                 for h in HOSTILE]
+        units = [
+            _ok(
+                admin.post(
+                    "/orgs", json={"parent_id": province_unit, "name": f"专班{h}", "kind": "department"}
+                )
+            )
+            for h in HOSTILE
+        ]
         # Units made from divisions cannot be renamed through the API; in the database, so that
         # the statistics that list command units only show a hostile name too
         sansha = next(c for c in _ok(admin.get(f"/orgs/{province_unit}/children")) if c["name"] == "三沙市")
         with sqlite3.connect(server.var_dir / "zd.db") as db:
             db.execute("UPDATE org_units SET name = ? WHERE id = ?", (f"三沙市{SVG}", sansha["id"]))
-        people = [_ok(admin.post("/accounts", json={"name": f"王{h}", "phone": f"1371234{i:04d}",
-                                                    "unit_id": units[i]["id"], "position": h}))
-                  for i, h in enumerate(HOSTILE)]
+        people = [
+            _ok(
+                admin.post(
+                    "/accounts",
+                    json={
+                        "name": f"王{h}",
+                        "phone": f"1371234{i:04d}",
+                        "unit_id": units[i]["id"],
+                        "position": h,
+                    },
+                )
+            )
+            for i, h in enumerate(HOSTILE)
+        ]
     item_title = f"督办{IMG}{SVG}{TEMPLATE}"
     batch_name = f"批次{IMG}{TEMPLATE}"
     ding_content = f"紧急{IMG}{SVG}{TEMPLATE}"
     with _client(server, "province") as province:
-        _ok(province.post("/supervision/items", json={
-            "title": item_title, "content": f"内容{SVG}", "source_ref": IMG,
-            "deadline": time.strftime("%Y-%m-%dT17:00:00+08:00", time.gmtime(time.time() + 3 * 86400)),
-            "owners": [{"unit_id": units[0]["id"]}, {"user_id": server.me("haikou")["id"]}],
-        }))
+        _ok(
+            province.post(
+                "/supervision/items",
+                json={
+                    "title": item_title,
+                    "content": f"内容{SVG}",
+                    "source_ref": IMG,
+                    "deadline": time.strftime(
+                        "%Y-%m-%dT17:00:00+08:00", time.gmtime(time.time() + 3 * 86400)
+                    ),
+                    "owners": [{"unit_id": units[0]["id"]}, {"user_id": server.me("haikou")["id"]}],
+                },
+            )
+        )
         _ok(province.post("/ding", json={"content": ding_content, "user_ids": [server.me("haikou")["id"]]}))
-        _ok(province.post("/verification/imports", data={"name": batch_name},
-                          files={"file": ("名单.xlsx", _batch_xlsx([f"林{h}" for h in HOSTILE]),
-                                          "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")}))
+        _ok(
+            province.post(
+                "/verification/imports",
+                data={"name": batch_name},
+                files={
+                    "file": (
+                        "名单.xlsx",
+                        _batch_xlsx([f"林{h}" for h in HOSTILE]),
+                        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    )
+                },
+            )
+        )
     _post_arrivals(server, server.accounts["grid1"]["unit_name"])
-    return Hostile(units=units, people=people, item_title=item_title, batch_name=batch_name, ding_content=ding_content)
+    return Hostile(
+        units=units, people=people, item_title=item_title, batch_name=batch_name, ding_content=ding_content
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -165,7 +223,9 @@ class Guard:
         self.errors: list[str] = []
         page.context.add_init_script(WATCH)
         page.on("pageerror", lambda e: self.errors.append(str(e)))
-        page.on("console", lambda m: self.errors.append(m.text) if "Content Security Policy" in m.text else None)
+        page.on(
+            "console", lambda m: self.errors.append(m.text) if "Content Security Policy" in m.text else None
+        )
 
     def check(self, where: str) -> None:
         page = self.page
@@ -198,12 +258,16 @@ def sweep_tooltip(page: Page, testid: str, wanted: str) -> str:
     path += [(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * f / down) for f in range(1, down)]
     for x, y in path:
         page.mouse.move(x, y)
-        text = chart.evaluate("(el) => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(() =>"
-                              " done(Array.from(el.querySelectorAll(':scope > div'))"
-                              ".filter((d) => !d.querySelector('canvas')).map((d) => d.textContent).join(' ')))))")
+        text = chart.evaluate(
+            "(el) => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(() =>"
+            " done(Array.from(el.querySelectorAll(':scope > div'))"
+            ".filter((d) => !d.querySelector('canvas')).map((d) => d.textContent).join(' ')))))"
+        )
         if wanted in text:
             tooltip_markup = chart.evaluate("(el) => el.innerHTML")
-            assert "<img" not in tooltip_markup and "<svg" not in tooltip_markup, f"{testid}: markup from data"
+            assert "<img" not in tooltip_markup and "<svg" not in tooltip_markup, (
+                f"{testid}: markup from data"
+            )
             return text
         seen = text or seen
     raise AssertionError(f"{testid}: no tooltip showed {wanted!r} (last: {seen[:200]!r})")
@@ -220,8 +284,14 @@ class TestServedAsInProduction:
             assert "date" in r.headers, path
 
 
-def visit(page: Page, guard: Guard, route: str, texts: tuple[str, ...] = (),
-          charts: tuple[tuple[str, str], ...] = (), shot: str | None = None) -> None:
+def visit(
+    page: Page,
+    guard: Guard,
+    route: str,
+    texts: tuple[str, ...] = (),
+    charts: tuple[tuple[str, str], ...] = (),
+    shot: str | None = None,
+) -> None:
     """Open `route`, wait for its data, see the hostile `texts` shown as text, sweep `charts`
     until their tooltips show the wanted name, and check that nothing ran."""
     page.goto(route)
@@ -238,12 +308,20 @@ def visit(page: Page, guard: Guard, route: str, texts: tuple[str, ...] = (),
 
 
 class TestConsole:
-    def test_activation_statistics_tooltip_shows_hostile_unit_names_as_text(self, console_page, server, hostile):
+    def test_activation_statistics_tooltip_shows_hostile_unit_names_as_text(
+        self, console_page, server, hostile
+    ):
         page = console_page
         guard = Guard(page)
         console_login(page, server, "sysadmin")
-        visit(page, guard, "/console/#/stats/activation", texts=(f"专班{IMG}",),
-              charts=(("activation-chart", f"专班{IMG}"),), shot="hostile-activation-tooltip")
+        visit(
+            page,
+            guard,
+            "/console/#/stats/activation",
+            texts=(f"专班{IMG}",),
+            charts=(("activation-chart", f"专班{IMG}"),),
+            shot="hostile-activation-tooltip",
+        )
         visit(page, guard, "/console/#/orgs", texts=(f"专班{SVG}",))
         tree = page.get_by_test_id("org-tree")
         tree.locator(".el-tree-node__expand-icon").first.click()
@@ -262,23 +340,41 @@ class TestConsole:
         console_login(page, server, "province")
         visit(page, guard, "/console/#/")
         visit(page, guard, "/console/#/ding", texts=(hostile.ding_content,))
-        visit(page, guard, "/console/#/supervision", texts=(hostile.item_title,), shot="hostile-supervision-board")
+        visit(
+            page,
+            guard,
+            "/console/#/supervision",
+            texts=(hostile.item_title,),
+            shot="hostile-supervision-board",
+        )
         page.get_by_test_id("sv-board").get_by_text(hostile.item_title).click()
         expect(page.locator(".el-drawer")).to_contain_text(f"内容{SVG}")
         guard.check("supervised item drawer")
         visit(page, guard, "/console/#/supervision/stats", charts=(("sv-units-chart", f"专班{IMG}"),))
         visit(page, guard, "/console/#/verification/batches", texts=(hostile.batch_name,))
         visit(page, guard, "/console/#/verification/tasks", texts=("海口市秀英区秀英街道秀华社区5栋",))
-        visit(page, guard, "/console/#/verification/stats",
-              charts=(("vstats-unit-chart", f"专班{SVG}"), ("vstats-batch-chart", hostile.batch_name)),
-              shot="hostile-verification-stats")
-        visit(page, guard, "/console/#/returnees/stats",
-              charts=(("rstats-unit-chart", f"三沙市{SVG}"), ("rstats-port-chart", f"口岸{IMG}"),
-                      ("rstats-origin-chart", SHORT)),
-              shot="hostile-returnees-stats")
+        visit(
+            page,
+            guard,
+            "/console/#/verification/stats",
+            charts=(("vstats-unit-chart", f"专班{SVG}"), ("vstats-batch-chart", hostile.batch_name)),
+            shot="hostile-verification-stats",
+        )
+        visit(
+            page,
+            guard,
+            "/console/#/returnees/stats",
+            charts=(
+                ("rstats-unit-chart", f"三沙市{SVG}"),
+                ("rstats-port-chart", f"口岸{IMG}"),
+                ("rstats-origin-chart", SHORT),
+            ),
+            shot="hostile-returnees-stats",
+        )
         visit(page, guard, "/console/#/returnees", texts=(f"口岸{TEMPLATE}", f"口岸{SVG}"))
-        page.get_by_test_id("rlist-table").locator(".el-table__row", has_text=f"口岸{IMG}") \
-            .get_by_test_id("rlist-link").click()
+        page.get_by_test_id("rlist-table").locator(".el-table__row", has_text=f"口岸{IMG}").get_by_test_id(
+            "rlist-link"
+        ).click()
         expect(page.locator(".el-drawer")).to_contain_text(f"秀华社区居民委员会{IMG}")
         screenshot(page, "hostile-returnee-drawer")
         guard.check("returnee drawer")
@@ -299,9 +395,19 @@ class TestMobile:
         guard = Guard(page)
         mobile_login(page, server, "province")
         guard.check("workbench")
-        visit(page, guard, f"/m/#/directory/unit/{server.me('province')['units'][0]['id']}", texts=(f"专班{IMG}",))
-        visit(page, guard, f"/m/#/directory/unit/{hostile.units[1]['id']}", texts=(f"王{SVG}",),
-              shot="hostile-mobile-directory")
+        visit(
+            page,
+            guard,
+            f"/m/#/directory/unit/{server.me('province')['units'][0]['id']}",
+            texts=(f"专班{IMG}",),
+        )
+        visit(
+            page,
+            guard,
+            f"/m/#/directory/unit/{hostile.units[1]['id']}",
+            texts=(f"王{SVG}",),
+            shot="hostile-mobile-directory",
+        )
         visit(page, guard, f"/m/#/directory/person/{hostile.people[0]['id']}", texts=(f"王{IMG}",))
 
     def test_supervision_and_ding(self, mobile_page, server, hostile):
@@ -316,8 +422,13 @@ class TestMobile:
         page = mobile_page
         guard = Guard(page)
         mobile_login(page, server, "grid1")
-        visit(page, guard, "/m/#/returnees", texts=(f"口岸{IMG}", f"口岸{SVG}", SHORT),
-              shot="hostile-mobile-returnees")
+        visit(
+            page,
+            guard,
+            "/m/#/returnees",
+            texts=(f"口岸{IMG}", f"口岸{SVG}", SHORT),
+            shot="hostile-mobile-returnees",
+        )
         visit(page, guard, "/m/#/verification")
 
 

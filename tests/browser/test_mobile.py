@@ -10,7 +10,9 @@ from .conftest import PHONE_MASKED, DemoServer, mobile_login, screenshot, waterm
 
 
 class TestActivation:
-    def test_new_grid_worker_activates_logs_in_finds_colleague_and_logs_out(self, mobile_page, server: DemoServer):
+    def test_new_grid_worker_activates_logs_in_finds_colleague_and_logs_out(
+        self, mobile_page, server: DemoServer
+    ):
         page = mobile_page
         newcomer = server.take_pending()
         colleague = server.accounts["grid1"]  # same village as the first pending grid workers
@@ -189,8 +191,15 @@ class TestLeakProtection:
         me = server.me("grid1")
         mobile_login(page, server, "grid1")
         unit = me["units"][0]["id"]
-        for route in ["/", "/directory", f"/directory/unit/{unit}", f"/directory/person/{me['id']}", "/profile",
-                      "/profile/password", "/profile/totp"]:
+        for route in [
+            "/",
+            "/directory",
+            f"/directory/unit/{unit}",
+            f"/directory/person/{me['id']}",
+            "/profile",
+            "/profile/password",
+            "/profile/totp",
+        ]:
             page.goto(f"/m/#{route}")
             page.wait_for_load_state("networkidle")
             text = watermark_text(page)
@@ -211,11 +220,14 @@ class TestLeakProtection:
         ]
         for js in tampering:
             page.locator("#zd-watermark").evaluate(js)
-            page.wait_for_function("""() => { const el = document.getElementById('zd-watermark');
+            page.wait_for_function(
+                """() => { const el = document.getElementById('zd-watermark');
                 if (!el || !el.isConnected) return false;
                 const s = getComputedStyle(el);
                 return s.display === 'block' && s.visibility === 'visible' && s.opacity === '1'
-                    && s.backgroundImage.startsWith('url(') }""", timeout=2000)
+                    && s.backgroundImage.startsWith('url(') }""",
+                timeout=2000,
+            )
         # hiding the page's body does not leave the content unmarked either
         page.evaluate("() => document.body.style.setProperty('opacity', '0')")
         page.wait_for_function("() => getComputedStyle(document.body).opacity === '1'", timeout=2000)
@@ -282,8 +294,12 @@ class TestPwa:
     def test_manifest_and_service_worker(self, mobile_page, server: DemoServer):
         page = mobile_page
         page.goto("/m/#/login")
-        manifest = page.evaluate("() => fetch(document.querySelector('link[rel=manifest]').href).then(r => r.json())")
+        manifest = page.evaluate(
+            "() => fetch(document.querySelector('link[rel=manifest]').href).then(r => r.json())"
+        )
         assert manifest["start_url"] == "/m/" and manifest["display"] == "standalone"
         assert any(i["sizes"] == "512x512" for i in manifest["icons"])
-        scope = page.evaluate("""async () => { const r = await navigator.serviceWorker.ready; return r.scope }""")
+        scope = page.evaluate(
+            """async () => { const r = await navigator.serviceWorker.ready; return r.scope }"""
+        )
         assert scope.endswith("/m/")

@@ -26,9 +26,13 @@ TIME = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
 
 def _signed_post(server: DemoServer, path: str, item: dict) -> dict:
     """POST as the health-code system (the demo seed's inbound source) signs it."""
-    source = json.loads((server.var_dir / "demo-accounts.json").read_text(encoding="utf-8"))["inbound_sources"][0]
+    source = json.loads((server.var_dir / "demo-accounts.json").read_text(encoding="utf-8"))[
+        "inbound_sources"
+    ][0]
     body = orjson.dumps(item)
-    headers = signing.signed_headers(source["key_id"], source["secret"], "POST", path, body, timestamp=int(time.time()))
+    headers = signing.signed_headers(
+        source["key_id"], source["secret"], "POST", path, body, timestamp=int(time.time())
+    )
     r = httpx.post(server.base_url + path, content=body, headers=headers, timeout=30)
     assert r.status_code == 201, r.text
     return r.json()
@@ -39,17 +43,37 @@ def _positive_returnee(server: DemoServer) -> str:
     the town command get an inbox entry of kind "alert". Returns the returnee's id."""
     first17 = "460105" + "1990" + "0307" + f"{int.from_bytes(os.urandom(2)) % 1000:03d}"
     id_number = first17 + check_digit(first17)
-    returnee = _signed_post(server, "/api/inbound/registrations", {
-        "registration_id": f"BROWSER-ALERT-{os.urandom(4).hex()}", "name": "符海燕", "id_number": id_number,
-        "phone": "13907560000", "origin_province": "广东省", "origin_city": "广州市", "origin_risk_area": False,
-        "port_of_entry": "海口美兰国际机场", "arrived_at": "2022-01-25T14:30:00+08:00", "transport": "flight",
-        "transport_no": "CZ6731", "destination": "海口市秀英区秀华社区5栋302", "health_code": "green",
-    })
+    returnee = _signed_post(
+        server,
+        "/api/inbound/registrations",
+        {
+            "registration_id": f"BROWSER-ALERT-{os.urandom(4).hex()}",
+            "name": "符海燕",
+            "id_number": id_number,
+            "phone": "13907560000",
+            "origin_province": "广东省",
+            "origin_city": "广州市",
+            "origin_risk_area": False,
+            "port_of_entry": "海口美兰国际机场",
+            "arrived_at": "2022-01-25T14:30:00+08:00",
+            "transport": "flight",
+            "transport_no": "CZ6731",
+            "destination": "海口市秀英区秀华社区5栋302",
+            "health_code": "green",
+        },
+    )
     assert returnee["dispatch"] == "village", returnee
-    _signed_post(server, "/api/inbound/nat-results", {
-        "id_number": id_number, "sampled_at": now().replace(microsecond=0).isoformat(), "result": "positive",
-        "lab": "海南省疾控中心", "sample_id": "S" + os.urandom(6).hex(),
-    })
+    _signed_post(
+        server,
+        "/api/inbound/nat-results",
+        {
+            "id_number": id_number,
+            "sampled_at": now().replace(microsecond=0).isoformat(),
+            "result": "positive",
+            "lab": "海南省疾控中心",
+            "sample_id": "S" + os.urandom(6).hex(),
+        },
+    )
     return str(returnee["id"])
 
 
@@ -88,8 +112,11 @@ def _unconfirmed_dings(server: DemoServer, username: str) -> int:
 def _send_ding(server: DemoServer, sender: str, user_id: str, content: str) -> None:
     token = server.login_token(sender)
     with server.api() as c:
-        r = c.post("/ding", json={"content": content, "user_ids": [user_id], "unit_ids": [], "sms": False},
-                   headers={"Authorization": f"Bearer {token}"})
+        r = c.post(
+            "/ding",
+            json={"content": content, "user_ids": [user_id], "unit_ids": [], "sms": False},
+            headers={"Authorization": f"Bearer {token}"},
+        )
         assert r.status_code == 201, r.text
 
 
@@ -239,8 +266,9 @@ class TestLiveDing:
 
 
 class TestUrgentAlerts:
-    def test_alert_is_urgent_in_both_inboxes_and_opens_the_returnee(self, mobile_page, console_page,
-                                                                    server: DemoServer):
+    def test_alert_is_urgent_in_both_inboxes_and_opens_the_returnee(
+        self, mobile_page, console_page, server: DemoServer
+    ):
         returnee_id = _positive_returnee(server)
 
         # grid1's phone: the alert stands out (警报, red) and opens the returnee; it is read then
@@ -279,8 +307,9 @@ class TestUrgentAlerts:
 
 
 class TestUnreadCount:
-    def test_mobile_badge_and_inbox_agree_and_read_all_leaves_unconfirmed_dings(self, mobile_page,
-                                                                                 server: DemoServer):
+    def test_mobile_badge_and_inbox_agree_and_read_all_leaves_unconfirmed_dings(
+        self, mobile_page, server: DemoServer
+    ):
         """A DING sent while grid1 is away stays unread after 全部已读 (it is read by confirming it):
         the tab badge and the inbox's 未读 count show the same number, the server's."""
         grid1_me = server.me("grid1")
@@ -302,5 +331,7 @@ class TestUnreadCount:
         expect(badge).to_have_text(str(unconfirmed))
         expect(count).to_have_text(str(unconfirmed))
         # the DING entries are still marked as waiting for their confirmation
-        expect(phone.get_by_test_id("inbox-list").locator(".item.unread.urgent").first).to_contain_text("待确认")
+        expect(phone.get_by_test_id("inbox-list").locator(".item.unread.urgent").first).to_contain_text(
+            "待确认"
+        )
         screenshot(phone, "mobile-inbox-read-all")

@@ -16,18 +16,30 @@ from .conftest import DemoServer, mobile_login, screenshot
 
 
 def _post_arrival(server: DemoServer, destination: str) -> dict:
-    source = json.loads((server.var_dir / "demo-accounts.json").read_text(encoding="utf-8"))["inbound_sources"][0]
+    source = json.loads((server.var_dir / "demo-accounts.json").read_text(encoding="utf-8"))[
+        "inbound_sources"
+    ][0]
     stamp = int(time.time() * 1000)
     item = {
-        "registration_id": f"BROWSER-{stamp}", "name": "符琼英", "id_number": "460105199003071239",
-        "phone": "13907561234", "origin_province": "广东省", "origin_city": "广州市", "origin_risk_area": False,
-        "port_of_entry": "海口美兰国际机场", "arrived_at": "2022-01-25T14:30:00+08:00", "transport": "flight",
-        "transport_no": "CZ6731", "destination": destination, "health_code": "green",
+        "registration_id": f"BROWSER-{stamp}",
+        "name": "符琼英",
+        "id_number": "460105199003071239",
+        "phone": "13907561234",
+        "origin_province": "广东省",
+        "origin_city": "广州市",
+        "origin_risk_area": False,
+        "port_of_entry": "海口美兰国际机场",
+        "arrived_at": "2022-01-25T14:30:00+08:00",
+        "transport": "flight",
+        "transport_no": "CZ6731",
+        "destination": destination,
+        "health_code": "green",
     }
     path = "/api/inbound/registrations"
     body = orjson.dumps(item)
-    headers = signing.signed_headers(source["key_id"], source["secret"], "POST", path, body,
-                                     timestamp=int(time.time()))
+    headers = signing.signed_headers(
+        source["key_id"], source["secret"], "POST", path, body, timestamp=int(time.time())
+    )
     r = httpx.post(server.base_url + path, content=body, headers=headers, timeout=30)
     assert r.status_code == 201, r.text
     return r.json()

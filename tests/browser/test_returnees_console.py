@@ -22,10 +22,14 @@ TOWN_ONLY = "海口市秀英区秀英街道"  # resolves to the street only: wai
 
 
 def _post_batch(server: DemoServer, items: list[dict]) -> dict:
-    source = json.loads((server.var_dir / "demo-accounts.json").read_text(encoding="utf-8"))["inbound_sources"][0]
+    source = json.loads((server.var_dir / "demo-accounts.json").read_text(encoding="utf-8"))[
+        "inbound_sources"
+    ][0]
     path = "/api/inbound/registrations/batch"
     body = orjson.dumps({"items": items})
-    headers = signing.signed_headers(source["key_id"], source["secret"], "POST", path, body, timestamp=int(time.time()))
+    headers = signing.signed_headers(
+        source["key_id"], source["secret"], "POST", path, body, timestamp=int(time.time())
+    )
     r = httpx.post(server.base_url + path, content=body, headers=headers, timeout=60)
     assert r.status_code == 200, r.text
     return r.json()
@@ -35,7 +39,13 @@ def _varied_arrivals(count: int) -> list[dict]:
     """Arrivals across cities, ports and origins (valid ID numbers: the check digit computed)."""
     from zhengding.privacy.idcard import check_digit
 
-    places = ["海口市秀英区秀华社区2栋", "海口市秀英区秀海社区", "海口市龙华区", "三亚市吉阳区", "海口市秀英区秀英街道"]
+    places = [
+        "海口市秀英区秀华社区2栋",
+        "海口市秀英区秀海社区",
+        "海口市龙华区",
+        "三亚市吉阳区",
+        "海口市秀英区秀英街道",
+    ]
     ports = ["海口美兰国际机场", "三亚凤凰国际机场", "海口新海港", "海口火车站"]
     origins = [("广东省", "深圳市"), ("北京市", "北京市"), ("湖南省", "长沙市"), ("四川省", "成都市")]
     stamp = int(time.time() * 1000)
@@ -43,13 +53,23 @@ def _varied_arrivals(count: int) -> list[dict]:
     for i in range(count):
         body17 = f"4601051985{(i % 12) + 1:02d}{(i % 27) + 1:02d}{i % 1000:03d}"
         province, city = origins[i % len(origins)]
-        out.append({
-            "registration_id": f"CONSOLE-{stamp}-{i}", "name": "王海" + "明华国建文"[i % 5], "id_number": body17 + check_digit(body17),
-            "phone": f"139{i:08d}", "origin_province": province, "origin_city": city, "origin_risk_area": i % 4 == 0,
-            "port_of_entry": ports[i % len(ports)], "arrived_at": f"2022-01-{20 + i % 6}T1{i % 10}:30:00+08:00",
-            "transport": "flight", "transport_no": f"HU{7000 + i}", "destination": places[i % len(places)],
-            "health_code": "green",
-        })
+        out.append(
+            {
+                "registration_id": f"CONSOLE-{stamp}-{i}",
+                "name": "王海" + "明华国建文"[i % 5],
+                "id_number": body17 + check_digit(body17),
+                "phone": f"139{i:08d}",
+                "origin_province": province,
+                "origin_city": city,
+                "origin_risk_area": i % 4 == 0,
+                "port_of_entry": ports[i % len(ports)],
+                "arrived_at": f"2022-01-{20 + i % 6}T1{i % 10}:30:00+08:00",
+                "transport": "flight",
+                "transport_no": f"HU{7000 + i}",
+                "destination": places[i % len(places)],
+                "health_code": "green",
+            }
+        )
     return out
 
 
@@ -90,7 +110,9 @@ class TestTownCommand:
 
         # the queue: pick the village in the street's subtree
         page.goto("/console/#/returnees/routing")
-        row = page.get_by_test_id("routing-table").locator("tr", has=page.get_by_test_id(f"routing-dest-{result['id']}"))
+        row = page.get_by_test_id("routing-table").locator(
+            "tr", has=page.get_by_test_id(f"routing-dest-{result['id']}")
+        )
         expect(row).to_contain_text("符*")
         expect(row).to_contain_text("秀英街道")
         page.get_by_test_id(f"route-open-{result['id']}").click()
@@ -139,9 +161,12 @@ class TestTownCommand:
         expect(page.get_by_test_id("anomaly-table")).to_be_visible()
         page.wait_for_timeout(800)  # the socket is open
         token = server.login_token("grid1")
-        with httpx.Client(base_url=server.base_url + "/api", timeout=30,
-                          headers={"Authorization": f"Bearer {token}"}) as c:
-            r = c.post(f"/returnees/{arrival['id']}/anomalies", json={"kind": "fever", "description": "体温38.2℃"})
+        with httpx.Client(
+            base_url=server.base_url + "/api", timeout=30, headers={"Authorization": f"Bearer {token}"}
+        ) as c:
+            r = c.post(
+                f"/returnees/{arrival['id']}/anomalies", json={"kind": "fever", "description": "体温38.2℃"}
+            )
             assert r.status_code == 201, r.text
             anomaly = r.json()
         row = page.get_by_test_id("anomaly-table").locator("tr", has_text="体温38.2℃")
@@ -178,7 +203,9 @@ class TestProvince:
         for name in ("海口市", "秀英区", "秀英街道", _village(server)):
             page.get_by_test_id("rstats-table").locator(f"[data-unit='{name}']").click()
             expect(page.get_by_test_id("rstats-current")).to_have_text(name)
-        expect(page.get_by_test_id("rstats-breadcrumb")).to_have_text(re.compile("海南省.*海口市.*秀英区.*秀英街道"))
+        expect(page.get_by_test_id("rstats-breadcrumb")).to_have_text(
+            re.compile("海南省.*海口市.*秀英区.*秀英街道")
+        )
         expect(page.get_by_test_id("rstats-village-table")).to_be_visible()
         page.wait_for_timeout(500)  # the charts' animation
         screenshot(page, "console-returnees-province-village")
@@ -194,18 +221,30 @@ def _arrivals_at(port: str, places: list[tuple[str, str]]) -> list[dict]:
     out = []
     for i, (dest, day) in enumerate(places):
         body17 = f"4601051986{(i % 12) + 1:02d}{(i % 27) + 1:02d}{(stamp + i) % 1000:03d}"
-        out.append({
-            "registration_id": f"PORT-{stamp}-{i}", "name": "林海" + "明华国建文"[i % 5],
-            "id_number": body17 + check_digit(body17), "phone": f"137{(stamp + i) % 10**8:08d}",
-            "origin_province": "广东省", "origin_city": "广州市", "origin_risk_area": False, "port_of_entry": port,
-            "arrived_at": f"2022-01-{day}T09:30:00+08:00", "transport": "ship", "transport_no": "",
-            "destination": dest, "health_code": "green",
-        })
+        out.append(
+            {
+                "registration_id": f"PORT-{stamp}-{i}",
+                "name": "林海" + "明华国建文"[i % 5],
+                "id_number": body17 + check_digit(body17),
+                "phone": f"137{(stamp + i) % 10**8:08d}",
+                "origin_province": "广东省",
+                "origin_city": "广州市",
+                "origin_risk_area": False,
+                "port_of_entry": port,
+                "arrived_at": f"2022-01-{day}T09:30:00+08:00",
+                "transport": "ship",
+                "transport_no": "",
+                "destination": dest,
+                "health_code": "green",
+            }
+        )
     return out
 
 
 class TestLiveOversight:
-    def test_the_province_dashboard_follows_an_arrival_in_a_village_live(self, console_page, server: DemoServer):
+    def test_the_province_dashboard_follows_an_arrival_in_a_village_live(
+        self, console_page, server: DemoServer
+    ):
         page = console_page
         console_login(page, server, "province")
         page.goto("/console/#/returnees/stats")
@@ -237,9 +276,14 @@ class TestRoutingQueueLive:
         page.evaluate("() => { window.__noReload = true }")
         # the city command above routes it (a colleague of the street could as well)
         village_id = server.me("grid1")["units"][0]["id"]
-        with httpx.Client(base_url=server.base_url + "/api", timeout=30,
-                          headers={"Authorization": f"Bearer {server.login_token('haikou')}"}) as c:
-            r = c.post(f"/returnees/{result['id']}/route", json={"village_id": village_id, "note": "市指挥部分派"})
+        with httpx.Client(
+            base_url=server.base_url + "/api",
+            timeout=30,
+            headers={"Authorization": f"Bearer {server.login_token('haikou')}"},
+        ) as c:
+            r = c.post(
+                f"/returnees/{result['id']}/route", json={"village_id": village_id, "note": "市指挥部分派"}
+            )
             assert r.status_code == 200, r.text
         expect(dest).to_have_count(0, timeout=5000)
         expect(page.get_by_test_id("routing-total")).to_have_text(str(before))
@@ -247,8 +291,9 @@ class TestRoutingQueueLive:
 
 
 class TestListAndExport:
-    def test_port_and_day_filters_total_pages_and_the_watermarked_export(self, console_page, server: DemoServer,
-                                                                        tmp_path):
+    def test_port_and_day_filters_total_pages_and_the_watermarked_export(
+        self, console_page, server: DemoServer, tmp_path
+    ):
         import io
 
         from python_calamine import CalamineWorkbook
@@ -257,8 +302,12 @@ class TestListAndExport:
         from zhengding.core.spreadsheets import trace_xlsx
 
         port = f"测试港{int(time.time() * 1000) % 10**8}"
-        places = ([("海口市秀英区秀华社区3栋", "21")] * 20 + [("海口市秀英区秀海社区", "22")] * 14
-                  + [("海口市秀英区秀华社区1栋", "20")] * 3 + [("三亚市吉阳区", "21")] * 2)
+        places = (
+            [("海口市秀英区秀华社区3栋", "21")] * 20
+            + [("海口市秀英区秀海社区", "22")] * 14
+            + [("海口市秀英区秀华社区1栋", "20")] * 3
+            + [("三亚市吉阳区", "21")] * 2
+        )
         answer = _post_batch(server, _arrivals_at(port, places))
         assert answer["accepted"] == len(places), answer
         page = console_page

@@ -46,7 +46,9 @@ class TestSupervision:
         screenshot(mobile_page, "mobile-supervision-todos")
         card.click()
         expect(mobile_page.get_by_test_id("sv-detail-title")).to_have_text(title)
-        mobile_page.get_by_test_id("sv-reply-text").locator("textarea").fill("已排查 3 个村，发现返乡人员 12 人，均已登记")
+        mobile_page.get_by_test_id("sv-reply-text").locator("textarea").fill(
+            "已排查 3 个村，发现返乡人员 12 人，均已登记"
+        )
         screenshot(mobile_page, "mobile-supervision-reply")
         mobile_page.get_by_test_id("sv-reply-submit").click()
         expect(mobile_page.get_by_text("进展已报送")).to_be_visible()
@@ -67,8 +69,9 @@ class TestSupervision:
         screenshot(console, "console-supervision-stats")
         assert leader["name"]
 
-    def test_unit_owner_reports_with_attachment_splits_and_leader_cancels(self, console_page, browser,
-                                                                          server: DemoServer):
+    def test_unit_owner_reports_with_attachment_splits_and_leader_cancels(
+        self, console_page, browser, server: DemoServer
+    ):
         """A unit as owner on the console: the town's staff find the item under 我的督办, report progress
         with an uploaded attachment, split part of it down to a grid worker (sub-item rolls up); the
         leader changes the deadline and cancels; 督办统计 is highlighted on its own page."""
@@ -81,9 +84,16 @@ class TestSupervision:
         town_unit = server.me("town")["units"][0]["id"]
         deadline = datetime.now(UTC) + timedelta(days=3)
         with server.api() as c:
-            r = c.post("/supervision/items", headers={"Authorization": f"Bearer {server.login_token('haikou')}"},
-                       json={"title": title, "content": "请完成辖区农贸市场消杀并上传台账", "deadline": deadline.isoformat(),
-                             "owners": [{"unit_id": town_unit}]})
+            r = c.post(
+                "/supervision/items",
+                headers={"Authorization": f"Bearer {server.login_token('haikou')}"},
+                json={
+                    "title": title,
+                    "content": "请完成辖区农贸市场消杀并上传台账",
+                    "deadline": deadline.isoformat(),
+                    "owners": [{"unit_id": town_unit}],
+                },
+            )
             assert r.status_code == 201, r.text
 
         # the town's staff act for their unit on the console
@@ -99,7 +109,14 @@ class TestSupervision:
         dialog = town.locator(".el-dialog", has_text="报送落实情况")
         dialog.get_by_test_id("sv-report-text").fill("已完成 6 个农贸市场消杀，台账见附件")
         dialog.locator("input[type=file]").set_input_files(
-            files=[{"name": "消杀台账.csv", "mimeType": "text/csv", "buffer": "市场,时间\n秀英市场,09:00\n".encode()}])
+            files=[
+                {
+                    "name": "消杀台账.csv",
+                    "mimeType": "text/csv",
+                    "buffer": "市场,时间\n秀英市场,09:00\n".encode(),
+                }
+            ]
+        )
         expect(dialog.locator(".el-upload-list__item.is-success")).to_contain_text("消杀台账.csv")
         screenshot(town, "console-supervision-report")
         dialog.get_by_test_id("sv-report-submit").click()
@@ -128,12 +145,16 @@ class TestSupervision:
             expect(leader.get_by_test_id("menu-supervision")).not_to_have_class(re.compile(r"is-active"))
             leader.get_by_test_id("menu-supervision").click()
             expect(leader.get_by_test_id("menu-supervision")).to_have_class(re.compile(r"is-active"))
-            leader.get_by_test_id("sv-board").locator("tr", has_text=title).filter(has_not_text="（分解）").click()
+            leader.get_by_test_id("sv-board").locator("tr", has_text=title).filter(
+                has_not_text="（分解）"
+            ).click()
             ldrawer = leader.locator(".el-drawer")
             expect(ldrawer.get_by_test_id("sv-history")).to_contain_text("消杀台账.csv")
             ldrawer.get_by_test_id("sv-deadline-change").click()
             picker = leader.locator(".el-dialog", has_text="调整办理时限").locator("input").first
-            picker.fill((deadline + timedelta(days=2) + timedelta(hours=8)).strftime("%Y-%m-%d %H:%M"))  # Asia/Shanghai
+            picker.fill(
+                (deadline + timedelta(days=2) + timedelta(hours=8)).strftime("%Y-%m-%d %H:%M")
+            )  # Asia/Shanghai
             picker.press("Enter")
             leader.get_by_test_id("sv-deadline-submit").click()
             expect(ldrawer.get_by_test_id("sv-history")).to_contain_text("办理时限由")

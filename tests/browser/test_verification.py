@@ -35,10 +35,23 @@ def _batch_xlsx(rng: random.Random) -> bytes:
     sheet.write_row(0, 0, ["姓名", "身份证号", "手机号", "线索地址", "来源", "备注"])
     good = _id_number(rng)
     rows = [
-        ["符海英", good, f"139{rng.randint(10_000_000, 99_999_999)}", "海口市秀英区秀英街道秀华社区5栋302", "省大数据局",
-         "密接"],
+        [
+            "符海英",
+            good,
+            f"139{rng.randint(10_000_000, 99_999_999)}",
+            "海口市秀英区秀英街道秀华社区5栋302",
+            "省大数据局",
+            "密接",
+        ],
         ["王明", _id_number(rng), "", "海口市秀英区秀华社区8栋", "机场筛查", ""],
-        ["陈错行", good[:-1] + ("0" if good[-1] != "0" else "1"), "13800001111", "海口市秀英区", "省大数据局", "校验位错"],
+        [
+            "陈错行",
+            good[:-1] + ("0" if good[-1] != "0" else "1"),
+            "13800001111",
+            "海口市秀英区",
+            "省大数据局",
+            "校验位错",
+        ],
     ]
     for r, row in enumerate(rows, start=1):
         for c, value in enumerate(row):
@@ -48,19 +61,34 @@ def _batch_xlsx(rng: random.Random) -> bytes:
 
 
 def _png(width: int = 64, height: int = 48) -> bytes:
-    raw = b"".join(b"\x00" + b"".join(bytes((x * 4 % 256, y * 5 % 256, 160)) for x in range(width))
-                   for y in range(height))
+    raw = b"".join(
+        b"\x00" + b"".join(bytes((x * 4 % 256, y * 5 % 256, 160)) for x in range(width))
+        for y in range(height)
+    )
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
 
 
 def _client(server: DemoServer, username: str) -> httpx.Client:
-    return httpx.Client(base_url=server.base_url + "/api", timeout=30,
-                        headers={"Authorization": f"Bearer {server.login_token(username)}"})
+    return httpx.Client(
+        base_url=server.base_url + "/api",
+        timeout=30,
+        headers={"Authorization": f"Bearer {server.login_token(username)}"},
+    )
 
 
 def _field(page, testid: str):  # type: ignore[no-untyped-def]
@@ -98,8 +126,10 @@ class TestVerificationFlow:
         with console.expect_download() as info:
             console.get_by_test_id("import-report").click()
         assert info.value.suggested_filename == f"{name}-错误行.xlsx"
-        rows = [[spreadsheets.cell_text(v) for v in r]
-                for r in spreadsheets.iter_rows(open(info.value.path(), "rb").read(), "report.xlsx")]
+        rows = [
+            [spreadsheets.cell_text(v) for v in r]
+            for r in spreadsheets.iter_rows(open(info.value.path(), "rb").read(), "report.xlsx")
+        ]
         assert rows[0][-2:] == ["行号", "错误原因"]
         assert len(rows) == 2 and rows[1][0] == "陈错行" and rows[1][-2] == "4", rows
 
@@ -119,8 +149,14 @@ class TestVerificationFlow:
         deadline = time.strftime("%Y-%m-%dT%H:%M:%S+08:00", time.localtime(time.time() + 3 * 86400))
         for username, target in (("haikou", "xiuying"), ("xiuying", "town")):
             with _client(server, username) as c:
-                r = c.post("/verification/tasks/dispatch",
-                           json={"task_ids": [task["id"]], "unit_id": _unit_id(server, target), "deadline": deadline})
+                r = c.post(
+                    "/verification/tasks/dispatch",
+                    json={
+                        "task_ids": [task["id"]],
+                        "unit_id": _unit_id(server, target),
+                        "deadline": deadline,
+                    },
+                )
                 assert r.status_code == 200, r.text
                 assert r.json()["dispatched"] == 1, r.text
 

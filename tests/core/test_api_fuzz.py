@@ -52,8 +52,11 @@ POSITIVE_EXAMPLES = 6 * SCALE
 NEGATIVE_EXAMPLES = 4 * SCALE
 READS = {"GET"}
 SESSION_ENDING = {
-    ("POST", "/api/auth/logout"), ("POST", "/api/auth/password"), ("POST", "/api/auth/totp/setup"),
-    ("POST", "/api/auth/totp/confirm"), ("POST", "/api/auth/totp/verify"),
+    ("POST", "/api/auth/logout"),
+    ("POST", "/api/auth/password"),
+    ("POST", "/api/auth/totp/setup"),
+    ("POST", "/api/auth/totp/confirm"),
+    ("POST", "/api/auth/totp/verify"),
 }
 CHECKS = [schemathesis.checks.not_a_server_error, schemathesis.checks.status_code_conformance]
 _CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -62,8 +65,14 @@ _CJK = re.compile(r"[\u4e00-\u9fff]")
 def draw(strategy: Any, count: int) -> list[Any]:
     cases: list[Any] = []
 
-    @settings(max_examples=count, derandomize=True, database=None, deadline=None,
-              phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=count,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
     @given(strategy)
     def collect(case: Any) -> None:
         cases.append(case)
@@ -87,8 +96,10 @@ def plan(document: dict[str, Any], known: dict[str, str]) -> list[Any]:
             names = re.findall(r"\{(\w+)\}", operation.path)
             if method in READS and names and all(name in known for name in names):
                 fixed = {name: known[name] for name in names}
-                cases += draw(operation.as_strategy(generation_mode=GenerationMode.POSITIVE, path_parameters=fixed),
-                              POSITIVE_EXAMPLES)
+                cases += draw(
+                    operation.as_strategy(generation_mode=GenerationMode.POSITIVE, path_parameters=fixed),
+                    POSITIVE_EXAMPLES,
+                )
         try:
             cases += draw(operation.as_strategy(generation_mode=GenerationMode.NEGATIVE), NEGATIVE_EXAMPLES)
         except Exception as exc:  # an operation with nothing to make invalid (no parameters, no body)
@@ -115,12 +126,17 @@ def error_format_problem(response: httpx.Response) -> str | None:
 
 async def send(client: httpx.AsyncClient, case: Any, headers: dict[str, str]) -> httpx.Response:
     kwargs = case.as_transport_kwargs(base_url=str(client.base_url).rstrip("/"), headers=headers)
-    request = requests.Request(**{k: v for k, v in kwargs.items()
-                                  if k in {"method", "url", "headers", "params", "data", "json", "files",
-                                           "cookies"}}).prepare()
+    request = requests.Request(
+        **{
+            k: v
+            for k, v in kwargs.items()
+            if k in {"method", "url", "headers", "params", "data", "json", "files", "cookies"}
+        }
+    ).prepare()
     body = request.body.encode() if isinstance(request.body, str) else request.body
-    return await client.request(request.method or "GET", request.url or "", headers=dict(request.headers),
-                                content=body)
+    return await client.request(
+        request.method or "GET", request.url or "", headers=dict(request.headers), content=body
+    )
 
 
 @pytest.mark.parametrize("persona", PERSONAS)
@@ -132,8 +148,9 @@ async def test_no_server_error_and_only_declared_status_codes(app, client, perso
         try:
             response = await send(client, case, headers)
         except Exception as exc:  # the app raised: the ASGI transport re-raises what answered 500
-            failures.setdefault(f"{case.method.upper()} {case.path} → raised {type(exc).__name__}", []).append(
-                f"{case.as_curl_command()}\n    {exc!s:.300}")
+            failures.setdefault(
+                f"{case.method.upper()} {case.path} → raised {type(exc).__name__}", []
+            ).append(f"{case.as_curl_command()}\n    {exc!s:.300}")
             continue
         label = f"{case.method.upper()} {case.path} → {response.status_code}"
         try:
@@ -142,7 +159,9 @@ async def test_no_server_error_and_only_declared_status_codes(app, client, perso
         except FailureGroup as group:
             problem = "; ".join(f.title for f in group.exceptions)
         if problem:
-            failures.setdefault(f"{label}: {problem}", []).append(f"{response.request.url} {response.text[:200]}")
+            failures.setdefault(f"{label}: {problem}", []).append(
+                f"{response.request.url} {response.text[:200]}"
+            )
     me = await client.get("/api/auth/me", headers=headers)
     if me.status_code != 200:
         failures["the persona is signed out after the run"] = [me.text]

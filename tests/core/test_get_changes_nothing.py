@@ -67,8 +67,11 @@ def _roster(unit_code: str) -> bytes:
     out = io.BytesIO()
     book = xlsxwriter.Workbook(out, {"in_memory": True})
     sheet = book.add_worksheet()
-    rows = [["姓名", "手机号", "机构编码", "职务"], ["邢海燕", f"157{int.from_bytes(os.urandom(3), 'big') % 10**8:08d}",
-                                                   unit_code, "网格员"], ["坏行", "123", unit_code, "网格员"]]
+    rows = [
+        ["姓名", "手机号", "机构编码", "职务"],
+        ["邢海燕", f"157{int.from_bytes(os.urandom(3), 'big') % 10**8:08d}", unit_code, "网格员"],
+        ["坏行", "123", unit_code, "网格员"],
+    ]
     for r, row in enumerate(rows):
         sheet.write_row(r, 0, row)
     book.close()
@@ -97,10 +100,18 @@ async def objects(db: Database, client: httpx.AsyncClient, personas: Personas) -
     ids: dict[str, str] = {"user_id": p.grid1.user_id, "unit_id": p.grid1.unit_id}
 
     async with db.unit_of_work() as session:
-        grid1_code = (await session.execute(text("SELECT division_code FROM org_units WHERE id = :id"),
-                                            {"id": p.grid1.unit_id})).scalar_one()
-    imported = _ok(await client.post("/api/accounts/import", headers=p.sysadmin.headers,
-                                     files={"file": ("名册.xlsx", _roster(grid1_code))}))
+        grid1_code = (
+            await session.execute(
+                text("SELECT division_code FROM org_units WHERE id = :id"), {"id": p.grid1.unit_id}
+            )
+        ).scalar_one()
+    imported = _ok(
+        await client.post(
+            "/api/accounts/import",
+            headers=p.sysadmin.headers,
+            files={"file": ("名册.xlsx", _roster(grid1_code))},
+        )
+    )
     assert imported["rejected"] == 1
     ids["import_id"] = imported["import_id"]
     # The latest issued set of grid1's village, for the download.
@@ -108,11 +119,16 @@ async def objects(db: Database, client: httpx.AsyncClient, personas: Personas) -
 
     async with db.unit_of_work() as session:
         source, secret = await inbound.add_source(session, f"健康码系统-get-{os.getpid()}-{new_id()[-6:]}")
-    ids["returnee_id"] = _ok(await Sender(client, source.key_id, secret).one(registration(destination=GRID1_DEST)),
-                             201)["id"]
+    ids["returnee_id"] = _ok(
+        await Sender(client, source.key_id, secret).one(registration(destination=GRID1_DEST)), 201
+    )["id"]
 
-    batch = await import_rows(client, p.province, [["甲", new_id_number(), "", _clue(p.grid1), "", ""],
-                                                   ["乙", "123", "", _clue(p.grid1), "", ""]], name="只读测试")
+    batch = await import_rows(
+        client,
+        p.province,
+        [["甲", new_id_number(), "", _clue(p.grid1), "", ""], ["乙", "123", "", _clue(p.grid1), "", ""]],
+        name="只读测试",
+    )
     assert batch["rejected"] == 1
     ids["batch_id"] = batch["batch_id"]
     (task,) = await batch_tasks(client, p.province, ids["batch_id"])
@@ -120,19 +136,51 @@ async def objects(db: Database, client: httpx.AsyncClient, personas: Personas) -
     await dispatch(client, p.haikou, task_ids=[task["id"]], unit_id=p.xiuying.unit_id)
     await dispatch(client, p.xiuying, task_ids=[task["id"]], unit_id=p.town.unit_id)
     await dispatch(client, p.town, task_ids=[task["id"]], unit_id=p.grid1.unit_id, user_id=p.grid1.user_id)
-    ids["photo_id"] = _ok(await client.post(f"/api/verification/tasks/{task['id']}/photos", headers=p.grid1.headers,
-                                            files={"file": ("p.jpg", JPEG, "image/jpeg")}))["id"]
-    ids["nat_import_id"] = _ok(await client.post("/api/verification/nat-results/import", headers=p.province.headers,
-                                                 files={"file": ("nat.csv", _nat_csv(), "text/csv")}))["import_id"]
+    ids["photo_id"] = _ok(
+        await client.post(
+            f"/api/verification/tasks/{task['id']}/photos",
+            headers=p.grid1.headers,
+            files={"file": ("p.jpg", JPEG, "image/jpeg")},
+        )
+    )["id"]
+    ids["nat_import_id"] = _ok(
+        await client.post(
+            "/api/verification/nat-results/import",
+            headers=p.province.headers,
+            files={"file": ("nat.csv", _nat_csv(), "text/csv")},
+        )
+    )["import_id"]
 
-    ids["item_id"] = _ok(await client.post("/api/supervision/items", headers=p.haikou.headers, json={
-        "title": "核实重点场所", "content": "请于时限内完成排查并报送落实情况", "source_kind": "instruction",
-        "source_ref": "琼指〔2022〕12号", "priority": "urgent", "deadline": "2099-01-01T00:00:00+08:00",
-        "owners": [{"user_id": p.grid1.user_id}]}), 201)["id"]
-    ids["ding_id"] = _ok(await client.post("/api/ding", headers=p.town.headers, json={
-        "content": "今晚20:00前上报", "user_ids": [p.grid1.user_id], "sms": False}), 201)["id"]
-    ids["file_id"] = _ok(await client.post("/api/files", headers=p.grid1.headers,
-                                           files={"file": ("a.txt", b"hello", "text/plain")}), 201)["id"]
+    ids["item_id"] = _ok(
+        await client.post(
+            "/api/supervision/items",
+            headers=p.haikou.headers,
+            json={
+                "title": "核实重点场所",
+                "content": "请于时限内完成排查并报送落实情况",
+                "source_kind": "instruction",
+                "source_ref": "琼指〔2022〕12号",
+                "priority": "urgent",
+                "deadline": "2099-01-01T00:00:00+08:00",
+                "owners": [{"user_id": p.grid1.user_id}],
+            },
+        ),
+        201,
+    )["id"]
+    ids["ding_id"] = _ok(
+        await client.post(
+            "/api/ding",
+            headers=p.town.headers,
+            json={"content": "今晚20:00前上报", "user_ids": [p.grid1.user_id], "sms": False},
+        ),
+        201,
+    )["id"]
+    ids["file_id"] = _ok(
+        await client.post(
+            "/api/files", headers=p.grid1.headers, files={"file": ("a.txt", b"hello", "text/plain")}
+        ),
+        201,
+    )["id"]
     return ids
 
 
@@ -155,8 +203,10 @@ def _fill(key: str, template: str, ids: dict[str, str]) -> str:
 
 
 def _request(key: str, ids: dict[str, str]) -> tuple[str, dict[str, str]]:
-    return (_fill(key, key.split(" ", 1)[1], ids),
-            {name: _fill(key, value, ids) for name, value in QUERIES.get(key, {}).items()})
+    return (
+        _fill(key, key.split(" ", 1)[1], ids),
+        {name: _fill(key, value, ids) for name, value in QUERIES.get(key, {}).items()},
+    )
 
 
 async def _callers(client: httpx.AsyncClient, personas: Personas) -> dict[str, dict[str, str]]:
@@ -188,7 +238,9 @@ async def snapshot(db: Database) -> dict[str, tuple[int, str]]:
         for table in metadata.sorted_tables:
             if table.name in BOOKKEEPING_TABLES:
                 continue
-            rows = (await session.execute(text(f'SELECT * FROM "{table.name}" ORDER BY {_primary_key(table)}'))).all()
+            rows = (
+                await session.execute(text(f'SELECT * FROM "{table.name}" ORDER BY {_primary_key(table)}'))
+            ).all()
             digest = hashlib.sha256()
             for row in rows:
                 digest.update(repr(tuple(bytes(v) if isinstance(v, memoryview) else v for v in row)).encode())
@@ -218,7 +270,9 @@ async def test_no_get_changes_a_business_row(db, client, personas, objects):
             answered.setdefault(key, []).append((name, r.status_code))
     after = await snapshot(db)
 
-    changed = {table: (before[table], after.get(table)) for table in before if before[table] != after.get(table)}
+    changed = {
+        table: (before[table], after.get(table)) for table in before if before[table] != after.get(table)
+    }
     assert not changed, f"GET requests changed these tables (rows, checksum) before → after: {changed}"
     unreached = {key: calls for key, calls in answered.items() if not any(200 <= s < 300 for _, s in calls)}
     assert not unreached, f"no persona got a 2xx answer (fix the ids or query parameters): {unreached}"

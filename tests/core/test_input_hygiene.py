@@ -29,8 +29,22 @@ from zhengding.core.errors import ValidationFailed
 from zhengding.core.hygiene import CONTROL_REASON, has_control_chars
 from zhengding.core.schemas import RequestModel
 
-REFUSED = ["\x00", "\x01", "\x08", "\x0b", "\x0c", "\x0e", "\x1b", "\x1f", "\x7f", "\x80", "\x85", "\x9f",
-           "\ud800", "\udfff"]
+REFUSED = [
+    "\x00",
+    "\x01",
+    "\x08",
+    "\x0b",
+    "\x0c",
+    "\x0e",
+    "\x1b",
+    "\x1f",
+    "\x7f",
+    "\x80",
+    "\x85",
+    "\x9f",
+    "\ud800",
+    "\udfff",
+]
 KEPT = ["\t", "\n", "\r", " ", "\u00a0", "\u3000", "中", "😀", "\u200b", "\ufeff", "\uffff"]
 DUMMY_ID = "0" * 26
 
@@ -43,6 +57,7 @@ def detail(field: str, row: int | None = None) -> dict[str, Any]:
 
 
 # --- the shared check and the base model ---------------------------------------------------
+
 
 class TestRefusedCharacters:
     @pytest.mark.parametrize("char", REFUSED, ids=[f"U+{ord(c):04X}" for c in REFUSED])
@@ -73,15 +88,19 @@ class TestRequestModel:
         with pytest.raises(ValidationError) as caught:
             _Outer.model_validate({"note": {"title": "ok", "body": f"a{char}b"}})
         assert [(e["loc"], e["type"], e["msg"]) for e in caught.value.errors()] == [
-            (("note", "body"), "control_characters", CONTROL_REASON)]
+            (("note", "body"), "control_characters", CONTROL_REASON)
+        ]
 
-    @pytest.mark.parametrize(("data", "loc"), [
-        ({"note": {"title": "\x00"}}, ("note", "title")),
-        ({"note": {"title": "ok", "tags": ["a", "b\x07"]}}, ("note", "tags")),
-        ({"note": {"title": "ok", "extra": {"k\x00": "v"}}}, ("note", "extra")),
-        ({"note": {"title": "ok", "extra": {"k": "v\x9f"}}}, ("note", "extra")),
-        ({"note": {"title": "ok"}, "comment": "\x7f"}, ("comment",)),
-    ])
+    @pytest.mark.parametrize(
+        ("data", "loc"),
+        [
+            ({"note": {"title": "\x00"}}, ("note", "title")),
+            ({"note": {"title": "ok", "tags": ["a", "b\x07"]}}, ("note", "tags")),
+            ({"note": {"title": "ok", "extra": {"k\x00": "v"}}}, ("note", "extra")),
+            ({"note": {"title": "ok", "extra": {"k": "v\x9f"}}}, ("note", "extra")),
+            ({"note": {"title": "ok"}, "comment": "\x7f"}, ("comment",)),
+        ],
+    )
     def test_strings_inside_lists_and_dicts_too(self, data, loc):
         with pytest.raises(ValidationError) as caught:
             _Outer.model_validate(data)
@@ -93,6 +112,7 @@ class TestRequestModel:
 
 
 # --- every request schema of the app derives from RequestModel ------------------------------
+
 
 def _routes(router: APIRouter) -> list[APIRoute]:
     found: list[APIRoute] = []
@@ -151,12 +171,27 @@ def _body_model(route: APIRoute) -> type[BaseModel] | None:
 class TestEveryRequestSchemaIsChecked:
     def test_the_walk_finds_the_request_schemas(self):
         names = {m.__name__ for route in ROUTES for m in _request_models(route.dependant)}
-        assert {"LoginRequest", "DingCreate", "ItemCreate", "OwnerIn", "ReturneeEnrol", "ReturneeFilter",
-                "ReplyCreate", "UnitCreate", "RevealRequest"} <= names
+        assert {
+            "LoginRequest",
+            "DingCreate",
+            "ItemCreate",
+            "OwnerIn",
+            "ReturneeEnrol",
+            "ReturneeFilter",
+            "ReplyCreate",
+            "UnitCreate",
+            "RevealRequest",
+        } <= names
 
     def test_every_request_schema_derives_from_request_model(self):
-        offenders = sorted({f"{m.__module__}.{m.__qualname__}" for route in ROUTES
-                            for m in _request_models(route.dependant) if not issubclass(m, RequestModel)})
+        offenders = sorted(
+            {
+                f"{m.__module__}.{m.__qualname__}"
+                for route in ROUTES
+                for m in _request_models(route.dependant)
+                if not issubclass(m, RequestModel)
+            }
+        )
         assert not offenders, f"derive these from zhengding.core.schemas.RequestModel: {offenders}"
 
 
@@ -180,72 +215,106 @@ def _persona_for(method: str, path: str) -> str:
 
 
 def _constraint(info: Any, kind: type) -> int | None:
-    return next((getattr(m, kind.__name__.lower().replace("len", "_length")) for m in info.metadata
-                 if isinstance(m, kind)), None)
+    return next(
+        (
+            getattr(m, kind.__name__.lower().replace("len", "_length"))
+            for m in info.metadata
+            if isinstance(m, kind)
+        ),
+        None,
+    )
 
 
 def _text_with_nul(info: Any) -> str:
     low = _constraint(info, annotated_types.MinLen) or 0
     high = _constraint(info, annotated_types.MaxLen) or 40
     text = "值\x00" + "文" * max(low - 2, 0)
-    return text[:max(high, 2)]
+    return text[: max(high, 2)]
 
 
 def _string_fields(model: type[BaseModel]) -> list[tuple[str, Any]]:
     fields = []
     for name, info in model.model_fields.items():
-        if info.annotation in (str, str | None) and not any(hasattr(m, "pattern") and m.pattern for m in info.metadata):
+        if info.annotation in (str, str | None) and not any(
+            hasattr(m, "pattern") and m.pattern for m in info.metadata
+        ):
             fields.append((info.alias or name, info))
     return fields
 
 
-BODY_CASES = [(method, route.path, field, info) for route in ROUTES
-              if (model := _body_model(route)) is not None
-              for method in sorted(route.methods - {"HEAD"}) for field, info in _string_fields(model)]
+BODY_CASES = [
+    (method, route.path, field, info)
+    for route in ROUTES
+    if (model := _body_model(route)) is not None
+    for method in sorted(route.methods - {"HEAD"})
+    for field, info in _string_fields(model)
+]
 
 
 def test_the_body_walk_covers_every_domain():
     areas = {path.split("/")[2] for _, path, _, _ in BODY_CASES}
-    assert {"auth", "accounts", "orgs", "privacy", "ding", "notifications", "verification", "supervision",
-            "returnees"} <= areas, areas
+    assert {
+        "auth",
+        "accounts",
+        "orgs",
+        "privacy",
+        "ding",
+        "notifications",
+        "verification",
+        "supervision",
+        "returnees",
+    } <= areas, areas
     assert len(BODY_CASES) >= 40
 
 
-@pytest.mark.parametrize(("method", "path", "field", "info"), BODY_CASES,
-                         ids=[f"{m} {p} {f}" for m, p, f, _ in BODY_CASES])
-async def test_a_nul_in_any_string_field_of_any_json_body_is_refused_naming_it(client, personas: Personas,
-                                                                            method, path, field, info):
+@pytest.mark.parametrize(
+    ("method", "path", "field", "info"), BODY_CASES, ids=[f"{m} {p} {f}" for m, p, f, _ in BODY_CASES]
+)
+async def test_a_nul_in_any_string_field_of_any_json_body_is_refused_naming_it(
+    client, personas: Personas, method, path, field, info
+):
     url = path.replace("{", "").replace("}", "")
     url = "/".join(DUMMY_ID if part.endswith("_id") else part for part in url.split("/"))
-    r = await client.request(method, url, json={field: _text_with_nul(info)},
-                             headers=personas[_persona_for(method, path)].headers)
+    r = await client.request(
+        method, url, json={field: _text_with_nul(info)}, headers=personas[_persona_for(method, path)].headers
+    )
     assert r.status_code == 422, r.text
     assert detail(field) in r.json()["error"]["details"], r.text
 
 
 class TestThroughTheApi:
     async def test_a_valid_body_with_a_control_character_stores_nothing(self, client, personas: Personas):
-        r = await client.post("/api/ding", headers=personas.province.headers,
-                              json={"content": "紧急\x1b[31m通知", "user_ids": [personas.grid1.user_id]})
+        r = await client.post(
+            "/api/ding",
+            headers=personas.province.headers,
+            json={"content": "紧急\x1b[31m通知", "user_ids": [personas.grid1.user_id]},
+        )
         assert r.status_code == 422
         assert r.json()["error"]["details"] == [detail("content")]
 
     async def test_a_multi_line_content_field_keeps_its_line_breaks(self, client, personas: Personas):
-        r = await client.post("/api/ding", headers=personas.province.headers,
-                              json={"content": "第一行\r\n第二行\n\t第三行", "user_ids": [personas.grid1.user_id]})
+        r = await client.post(
+            "/api/ding",
+            headers=personas.province.headers,
+            json={"content": "第一行\r\n第二行\n\t第三行", "user_ids": [personas.grid1.user_id]},
+        )
         assert r.status_code == 201, r.text
 
-    @pytest.mark.parametrize(("persona", "path", "param"), [
-        ("grid1", "/api/returnees", "q"),
-        ("province", "/api/verification/tasks", "q"),
-        ("province", "/api/supervision/items", "q"),
-        ("sysadmin", "/api/accounts", "q"),
-        ("auditadmin", "/api/audit", "action"),
-        ("province", "/api/notifications", "before"),
-        ("province", "/api/realtime/presence", "user_ids"),
-    ])
-    async def test_a_control_character_in_a_query_parameter_is_refused_naming_it(self, client, personas: Personas,
-                                                                                  persona, path, param):
+    @pytest.mark.parametrize(
+        ("persona", "path", "param"),
+        [
+            ("grid1", "/api/returnees", "q"),
+            ("province", "/api/verification/tasks", "q"),
+            ("province", "/api/supervision/items", "q"),
+            ("sysadmin", "/api/accounts", "q"),
+            ("auditadmin", "/api/audit", "action"),
+            ("province", "/api/notifications", "before"),
+            ("province", "/api/realtime/presence", "user_ids"),
+        ],
+    )
+    async def test_a_control_character_in_a_query_parameter_is_refused_naming_it(
+        self, client, personas: Personas, persona, path, param
+    ):
         r = await client.get(path, params={param: "张\x00三"}, headers=personas[persona].headers)
         assert r.status_code == 422, r.text
         assert r.json()["error"]["details"] == [detail(param)]
@@ -255,31 +324,48 @@ class TestThroughTheApi:
         assert r.status_code == 422
         assert r.json()["error"]["details"] == [detail("x")]
 
-    async def test_a_control_character_in_a_path_parameter_is_refused_naming_it(self, client, personas: Personas):
+    async def test_a_control_character_in_a_path_parameter_is_refused_naming_it(
+        self, client, personas: Personas
+    ):
         r = await client.get("/api/returnees/01ABC%00DEF", headers=personas.grid1.headers)
         assert r.status_code == 422, r.text
         assert r.json()["error"]["details"] == [detail("returnee_id")]
 
     async def test_a_control_character_in_a_form_field_is_refused_naming_it(self, client, personas: Personas):
-        files = {"file": ("batch.xlsx", _xlsx(["姓名", "身份证号", "手机号", "线索地址"],
-                                              [["张三", new_id_number(), "", "海口市"]]), "application/octet-stream")}
-        r = await client.post("/api/verification/imports", files=files, data={"name": "批次\x08一"},
-                              headers=personas.province.headers)
+        files = {
+            "file": (
+                "batch.xlsx",
+                _xlsx(["姓名", "身份证号", "手机号", "线索地址"], [["张三", new_id_number(), "", "海口市"]]),
+                "application/octet-stream",
+            )
+        }
+        r = await client.post(
+            "/api/verification/imports",
+            files=files,
+            data={"name": "批次\x08一"},
+            headers=personas.province.headers,
+        )
         assert r.status_code == 422, r.text
         assert r.json()["error"]["details"] == [detail("name")]
 
     async def test_a_control_character_in_an_uploaded_file_name_is_refused(self, client, personas: Personas):
         # written by hand: httpx would percent-encode the character in the file name
         content = _csv(["身份证号", "姓名", "采样时间", "检测结果", "检测机构"], [])
-        body = (b'--b0undary\r\nContent-Disposition: form-data; name="file"; filename="nat\x01.csv"\r\n'
-                b"Content-Type: text/csv\r\n\r\n" + content + b"\r\n--b0undary--\r\n")
-        r = await client.post("/api/verification/nat-results/import", content=body,
-                              headers={**personas.province.headers, "Content-Type": "multipart/form-data; boundary=b0undary"})
+        body = (
+            b'--b0undary\r\nContent-Disposition: form-data; name="file"; filename="nat\x01.csv"\r\n'
+            b"Content-Type: text/csv\r\n\r\n" + content + b"\r\n--b0undary--\r\n"
+        )
+        r = await client.post(
+            "/api/verification/nat-results/import",
+            content=body,
+            headers={**personas.province.headers, "Content-Type": "multipart/form-data; boundary=b0undary"},
+        )
         assert r.status_code == 422, r.text
         assert r.json()["error"]["details"] == [detail("file")]
 
 
 # --- spreadsheet imports ---------------------------------------------------------------------
+
 
 def _xlsx(header: list[str], rows: list[list[Any]]) -> bytes:
     out = io.BytesIO()
@@ -302,27 +388,46 @@ def _csv(header: list[str], rows: list[list[Any]]) -> bytes:
 
 
 IMPORTS = {
-    "roster": ("/api/accounts/import", "sysadmin", ["姓名", "手机号", "机构编码", "职务"],
-               lambda bad: ["张三", "13912345678", bad, "网格员"], "机构编码"),
-    "verification": ("/api/verification/imports", "province", ["姓名", "身份证号", "手机号", "线索地址"],
-                     lambda bad: ["张三", new_id_number(), "", bad], "线索地址"),
-    "nat": ("/api/verification/nat-results/import", "province", ["身份证号", "姓名", "采样时间", "检测结果", "检测机构"],
-            lambda bad: [new_id_number(), bad, "2022-01-20 08:30", "阴性", "海口市人民医院"], "姓名"),
+    "roster": (
+        "/api/accounts/import",
+        "sysadmin",
+        ["姓名", "手机号", "机构编码", "职务"],
+        lambda bad: ["张三", "13912345678", bad, "网格员"],
+        "机构编码",
+    ),
+    "verification": (
+        "/api/verification/imports",
+        "province",
+        ["姓名", "身份证号", "手机号", "线索地址"],
+        lambda bad: ["张三", new_id_number(), "", bad],
+        "线索地址",
+    ),
+    "nat": (
+        "/api/verification/nat-results/import",
+        "province",
+        ["身份证号", "姓名", "采样时间", "检测结果", "检测机构"],
+        lambda bad: [new_id_number(), bad, "2022-01-20 08:30", "阴性", "海口市人民医院"],
+        "姓名",
+    ),
 }
 
 
 class TestSpreadsheetCells:
     @pytest.mark.parametrize("kind", ["xlsx", "csv"])
     @pytest.mark.parametrize("name", list(IMPORTS))
-    async def test_a_control_character_in_a_cell_is_refused_with_row_and_field(self, client, personas: Personas,
-                                                                               name, kind):
+    async def test_a_control_character_in_a_cell_is_refused_with_row_and_field(
+        self, client, personas: Personas, name, kind
+    ):
         path, persona, header, row, field = IMPORTS[name]
         good = row("正常")
         # a NUL makes a csv binary (refused as not a spreadsheet at all): ESC there
         rows = [good, row("秀英\x00区" if kind == "xlsx" else "秀英\x1b区"), good]
         content = _xlsx(header, rows) if kind == "xlsx" else _csv(header, rows)
-        r = await client.post(path, headers=personas[persona].headers,
-                              files={"file": (f"import.{kind}", content, "application/octet-stream")})
+        r = await client.post(
+            path,
+            headers=personas[persona].headers,
+            files={"file": (f"import.{kind}", content, "application/octet-stream")},
+        )
         assert r.status_code == 422, r.text
         assert r.json()["error"]["details"] == [detail(field, row=3)]
         assert f"第 3 行「{field}」" in r.json()["error"]["message"]

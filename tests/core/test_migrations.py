@@ -22,9 +22,20 @@ async def test_audit_triggers_installed(db):
 
     async with db.write_engine.connect() as conn:
         if db.sqlite:
-            names = (await conn.execute(text("SELECT name FROM sqlite_master WHERE type='trigger'"))).scalars().all()
+            names = (
+                (await conn.execute(text("SELECT name FROM sqlite_master WHERE type='trigger'")))
+                .scalars()
+                .all()
+            )
             assert {"audit_log_no_update", "audit_log_no_delete"} <= set(names)
         else:
-            names = (await conn.execute(text(
-                "SELECT tgname FROM pg_trigger WHERE tgrelid = 'audit_log'::regclass"))).scalars().all()
+            names = (
+                (
+                    await conn.execute(
+                        text("SELECT tgname FROM pg_trigger WHERE tgrelid = 'audit_log'::regclass")
+                    )
+                )
+                .scalars()
+                .all()
+            )
             assert {"audit_log_no_change", "audit_log_no_truncate"} <= set(names)

@@ -48,8 +48,9 @@ def config(**kw) -> outbox.WorkerConfig:
 async def row(row_id: str) -> SimpleNamespace:
     async with get_db().unit_of_work(readonly=True) as session:
         r = await session.get(outbox.OutboxRow, row_id)
-        return SimpleNamespace(status=r.status, attempts=r.attempts, last_error=r.last_error,
-                               available_at=r.available_at)
+        return SimpleNamespace(
+            status=r.status, attempts=r.attempts, last_error=r.last_error, available_at=r.available_at
+        )
 
 
 class TestEnqueue:
@@ -159,7 +160,12 @@ class TestSchedules:
         finally:
             jobs.unschedule("test.outbox.record")
             async with db.unit_of_work() as session:
-                rows = (await session.scalars(select(outbox.OutboxRow).where(
-                    outbox.OutboxRow.dedupe_key.like("job:test.outbox.record:%")))).all()
+                rows = (
+                    await session.scalars(
+                        select(outbox.OutboxRow).where(
+                            outbox.OutboxRow.dedupe_key.like("job:test.outbox.record:%")
+                        )
+                    )
+                ).all()
                 for r in rows:
                     await session.delete(r)

@@ -31,31 +31,49 @@ ROWS = 2000
 def worker_env(cloud: FakeSmsCloud) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ZD_")}
     env.update(
-        ZD_DEMO="1", ZD_DATABASE_URL=SETTINGS.database_url, ZD_SECRET_KEY=SETTINGS.secret_key,
-        ZD_DATA_KEYS=SETTINGS.data_keys, ZD_INDEX_KEY=SETTINGS.index_key, ZD_LOG_LEVEL="ERROR",
-        ZD_OUTBOX_LEASE_SECONDS="2", ZD_OUTBOX_POLL_SECONDS="0.1", ZD_OUTBOX_BACKOFF_SECONDS="0.5",
-        ZD_OUTBOX_BATCH="20", ZD_SMS_PROVIDER="tencent", ZD_SMS_ENDPOINT=cloud.endpoint,
-        ZD_SMS_SECRET_ID=SECRET_ID, ZD_SMS_SECRET_KEY=SECRET_KEY, ZD_SMS_APP_ID=APP_ID, ZD_SMS_SIGN_NAME="政钉",
-        ZD_SMS_TEMPLATE_IDS="notice_unread=1003", ZD_SMS_NOTICE_PER_DAY="100000",
+        ZD_DEMO="1",
+        ZD_DATABASE_URL=SETTINGS.database_url,
+        ZD_SECRET_KEY=SETTINGS.secret_key,
+        ZD_DATA_KEYS=SETTINGS.data_keys,
+        ZD_INDEX_KEY=SETTINGS.index_key,
+        ZD_LOG_LEVEL="ERROR",
+        ZD_OUTBOX_LEASE_SECONDS="2",
+        ZD_OUTBOX_POLL_SECONDS="0.1",
+        ZD_OUTBOX_BACKOFF_SECONDS="0.5",
+        ZD_OUTBOX_BATCH="20",
+        ZD_SMS_PROVIDER="tencent",
+        ZD_SMS_ENDPOINT=cloud.endpoint,
+        ZD_SMS_SECRET_ID=SECRET_ID,
+        ZD_SMS_SECRET_KEY=SECRET_KEY,
+        ZD_SMS_APP_ID=APP_ID,
+        ZD_SMS_SIGN_NAME="政钉",
+        ZD_SMS_TEMPLATE_IDS="notice_unread=1003",
+        ZD_SMS_NOTICE_PER_DAY="100000",
     )
     return env
 
 
 def start_worker(env: dict[str, str]) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "zhengding.notify.worker_main"], env=env, cwd=ROOT,
-                            stdout=subprocess.DEVNULL)
+    return subprocess.Popen(
+        [sys.executable, "-m", "zhengding.notify.worker_main"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL
+    )
 
 
 async def status_counts(db) -> Counter:
     async with db.unit_of_work(readonly=True) as session:
-        rows = (await session.execute(
-            select(outbox.OutboxRow.status, func.count())
-            .where(outbox.OutboxRow.handler.in_(["notify.deliver", sms.SEND_HANDLER]))
-            .group_by(outbox.OutboxRow.status))).all()
+        rows = (
+            await session.execute(
+                select(outbox.OutboxRow.status, func.count())
+                .where(outbox.OutboxRow.handler.in_(["notify.deliver", sms.SEND_HANDLER]))
+                .group_by(outbox.OutboxRow.status)
+            )
+        ).all()
     return Counter(dict(rows))
 
 
-async def test_sigkilled_workers_lose_nothing_and_duplicate_no_notification(db, personas, clock, unique_phone):
+async def test_sigkilled_workers_lose_nothing_and_duplicate_no_notification(
+    db, personas, clock, unique_phone
+):
     await ensure_tables(db)
     clock.reset()  # the worker processes read the real time
     async with db.unit_of_work() as session:
@@ -66,10 +84,24 @@ async def test_sigkilled_workers_lose_nothing_and_duplicate_no_notification(db, 
     users = [personas.grid1.user_id, personas.grid2.user_id, personas.town.user_id]
     async with db.unit_of_work() as session:
         for i in range(ROWS // 2):
-            outbox.enqueue(session, "notify.deliver", {"user_ids": [users[i % 3]], "title": f"提醒{i}",
-                                                       "kind": "test.kill", "source": f"kill:{run}:{i}"})
-            await sms.queue_sms(session, phone=unique_phone(), template="notice_unread", params={"title": f"第{i}条"},
-                                object_type="test.kill", object_id=run)
+            outbox.enqueue(
+                session,
+                "notify.deliver",
+                {
+                    "user_ids": [users[i % 3]],
+                    "title": f"提醒{i}",
+                    "kind": "test.kill",
+                    "source": f"kill:{run}:{i}",
+                },
+            )
+            await sms.queue_sms(
+                session,
+                phone=unique_phone(),
+                template="notice_unread",
+                params={"title": f"第{i}条"},
+                object_type="test.kill",
+                object_id=run,
+            )
     env = worker_env(cloud)
     workers = [start_worker(env), start_worker(env)]
     kills = 0
@@ -103,13 +135,23 @@ async def test_sigkilled_workers_lose_nothing_and_duplicate_no_notification(db, 
     assert counts[outbox.DONE] + counts[outbox.DEAD] == ROWS
 
     async with db.unit_of_work(readonly=True) as session:
-        per_source = Counter((await session.scalars(
-            select(Notification.source).where(Notification.source.like(f"kill:{run}:%")))).all())
-        done_deliver = (await session.execute(
-            select(func.count()).select_from(outbox.OutboxRow)
-            .where(outbox.OutboxRow.handler == "notify.deliver", outbox.OutboxRow.status == outbox.DONE))).scalar_one()
-        sms_states = Counter((await session.scalars(
-            select(SmsMessage.status).where(SmsMessage.object_id == run))).all())
+        per_source = Counter(
+            (
+                await session.scalars(
+                    select(Notification.source).where(Notification.source.like(f"kill:{run}:%"))
+                )
+            ).all()
+        )
+        done_deliver = (
+            await session.execute(
+                select(func.count())
+                .select_from(outbox.OutboxRow)
+                .where(outbox.OutboxRow.handler == "notify.deliver", outbox.OutboxRow.status == outbox.DONE)
+            )
+        ).scalar_one()
+        sms_states = Counter(
+            (await session.scalars(select(SmsMessage.status).where(SmsMessage.object_id == run))).all()
+        )
         sms_ids = set((await session.scalars(select(SmsMessage.id).where(SmsMessage.object_id == run))).all())
     assert max(per_source.values()) == 1, "an in-app notification was written twice"
     assert len(per_source) == done_deliver  # every done row wrote its entry, exactly once

@@ -18,13 +18,30 @@ from zhengding.http import paging
 HUGE = "4611686018427387904"  # 2**62: (page - 1) * page_size overflows a 64-bit integer
 
 # (parameter value, the pydantic error type it triggers)
-BAD_PAGES = [(HUGE, "less_than_equal"), (str(paging.MAX_PAGE + 1), "less_than_equal"), ("0", "greater_than_equal"),
-             ("-1", "greater_than_equal"), ("-" + HUGE, "greater_than_equal"), ("abc", "int_parsing"),
-             ("1.5", "int_parsing"), ("", "int_parsing"), ("9" * 5000, "int_parsing_size")]
-BAD_SIZES = [(HUGE, "less_than_equal"), ("100000", "less_than_equal"), ("0", "greater_than_equal"),
-             ("-5", "greater_than_equal"), ("x", "int_parsing")]
-REASONS = {"less_than_equal": "数值过大", "greater_than_equal": "数值过小", "int_parsing": "应为整数",
-           "int_parsing_size": "数值过大"}
+BAD_PAGES = [
+    (HUGE, "less_than_equal"),
+    (str(paging.MAX_PAGE + 1), "less_than_equal"),
+    ("0", "greater_than_equal"),
+    ("-1", "greater_than_equal"),
+    ("-" + HUGE, "greater_than_equal"),
+    ("abc", "int_parsing"),
+    ("1.5", "int_parsing"),
+    ("", "int_parsing"),
+    ("9" * 5000, "int_parsing_size"),
+]
+BAD_SIZES = [
+    (HUGE, "less_than_equal"),
+    ("100000", "less_than_equal"),
+    ("0", "greater_than_equal"),
+    ("-5", "greater_than_equal"),
+    ("x", "int_parsing"),
+]
+REASONS = {
+    "less_than_equal": "数值过大",
+    "greater_than_equal": "数值过小",
+    "int_parsing": "应为整数",
+    "int_parsing_size": "数值过大",
+}
 READERS = ("province", "sysadmin", "secadmin", "auditadmin")
 
 
@@ -61,9 +78,20 @@ def bad_requests(app: Any) -> list[tuple[str, str, str, str]]:
 
 def test_every_known_paged_list_is_found(app):
     paths = {path for path, _ in paged_lists(app)}
-    assert paths == {"/api/accounts", "/api/audit", "/api/notifications", "/api/ding/sent", "/api/ding/received",
-                     "/api/outbox", "/api/sms", "/api/verification/tasks", "/api/verification/transfers",
-                     "/api/supervision/items", "/api/returnees", "/api/returnees/routing-queue"}
+    assert paths == {
+        "/api/accounts",
+        "/api/audit",
+        "/api/notifications",
+        "/api/ding/sent",
+        "/api/ding/received",
+        "/api/outbox",
+        "/api/sms",
+        "/api/verification/tasks",
+        "/api/verification/transfers",
+        "/api/supervision/items",
+        "/api/returnees",
+        "/api/returnees/routing-queue",
+    }
 
 
 def test_paging_parameters_come_only_from_the_shared_dependency(app):
@@ -71,14 +99,20 @@ def test_paging_parameters_come_only_from_the_shared_dependency(app):
     shared = {"page_params", "keyset_params", "paged_keyset_params"}
 
     def own_params(dependant: Any, owner: str) -> list[str]:
-        names = [f"{owner}:{p.name}" for p in dependant.query_params
-                 if p.name in {"page", "page_size", "limit", "before"} and owner not in shared]
+        names = [
+            f"{owner}:{p.name}"
+            for p in dependant.query_params
+            if p.name in {"page", "page_size", "limit", "before"} and owner not in shared
+        ]
         for sub in dependant.dependencies:
             names += own_params(sub, getattr(sub.call, "__name__", "?"))
         return names
 
-    offenders = [(route.path, own_params(route.dependant, route.name))
-                 for route in app.routes if isinstance(route, APIRoute)]
+    offenders = [
+        (route.path, own_params(route.dependant, route.name))
+        for route in app.routes
+        if isinstance(route, APIRoute)
+    ]
     assert [o for o in offenders if o[1]] == []
 
 
@@ -98,7 +132,9 @@ async def test_the_largest_allowed_page_is_an_empty_page(app, client, personas):
     for path, names in paged_lists(app):
         if "page" not in names:
             continue
-        r = await client.get(path, params={"page": str(paging.MAX_PAGE)}, headers=await reader_of(client, personas, path))
+        r = await client.get(
+            path, params={"page": str(paging.MAX_PAGE)}, headers=await reader_of(client, personas, path)
+        )
         assert r.status_code == 200, (path, r.text)
         assert r.json()["items"] == [], path
 
@@ -109,7 +145,9 @@ async def test_keep_alive_connection_survives_bad_paging(app, client, personas):
     import uvicorn
 
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning")
+    )
     task = asyncio.create_task(server.serve())
     for _ in range(250):
         if server.started:
@@ -118,8 +156,11 @@ async def test_keep_alive_connection_survives_bad_paging(app, client, personas):
     assert server.started
     local_ports = set()
     try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers=personas.province.headers,
-                                     limits=httpx.Limits(max_connections=1, max_keepalive_connections=1)) as http:
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{port}",
+            headers=personas.province.headers,
+            limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
+        ) as http:
             for path, name, value, _ in bad_requests(app):
                 headers = await reader_of(client, personas, path)
                 r = await http.get(path, params={name: value}, headers=headers)

@@ -74,20 +74,23 @@ def _first_asset(app_dir: str, suffix: str) -> str:
 
 
 class TestEveryAnswerCarriesTheHeaders:
-    @pytest.mark.parametrize("method,path,status", [
-        ("GET", "/api/health", 200),
-        ("GET", "/api/auth/me", 401),
-        ("GET", "/api/no-such-endpoint", 404),
-        ("DELETE", "/api/health", 405),
-        ("GET", "/", 307),
-        ("GET", "/console/", 200),
-        ("GET", "/console/a/deep/link", 200),
-        ("GET", "/console/icon.svg", 200),
-        ("GET", "/m/", 200),
-        ("GET", "/m/sw.js", 200),
-        ("GET", "/m/manifest.webmanifest", 200),
-        ("GET", "/nothing-here", 404),
-    ])
+    @pytest.mark.parametrize(
+        "method,path,status",
+        [
+            ("GET", "/api/health", 200),
+            ("GET", "/api/auth/me", 401),
+            ("GET", "/api/no-such-endpoint", 404),
+            ("DELETE", "/api/health", 405),
+            ("GET", "/", 307),
+            ("GET", "/console/", 200),
+            ("GET", "/console/a/deep/link", 200),
+            ("GET", "/console/icon.svg", 200),
+            ("GET", "/m/", 200),
+            ("GET", "/m/sw.js", 200),
+            ("GET", "/m/manifest.webmanifest", 200),
+            ("GET", "/nothing-here", 404),
+        ],
+    )
     async def test_api_pages_and_static_files(self, client, db, built, method, path, status):
         r = await client.request(method, path)
         assert r.status_code == status, r.text[:200]
@@ -107,8 +110,9 @@ class TestEveryAnswerCarriesTheHeaders:
         r = await client.post("/api/auth/login", json={"login": 1})
         assert r.status_code == 422
         assert_security_headers(r)
-        r = await client.post("/api/auth/login", content=b"x" * (2 * 1_048_576),
-                              headers={"content-type": "application/json"})
+        r = await client.post(
+            "/api/auth/login", content=b"x" * (2 * 1_048_576), headers={"content-type": "application/json"}
+        )
         assert r.status_code == 413
         assert_security_headers(r)
 
@@ -129,7 +133,9 @@ class TestEveryAnswerCarriesTheHeaders:
         app = create_app(settings, manage_db=False)
 
         async def own() -> PlainTextResponse:
-            return PlainTextResponse("x", headers={"X-Content-Type-Options": "nosniff", "Server": "leaky/1.0"})
+            return PlainTextResponse(
+                "x", headers={"X-Content-Type-Options": "nosniff", "Server": "leaky/1.0"}
+            )
 
         app.add_api_route("/api/test-own-headers", own)
         async with _plain_client(app) as c:
@@ -143,8 +149,11 @@ class TestBuiltPagesFitThePolicy:
     page shells, stylesheets loading from another host (Vant's icon font had a CDN fallback)."""
 
     def test_no_inline_script_in_the_page_shells(self, built):
-        pages = [web_dist() / "console" / "index.html", web_dist() / "mobile" / "index.html",
-                 web_dist() / "console" / "api-docs" / "index.html"]
+        pages = [
+            web_dist() / "console" / "index.html",
+            web_dist() / "mobile" / "index.html",
+            web_dist() / "console" / "api-docs" / "index.html",
+        ]
         for page in pages:
             scripts = SCRIPT_TAG.findall(page.read_text(encoding="utf-8"))
             assert scripts, page
@@ -153,12 +162,18 @@ class TestBuiltPagesFitThePolicy:
 
     def test_no_stylesheet_loads_from_another_host(self, built):
         remote = re.compile(r"url\(\s*[\"']?(?:https?:)?//", re.I)
-        folders = [web_dist() / "console" / "assets", web_dist() / "mobile" / "assets", web_dist() / "console" / "api-docs"]
+        folders = [
+            web_dist() / "console" / "assets",
+            web_dist() / "mobile" / "assets",
+            web_dist() / "console" / "api-docs",
+        ]
         for folder in folders:
             assert list(folder.glob("*.css")), f"no stylesheet in {folder}"
         for sheet in web_dist().rglob("*.css"):
             match = remote.search(sheet.read_text(encoding="utf-8"))
-            assert match is None, f"{sheet.name}: {sheet.read_text(encoding='utf-8')[match.start():match.start() + 80]}"
+            assert match is None, (
+                f"{sheet.name}: {sheet.read_text(encoding='utf-8')[match.start() : match.start() + 80]}"
+            )
 
 
 class TestApiDocs:
@@ -219,8 +234,9 @@ class TestApiDocsOutsideDemo:
         assert "/api/auth/login" in r.json()["paths"]
 
     async def test_schema_refused_while_the_totp_step_is_pending(self, production_client, personas, clock):
-        r = await production_client.post("/api/auth/login",
-                                         json={"login": "sysadmin", "password": demo.DEMO_PASSWORD})
+        r = await production_client.post(
+            "/api/auth/login", json={"login": "sysadmin", "password": demo.DEMO_PASSWORD}
+        )
         assert r.status_code == 200
         assert r.json()["mfa"] == "required"
         pending = {"Authorization": f"Bearer {r.json()['token']}"}

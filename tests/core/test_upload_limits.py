@@ -39,11 +39,15 @@ HEADERS = {
     "verification": ["姓名", "身份证号", "手机号", "线索地址"],
     "nat": ["身份证号", "姓名", "采样时间", "检测结果", "检测机构"],
 }
-ENDPOINTS = {"roster": ("/api/accounts/import", "sysadmin"), "verification": ("/api/verification/imports", "province"),
-             "nat": ("/api/verification/nat-results/import", "province")}
+ENDPOINTS = {
+    "roster": ("/api/accounts/import", "sysadmin"),
+    "verification": ("/api/verification/imports", "province"),
+    "nat": ("/api/verification/nat-results/import", "province"),
+}
 
 
 # --- hostile files, small on disk -------------------------------------------------------------
+
 
 def _workbook(header: list[str]) -> bytes:
     out = io.BytesIO()
@@ -65,8 +69,10 @@ def with_sheet(sheet_data: bytes | Iterator[bytes], header: list[str] = HEADERS[
             info = zipfile.ZipInfo(SHEET)
             info.compress_type = zipfile.ZIP_DEFLATED
             with target.open(info, "w", force_zip64=True) as part:
-                part.write(b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><worksheet xmlns='
-                           b'"http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>')
+                part.write(
+                    b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><worksheet xmlns='
+                    b'"http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+                )
                 part.write(_header_row(header))
                 for piece in [sheet_data] if isinstance(sheet_data, bytes) else sheet_data:
                     part.write(piece)
@@ -75,8 +81,10 @@ def with_sheet(sheet_data: bytes | Iterator[bytes], header: list[str] = HEADERS[
 
 
 def _header_row(header: list[str]) -> bytes:
-    cells = "".join(f'<c r="{spreadsheets.column_letters(i)}1" t="inlineStr"><is><t>{text}</t></is></c>'
-                    for i, text in enumerate(header))
+    cells = "".join(
+        f'<c r="{spreadsheets.column_letters(i)}1" t="inlineStr"><is><t>{text}</t></is></c>'
+        for i, text in enumerate(header)
+    )
     return f'<row r="1">{cells}</row>'.encode()
 
 
@@ -118,6 +126,7 @@ def _xlsx_rows(rows: list[list[str]]) -> bytes:
 
 # --- each limit, named ------------------------------------------------------------------------
 
+
 async def _upload(client, personas, kind: str, content: bytes, filename: str = "上传.xlsx") -> httpx.Response:
     path, who = ENDPOINTS[kind]
     return await client.post(path, headers=personas[who].headers, files={"file": (filename, content)})
@@ -133,12 +142,16 @@ def _refusal(r: httpx.Response, status: int) -> str:
 class TestLimitsNamed:
     @pytest.mark.parametrize("kind", ["roster", "verification", "nat"])
     async def test_a_sheet_reaching_past_the_rows_limit_is_refused_before_its_rows_are_read(
-            self, client, personas, kind):
+        self, client, personas, kind
+    ):
         r = await _upload(client, personas, kind, with_sheet(cell_at("A3000000"), HEADERS[kind]))
-        assert _refusal(r, 413) == ("表格超过 200000 行上限（含空行，最后一行为第 3000000 行），"
-                                    "请删除多余的空行或分批上传")
+        assert _refusal(r, 413) == (
+            "表格超过 200000 行上限（含空行，最后一行为第 3000000 行），请删除多余的空行或分批上传"
+        )
 
-    async def test_a_part_unpacking_past_the_limit_is_refused_from_the_central_directory(self, client, personas):
+    async def test_a_part_unpacking_past_the_limit_is_refused_from_the_central_directory(
+        self, client, personas
+    ):
         content = with_sheet(huge_cell(200))
         assert len(content) < 300_000
         r = await _upload(client, personas, "verification", content)
@@ -167,19 +180,31 @@ class TestLimitsNamed:
     async def test_csv_rows_columns_and_cell_length(self, client, personas):
         header = ",".join(HEADERS["verification"]).encode()
         r = await _upload(client, personas, "verification", header + b"\n" * 300_000, "上传.csv")
-        assert _refusal(r, 413) == ("表格超过 200000 行上限（含空行，最后一行为第 200002 行），"
-                                    "请删除多余的空行或分批上传")
-        r = await _upload(client, personas, "verification", _csv([HEADERS["verification"], ["x"] * 101]), "上传.csv")
+        assert _refusal(r, 413) == (
+            "表格超过 200000 行上限（含空行，最后一行为第 200002 行），请删除多余的空行或分批上传"
+        )
+        r = await _upload(
+            client, personas, "verification", _csv([HEADERS["verification"], ["x"] * 101]), "上传.csv"
+        )
         assert _refusal(r, 413) == "表格超过 100 列上限（最后一列为 CW 列），请删除多余的列后重新上传"
-        r = await _upload(client, personas, "verification",
-                          _csv([HEADERS["verification"], ["林南", "x" * 10_001]]), "上传.csv")
+        r = await _upload(
+            client,
+            personas,
+            "verification",
+            _csv([HEADERS["verification"], ["林南", "x" * 10_001]]),
+            "上传.csv",
+        )
         assert _refusal(r, 422) == "第 2 行有单元格的内容超过 10000 字上限"
 
     def test_rows_within_the_limits_read_exactly(self):
         limits = Limits(rows=3, columns=4, cell_chars=5)
         content = _xlsx_rows([["a", "b"], ["c", "12345"], [], ["d"]])
         assert [list(map(str, row)) for row in spreadsheets.iter_rows(content, "x.xlsx", limits)] == [
-            ["a", "b"], ["c", "12345"], ["", ""], ["d", ""]]
+            ["a", "b"],
+            ["c", "12345"],
+            ["", ""],
+            ["d", ""],
+        ]
         with pytest.raises(ValidationFailed, match="第 2 行 B 列的内容超过 4 字上限"):
             list(spreadsheets.iter_rows(content, "x.xlsx", Limits(cell_chars=4)))
         with pytest.raises(PayloadTooLarge, match="超过 2 行上限"):
@@ -187,6 +212,7 @@ class TestLimitsNamed:
 
 
 # --- a real server stays responsive -----------------------------------------------------------
+
 
 @dataclass
 class Server:
@@ -206,16 +232,28 @@ def _rss_mb(pid: int) -> float:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     var = tmp_path_factory.mktemp("zd-uploads")
     env = {k: v for k, v in os.environ.items() if not k.startswith("ZD_")}
-    env.update(ZD_DEMO="1", ZD_VAR_DIR=str(var), ZD_DATABASE_URL=f"sqlite+aiosqlite:///{var}/zd.db",
-               ZD_LOG_LEVEL="warning")
-    cli = [sys.executable, "-m", "zhengding.cli"] if not (ROOT / ".venv/bin/zhengding").exists() else [
-        str(ROOT / ".venv/bin/zhengding")]
+    env.update(
+        ZD_DEMO="1",
+        ZD_VAR_DIR=str(var),
+        ZD_DATABASE_URL=f"sqlite+aiosqlite:///{var}/zd.db",
+        ZD_LOG_LEVEL="warning",
+    )
+    cli = (
+        [sys.executable, "-m", "zhengding.cli"]
+        if not (ROOT / ".venv/bin/zhengding").exists()
+        else [str(ROOT / ".venv/bin/zhengding")]
+    )
     subprocess.run([*cli, "db", "upgrade"], env=env, check=True, cwd=ROOT, capture_output=True)
     subprocess.run([*cli, "demo", "seed"], env=env, check=True, cwd=ROOT, capture_output=True)
     port = free_port()
     log = open(var / "server.log", "w")  # noqa: SIM115 (closed below)
-    proc = subprocess.Popen([*cli, "serve", "--host", "127.0.0.1", "--port", str(port)], env=env, cwd=ROOT,
-                            stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [*cli, "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -235,8 +273,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         # FastAPI builds a router's routes on their first match (~150 ms, whatever the request):
         # one ordinary import first, so that what is measured is the upload.
         rows = [HEADERS["verification"], ["符海", "", "", "海口市"]]
-        warm = httpx.post(base + "/api/verification/imports", headers={"Authorization": f"Bearer {token}"},
-                          files={"file": ("预热.xlsx", _xlsx_rows(rows))}, timeout=60)
+        warm = httpx.post(
+            base + "/api/verification/imports",
+            headers={"Authorization": f"Bearer {token}"},
+            files={"file": ("预热.xlsx", _xlsx_rows(rows))},
+            timeout=60,
+        )
         assert warm.status_code == 200, warm.text
         yield Server(base, proc.pid, token)
     finally:
@@ -278,15 +320,19 @@ def _probe(server: Server, action):  # type: ignore[no-untyped-def]
 
 
 class TestServerStaysResponsive:
-    @pytest.mark.parametrize(("name", "make", "status", "limit"), [
-        ("3M empty rows", lambda: with_sheet(empty_rows(3_000_000)), 413, "压缩比超过 100 倍上限"),
-        ("3M rows of extent", lambda: with_sheet(cell_at("A3000000")), 413, "超过 200000 行上限"),
-        ("one 200 MB cell", lambda: with_sheet(huge_cell(200)), 413, "解压后超过 100 MB 上限"),
-        ("one 90 MB cell", lambda: with_sheet(huge_cell(90)), 413, "压缩比超过 100 倍上限"),
-        ("17 billion cells", lambda: with_sheet(cell_at("XFD1048576")), 413, "内存超过 1024 MB 上限"),
-    ])
+    @pytest.mark.parametrize(
+        ("name", "make", "status", "limit"),
+        [
+            ("3M empty rows", lambda: with_sheet(empty_rows(3_000_000)), 413, "压缩比超过 100 倍上限"),
+            ("3M rows of extent", lambda: with_sheet(cell_at("A3000000")), 413, "超过 200000 行上限"),
+            ("one 200 MB cell", lambda: with_sheet(huge_cell(200)), 413, "解压后超过 100 MB 上限"),
+            ("one 90 MB cell", lambda: with_sheet(huge_cell(90)), 413, "压缩比超过 100 倍上限"),
+            ("17 billion cells", lambda: with_sheet(cell_at("XFD1048576")), 413, "内存超过 1024 MB 上限"),
+        ],
+    )
     def test_the_server_keeps_answering_and_its_memory_stays_bounded_during_a_hostile_upload(
-            self, server: Server, name, make, status, limit):
+        self, server: Server, name, make, status, limit
+    ):
         """What stalls every request is a parse on the server's event loop: it costs the server
         process seconds of CPU (7.6 s for the 3M empty rows) and leaves /api/health unanswered
         meanwhile. So the server's own CPU time during the upload stays small (the child process
@@ -300,9 +346,12 @@ class TestServerStaysResponsive:
         cpu_before = _cpu_seconds(server.pid)
 
         def upload() -> httpx.Response:
-            return httpx.post(server.base + "/api/verification/imports", timeout=120,
-                              headers={"Authorization": f"Bearer {server.token}"},
-                              files={"file": ("hostile.xlsx", content)})
+            return httpx.post(
+                server.base + "/api/verification/imports",
+                timeout=120,
+                headers={"Authorization": f"Bearer {server.token}"},
+                files={"file": ("hostile.xlsx", content)},
+            )
 
         probe, r = _probe(server, upload)
         cpu = _cpu_seconds(server.pid) - cpu_before

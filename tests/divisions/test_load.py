@@ -20,8 +20,15 @@ from zhengding.orgs import service as org_service
 from zhengding.orgs.models import OrgUnit
 
 ZHENGDING = Path(sys.executable).with_name("zhengding")
-HAINAN_PLACEHOLDERS = {"469000000000", "460202198000", "460203198000", "460204198000", "460205198000",
-                       "469001198000", "469029198000"}
+HAINAN_PLACEHOLDERS = {
+    "469000000000",
+    "460202198000",
+    "460203198000",
+    "460204198000",
+    "460205198000",
+    "469001198000",
+    "469029198000",
+}
 
 
 async def test_hainan_is_loaded_with_placeholders_flagged(db):
@@ -46,8 +53,11 @@ async def test_hainan_is_loaded_with_placeholders_flagged(db):
 def test_hainan_file_matches_the_national_file():
     data = resources.files("zhengding") / "data"
     national = gzip.decompress((data / "cn-divisions.csv.gz").read_bytes()).decode("utf-8")
-    from_national = {(r["code"], r["name"], int(r["level"]), r["parent_code"] or None)
-                     for r in csv.DictReader(io.StringIO(national)) if r["code"].startswith("46")}
+    from_national = {
+        (r["code"], r["name"], int(r["level"]), r["parent_code"] or None)
+        for r in csv.DictReader(io.StringIO(national))
+        if r["code"].startswith("46")
+    }
     shipped = {(r.code, r.name, r.level, r.parent_code) for r in division_service.read_province("46")}
     assert shipped == from_national
 
@@ -70,8 +80,12 @@ async def test_guangdong_tree_builds_with_uneven_depth(db):
         await division_service.load_divisions(s, "44")
         created = await org_service.build_tree_from_divisions(s, "44")
     async with db.new_session(readonly=True) as s:
-        units = {u.division_code: u for u in (await s.execute(
-            select(OrgUnit).where(OrgUnit.division_code.startswith("44")))).scalars()}
+        units = {
+            u.division_code: u
+            for u in (
+                await s.execute(select(OrgUnit).where(OrgUnit.division_code.startswith("44")))
+            ).scalars()
+        }
     assert created in (0, 28743)  # 0 when an earlier test already built it
     assert len(units) == 28743
     province = units["440000000000"]
@@ -85,8 +99,13 @@ async def test_guangdong_tree_builds_with_uneven_depth(db):
     async with db.unit_of_work() as s:
         assert await org_service.build_tree_from_divisions(s, "44") == 0
     async with db.new_session(readonly=True) as s:
-        hainan_root = (await s.execute(select(func.count()).select_from(OrgUnit).where(
-            OrgUnit.parent_id.is_(None), OrgUnit.division_code == "460000000000"))).scalar_one()
+        hainan_root = (
+            await s.execute(
+                select(func.count())
+                .select_from(OrgUnit)
+                .where(OrgUnit.parent_id.is_(None), OrgUnit.division_code == "460000000000")
+            )
+        ).scalar_one()
     assert hainan_root == 1
 
 
@@ -98,8 +117,13 @@ def test_unknown_or_malformed_province_is_a_clear_error(province):
 
 def _cli(*args: str, url: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ZD_")}
-    env.update(ZD_DEMO="1", ZD_DATABASE_URL=url, ZD_DATA_KEYS=SETTINGS.data_keys, ZD_INDEX_KEY=SETTINGS.index_key,
-               ZD_SECRET_KEY=SETTINGS.secret_key)
+    env.update(
+        ZD_DEMO="1",
+        ZD_DATABASE_URL=url,
+        ZD_DATA_KEYS=SETTINGS.data_keys,
+        ZD_INDEX_KEY=SETTINGS.index_key,
+        ZD_SECRET_KEY=SETTINGS.secret_key,
+    )
     return subprocess.run([str(ZHENGDING), *args], env=env, capture_output=True, text=True, timeout=300)
 
 

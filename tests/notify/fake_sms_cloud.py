@@ -28,9 +28,13 @@ APP_ID = "1400000000"
 def expected_signature(headers: Any, body: bytes) -> str:
     ts = int(headers["x-tc-timestamp"])
     date = datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d")
-    canonical = (f"POST\n/\n\ncontent-type:{headers['content-type']}\nhost:{headers['host']}\n\n"
-                 f"content-type;host\n{hashlib.sha256(body).hexdigest()}")
-    to_sign = f"TC3-HMAC-SHA256\n{ts}\n{date}/sms/tc3_request\n{hashlib.sha256(canonical.encode()).hexdigest()}"
+    canonical = (
+        f"POST\n/\n\ncontent-type:{headers['content-type']}\nhost:{headers['host']}\n\n"
+        f"content-type;host\n{hashlib.sha256(body).hexdigest()}"
+    )
+    to_sign = (
+        f"TC3-HMAC-SHA256\n{ts}\n{date}/sms/tc3_request\n{hashlib.sha256(canonical.encode()).hexdigest()}"
+    )
     k = hmac.new(("TC3" + SECRET_KEY).encode(), date.encode(), hashlib.sha256).digest()
     k = hmac.new(k, b"sms", hashlib.sha256).digest()
     k = hmac.new(k, b"tc3_request", hashlib.sha256).digest()
@@ -46,8 +50,9 @@ class FakeSmsCloud:
         self.bad_signatures = 0
         self._serial = itertools.count(1)
         app = Starlette(routes=[Route("/", self.handle, methods=["POST"])])
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                                    lifespan="off"))
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off")
+        )
         self.task: asyncio.Task[None] | None = None
 
     @property
@@ -67,31 +72,64 @@ class FakeSmsCloud:
     async def handle(self, request: Request) -> JSONResponse:
         body = await request.body()
         auth = request.headers.get("authorization", "")
-        if not auth.endswith("Signature=" + expected_signature(request.headers, body)) or SECRET_ID not in auth:
+        if (
+            not auth.endswith("Signature=" + expected_signature(request.headers, body))
+            or SECRET_ID not in auth
+        ):
             self.bad_signatures += 1
-            return JSONResponse({"Response": {"Error": {"Code": "AuthFailure.SignatureFailure",
-                                                        "Message": "signature mismatch"}, "RequestId": "x"}})
+            return JSONResponse(
+                {
+                    "Response": {
+                        "Error": {"Code": "AuthFailure.SignatureFailure", "Message": "signature mismatch"},
+                        "RequestId": "x",
+                    }
+                }
+            )
         if self.fail_next:
             failure = self.fail_next.pop(0)
             if failure == "500":
                 return JSONResponse({"message": "busy"}, status_code=500)
-            return JSONResponse({"Response": {"Error": {"Code": failure, "Message": "refused"}, "RequestId": "x"}})
+            return JSONResponse(
+                {"Response": {"Error": {"Code": failure, "Message": "refused"}, "RequestId": "x"}}
+            )
         data = json.loads(body)
         action = request.headers["x-tc-action"]
         if action == "SendSms":
             serial = f"serial-{next(self._serial)}"
             self.sent.append({**data, "SerialNo": serial})
-            return JSONResponse({"Response": {"SendStatusSet": [{
-                "SerialNo": serial, "PhoneNumber": data["PhoneNumberSet"][0], "Fee": 1,
-                "SessionContext": data.get("SessionContext", ""), "Code": "Ok", "Message": "send success",
-                "IsoCode": "CN"}], "RequestId": "r"}})
+            return JSONResponse(
+                {
+                    "Response": {
+                        "SendStatusSet": [
+                            {
+                                "SerialNo": serial,
+                                "PhoneNumber": data["PhoneNumberSet"][0],
+                                "Fee": 1,
+                                "SessionContext": data.get("SessionContext", ""),
+                                "Code": "Ok",
+                                "Message": "send success",
+                                "IsoCode": "CN",
+                            }
+                        ],
+                        "RequestId": "r",
+                    }
+                }
+            )
         if action == "PullSmsSendStatus":
             reports, self.reports = self.reports, []
             return JSONResponse({"Response": {"PullSmsSendStatusSet": reports, "RequestId": "r"}})
         return JSONResponse({"Response": {"Error": {"Code": "InvalidAction", "Message": action}}})
 
     def deliver(self, serial: str, ok: bool = True) -> None:
-        self.reports.append({"UserReceiveTime": "2022-01-20 17:18:37", "CountryCode": "86",
-                             "SubscriberNumber": "13800000000", "PhoneNumber": "+8613800000000",
-                             "SerialNo": serial, "ReportStatus": "SUCCESS" if ok else "FAIL",
-                             "Description": "用户接收成功" if ok else "空号", "SessionContext": ""})
+        self.reports.append(
+            {
+                "UserReceiveTime": "2022-01-20 17:18:37",
+                "CountryCode": "86",
+                "SubscriberNumber": "13800000000",
+                "PhoneNumber": "+8613800000000",
+                "SerialNo": serial,
+                "ReportStatus": "SUCCESS" if ok else "FAIL",
+                "Description": "用户接收成功" if ok else "空号",
+                "SessionContext": "",
+            }
+        )

@@ -25,24 +25,31 @@ def log_sms(monkeypatch):
 
 
 async def send(client, sender, **body):
-    r = await client.post("/api/ding", json={"content": "今晚20:00前上报返乡人员核查情况", **body},
-                          headers=sender.headers)
+    r = await client.post(
+        "/api/ding", json={"content": "今晚20:00前上报返乡人员核查情况", **body}, headers=sender.headers
+    )
     return r
 
 
 async def sms_for(ding_id: str) -> list[tuple[str, str]]:
     async with get_db().unit_of_work(readonly=True) as session:
-        rows = (await session.execute(select(SmsMessage.user_id, SmsMessage.status)
-                                      .where(SmsMessage.object_id == ding_id))).all()
+        rows = (
+            await session.execute(
+                select(SmsMessage.user_id, SmsMessage.status).where(SmsMessage.object_id == ding_id)
+            )
+        ).all()
     return sorted((u, s) for u, s in rows)
 
 
 class TestSendDing:
-    async def test_people_and_units_resolve_to_recipients_who_get_push_and_inbox(self, client, personas: Personas,
-                                                                                live_server):
+    async def test_people_and_units_resolve_to_recipients_who_get_push_and_inbox(
+        self, client, personas: Personas, live_server
+    ):
         grid1 = await WsClient.connect(live_server.ws_url(personas.grid1.token))
         grid2 = await WsClient.connect(live_server.ws_url(personas.grid2.token))
-        r = await send(client, personas.town, user_ids=[personas.grid1.user_id], unit_ids=[personas.grid2.unit_id])
+        r = await send(
+            client, personas.town, user_ids=[personas.grid1.user_id], unit_ids=[personas.grid2.unit_id]
+        )
         assert r.status_code == 201, r.text
         ding = r.json()
         ids = {p["user_id"] for p in ding["unread"]}
@@ -50,7 +57,9 @@ class TestSendDing:
         assert personas.town.user_id not in ids and ding["read"] == []
         for ws in (grid1, grid2):
             frame = await ws.next_of("notify.ding.received")
-            assert frame["data"]["ding_id"] == ding["id"] and frame["data"]["sender_name"] == personas.town.name
+            assert (
+                frame["data"]["ding_id"] == ding["id"] and frame["data"]["sender_name"] == personas.town.name
+            )
         inbox = await client.get("/api/notifications?unread=true", headers=personas.grid1.headers)
         entry = next(i for i in inbox.json()["items"] if i["object_id"] == ding["id"])
         assert entry["kind"] == "ding" and entry["link"] == f"/ding/{ding['id']}"
@@ -68,16 +77,24 @@ class TestSendDing:
 
     async def test_only_sender_and_recipients_see_it(self, client, personas: Personas):
         ding = (await send(client, personas.town, user_ids=[personas.grid1.user_id])).json()
-        assert (await client.get(f"/api/ding/{ding['id']}", headers=personas.grid1.headers)).status_code == 200
-        assert (await client.get(f"/api/ding/{ding['id']}", headers=personas.grid2.headers)).status_code == 404
+        assert (
+            await client.get(f"/api/ding/{ding['id']}", headers=personas.grid1.headers)
+        ).status_code == 200
+        assert (
+            await client.get(f"/api/ding/{ding['id']}", headers=personas.grid2.headers)
+        ).status_code == 404
         as_recipient = (await client.get(f"/api/ding/{ding['id']}", headers=personas.grid1.headers)).json()
         assert "unread" not in as_recipient  # the read lists are the sender's
 
 
 class TestReadReceipts:
-    async def test_confirm_reaches_sender_live_with_time_and_counts(self, client, personas: Personas, live_server):
+    async def test_confirm_reaches_sender_live_with_time_and_counts(
+        self, client, personas: Personas, live_server
+    ):
         sender_ws = await WsClient.connect(live_server.ws_url(personas.town.token))
-        ding = (await send(client, personas.town, user_ids=[personas.grid1.user_id, personas.grid2.user_id])).json()
+        ding = (
+            await send(client, personas.town, user_ids=[personas.grid1.user_id, personas.grid2.user_id])
+        ).json()
         r = await client.post(f"/api/ding/{ding['id']}/confirm", headers=personas.grid1.headers)
         assert r.status_code == 200 and r.json()["read_at"]
         frame = await sender_ws.next_of("notify.ding.read")
@@ -94,7 +111,9 @@ class TestReadReceipts:
         await sender_ws.close()
 
     async def test_confirm_marks_the_inbox_entry_read_but_read_all_does_not_confirm(self, client, personas):
-        ding = (await send(client, personas.town, user_ids=[personas.grid1.user_id, personas.grid2.user_id])).json()
+        ding = (
+            await send(client, personas.town, user_ids=[personas.grid1.user_id, personas.grid2.user_id])
+        ).json()
         await client.post("/api/notifications/read-all", headers=personas.grid2.headers)
         detail = (await client.get(f"/api/ding/{ding['id']}", headers=personas.town.headers)).json()
         assert personas.grid2.user_id in [p["user_id"] for p in detail["unread"]]
@@ -113,10 +132,13 @@ class TestReadReceipts:
 
 
 class TestEscalation:
-    async def test_unread_after_the_delay_get_an_sms_once(self, client, personas: Personas, clock, db, log_sms,
-                                                         live_server):
+    async def test_unread_after_the_delay_get_an_sms_once(
+        self, client, personas: Personas, clock, db, log_sms, live_server
+    ):
         sender_ws = await WsClient.connect(live_server.ws_url(personas.town.token))
-        ding = (await send(client, personas.town, user_ids=[personas.grid1.user_id, personas.grid2.user_id])).json()
+        ding = (
+            await send(client, personas.town, user_ids=[personas.grid1.user_id, personas.grid2.user_id])
+        ).json()
         await client.post(f"/api/ding/{ding['id']}/confirm", headers=personas.grid1.headers)
         clock.advance(minutes=9)
         await outbox.drain(db)
@@ -137,8 +159,9 @@ class TestEscalation:
         await sender_ws.close()
 
     async def test_configurable_delay_and_no_sms_when_disabled(self, client, personas, clock, db):
-        quick = (await send(client, personas.town, user_ids=[personas.grid1.user_id],
-                            escalate_after_minutes=2)).json()
+        quick = (
+            await send(client, personas.town, user_ids=[personas.grid1.user_id], escalate_after_minutes=2)
+        ).json()
         silent = (await send(client, personas.town, user_ids=[personas.grid1.user_id], sms=False)).json()
         clock.advance(minutes=2, seconds=1)
         await outbox.drain(db)
@@ -152,7 +175,9 @@ class TestRemind:
     async def test_remind_reaches_only_the_unread(self, client, personas: Personas, live_server, clock):
         grid1 = await WsClient.connect(live_server.ws_url(personas.grid1.token))
         grid2 = await WsClient.connect(live_server.ws_url(personas.grid2.token))
-        ding = (await send(client, personas.town, user_ids=[personas.grid1.user_id, personas.grid2.user_id])).json()
+        ding = (
+            await send(client, personas.town, user_ids=[personas.grid1.user_id, personas.grid2.user_id])
+        ).json()
         await client.post(f"/api/ding/{ding['id']}/confirm", headers=personas.grid1.headers)
         r = await client.post(f"/api/ding/{ding['id']}/remind", headers=personas.town.headers)
         assert r.status_code == 200 and r.json()["reminded"] == 1
@@ -162,8 +187,9 @@ class TestRemind:
         too_soon = await client.post(f"/api/ding/{ding['id']}/remind", headers=personas.town.headers)
         assert too_soon.status_code == 429
         clock.advance(minutes=1, seconds=1)
-        with_sms = await client.post(f"/api/ding/{ding['id']}/remind", json={"sms": True},
-                                     headers=personas.town.headers)
+        with_sms = await client.post(
+            f"/api/ding/{ding['id']}/remind", json={"sms": True}, headers=personas.town.headers
+        )
         assert with_sms.json() == {"ding_id": ding["id"], "reminded": 1, "sms": True}
         assert [u for u, _ in await sms_for(ding["id"])] == [personas.grid2.user_id]
         detail = (await client.get(f"/api/ding/{ding['id']}", headers=personas.town.headers)).json()

@@ -12,9 +12,16 @@ from zhengding.notify.service import inbox
 
 async def notify(user_ids, title="核查任务已派发", **kw) -> dict[str, str]:
     async with get_db().unit_of_work() as session:
-        return await inbox.notify_users(session, user_ids, kind="verification.task", title=title,
-                                        link="/verification/tasks/T1", object_type="verification_task",
-                                        object_id="T1", **kw)
+        return await inbox.notify_users(
+            session,
+            user_ids,
+            kind="verification.task",
+            title=title,
+            link="/verification/tasks/T1",
+            object_type="verification_task",
+            object_id="T1",
+            **kw,
+        )
 
 
 class TestInbox:
@@ -37,8 +44,9 @@ class TestInbox:
 
     async def test_someone_elses_entry_is_404(self, client, personas: Personas):
         ids = await notify([personas.grid1.user_id])
-        r = await client.post(f"/api/notifications/{ids[personas.grid1.user_id]}/read",
-                              headers=personas.grid2.headers)
+        r = await client.post(
+            f"/api/notifications/{ids[personas.grid1.user_id]}/read", headers=personas.grid2.headers
+        )
         assert r.status_code == 404
 
     async def test_read_all_and_pagination(self, client, personas: Personas):
@@ -46,14 +54,22 @@ class TestInbox:
             await notify([personas.xiuying.user_id], title=f"第{i}条")
         page = (await client.get("/api/notifications?limit=2", headers=personas.xiuying.headers)).json()
         assert len(page["items"]) == 2 and page["next_before"]
-        rest = (await client.get(f"/api/notifications?limit=2&before={page['next_before']}",
-                                 headers=personas.xiuying.headers)).json()
+        rest = (
+            await client.get(
+                f"/api/notifications?limit=2&before={page['next_before']}", headers=personas.xiuying.headers
+            )
+        ).json()
         assert rest["items"][0]["title"] == "第0条"
         r = await client.post("/api/notifications/read-all", headers=personas.xiuying.headers)
         # what stays unread is the DINGs other tests sent this persona: each needs its own confirmation
-        unread = (await client.get("/api/notifications?unread=true&limit=100", headers=personas.xiuying.headers)).json()
+        unread = (
+            await client.get("/api/notifications?unread=true&limit=100", headers=personas.xiuying.headers)
+        ).json()
         assert {i["kind"] for i in unread["items"]} <= {"ding"}
-        assert r.json()["unread_count"] == unread["unread_count"] == len(unread["items"]) and r.json()["updated"] >= 3
+        assert (
+            r.json()["unread_count"] == unread["unread_count"] == len(unread["items"])
+            and r.json()["updated"] >= 3
+        )
 
     async def test_unread_after_delay_escalates_to_sms(self, db, personas: Personas, clock):
         from zhengding.notify.sms import providers
@@ -63,7 +79,9 @@ class TestInbox:
         try:
             from datetime import timedelta
 
-            read_id = (await notify([personas.haikou.user_id], sms_after=timedelta(minutes=30)))[personas.haikou.user_id]
+            read_id = (await notify([personas.haikou.user_id], sms_after=timedelta(minutes=30)))[
+                personas.haikou.user_id
+            ]
             async with get_db().unit_of_work() as session:
                 await inbox.mark_read_internal(session, personas.haikou.user_id, [read_id])
             await notify([personas.province.user_id], title="逾期提醒", sms_after=timedelta(minutes=30))
@@ -76,10 +94,19 @@ class TestInbox:
 
     async def test_deliver_handler_writes_entries_from_the_outbox(self, db, personas: Personas):
         async with db.unit_of_work() as session:
-            outbox.enqueue(session, "notify.deliver", {"user_ids": [personas.grid2.user_id], "title": "督办提醒",
-                                                       "kind": "supervision.reminder", "link": "/supervision/1"})
+            outbox.enqueue(
+                session,
+                "notify.deliver",
+                {
+                    "user_ids": [personas.grid2.user_id],
+                    "title": "督办提醒",
+                    "kind": "supervision.reminder",
+                    "link": "/supervision/1",
+                },
+            )
         await outbox.drain(db)
         async with db.unit_of_work(readonly=True) as session:
-            listed = await inbox.list_notifications(session, type("A", (), {"user_id": personas.grid2.user_id})(),
-                                                    kind="supervision.reminder")
+            listed = await inbox.list_notifications(
+                session, type("A", (), {"user_id": personas.grid2.user_id})(), kind="supervision.reminder"
+            )
         assert listed["items"][0]["link"] == "/supervision/1"

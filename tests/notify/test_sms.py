@@ -17,16 +17,22 @@ from zhengding.notify.sms import service as sms
 
 async def queue(phone: str, template: str = "code", **params) -> str:
     async with get_db().unit_of_work() as session:
-        message = await sms.queue_sms(session, phone=phone, template=template,
-                                      params=params or {"code": "123456", "minutes": "5"})
+        message = await sms.queue_sms(
+            session, phone=phone, template=template, params=params or {"code": "123456", "minutes": "5"}
+        )
         return message.id
 
 
 async def message(sms_id: str) -> dict:
     async with get_db().unit_of_work(readonly=True) as session:
         m = await session.get(SmsMessage, sms_id)
-        return {"status": m.status, "provider_message_id": m.provider_message_id, "error": m.error,
-                "delivered_at": m.delivered_at, "phone_last4": m.phone_last4}
+        return {
+            "status": m.status,
+            "provider_message_id": m.provider_message_id,
+            "error": m.error,
+            "delivered_at": m.delivered_at,
+            "phone_last4": m.phone_last4,
+        }
 
 
 async def run_due(db, clock=None) -> None:
@@ -77,9 +83,16 @@ class TestLogProvider:
 async def cloud():
     fake = FakeSmsCloud()
     await fake.start()
-    providers.set_provider(providers.TencentCloudProvider(
-        secret_id=SECRET_ID, secret_key=SECRET_KEY, app_id=APP_ID, sign_name="政钉",
-        template_ids={"code": "1001", "ding_unread": "1002", "notice_unread": "1003"}, endpoint=fake.endpoint))
+    providers.set_provider(
+        providers.TencentCloudProvider(
+            secret_id=SECRET_ID,
+            secret_key=SECRET_KEY,
+            app_id=APP_ID,
+            sign_name="政钉",
+            template_ids={"code": "1001", "ding_unread": "1002", "notice_unread": "1003"},
+            endpoint=fake.endpoint,
+        )
+    )
     saved = dict(jobs._schedules)
     yield fake
     jobs._schedules.update(saved)
@@ -130,9 +143,16 @@ class TestTencentAdapter:
         assert not [s for s in cloud.sent if s["SessionContext"] == sms_id]
 
     async def test_wrong_secret_is_refused_by_the_cloud(self, db, cloud, unique_phone):
-        providers.set_provider(providers.TencentCloudProvider(
-            secret_id=SECRET_ID, secret_key="wrong", app_id=APP_ID, sign_name="政钉",
-            template_ids={"notice_unread": "1003"}, endpoint=cloud.endpoint))
+        providers.set_provider(
+            providers.TencentCloudProvider(
+                secret_id=SECRET_ID,
+                secret_key="wrong",
+                app_id=APP_ID,
+                sign_name="政钉",
+                template_ids={"notice_unread": "1003"},
+                endpoint=cloud.endpoint,
+            )
+        )
         sms_id = await queue(unique_phone(), "notice_unread", title="戊")
         await outbox.drain(db)
         assert cloud.bad_signatures == 1 and (await message(sms_id))["status"] == "queued"

@@ -19,12 +19,29 @@ async def subtree(db):
     top, child = new_id(), new_id()
     top_path = f"/{top}/"
     async with db.unit_of_work() as s:
-        await s.execute(insert(OrgUnit), [
-            {"id": top, "parent_id": None, "path": top_path, "name": f"缓存测试{top[-6:]}", "kind": "office",
-             "level": 1, "sort_key": ""},
-            {"id": child, "parent_id": top, "path": f"{top_path}{child}/", "name": f"缓存测试子{child[-6:]}",
-             "kind": "office", "level": 2, "sort_key": ""},
-        ])
+        await s.execute(
+            insert(OrgUnit),
+            [
+                {
+                    "id": top,
+                    "parent_id": None,
+                    "path": top_path,
+                    "name": f"缓存测试{top[-6:]}",
+                    "kind": "office",
+                    "level": 1,
+                    "sort_key": "",
+                },
+                {
+                    "id": child,
+                    "parent_id": top,
+                    "path": f"{top_path}{child}/",
+                    "name": f"缓存测试子{child[-6:]}",
+                    "kind": "office",
+                    "level": 2,
+                    "sort_key": "",
+                },
+            ],
+        )
     return {"top": top, "child": child}
 
 
@@ -54,8 +71,11 @@ async def _members(db, unit_id: str) -> set[str]:
 
 async def _add(db, user_id: str, unit_id: str) -> None:
     async with db.unit_of_work() as s:
-        await s.execute(insert(Membership).values(id=new_id(), user_id=user_id, unit_id=unit_id, position="",
-                                                  is_primary=False))
+        await s.execute(
+            insert(Membership).values(
+                id=new_id(), user_id=user_id, unit_id=unit_id, position="", is_primary=False
+            )
+        )
 
 
 async def test_reused_until_a_membership_changes_then_read_again(db, subtree, personas: Personas):
@@ -72,7 +92,9 @@ async def test_reused_until_a_membership_changes_then_read_again(db, subtree, pe
     assert q.n == 1
 
     async with db.unit_of_work() as s:
-        await s.execute(delete(Membership).where(Membership.user_id == a, Membership.unit_id == subtree["child"]))
+        await s.execute(
+            delete(Membership).where(Membership.user_id == a, Membership.unit_id == subtree["child"])
+        )
     assert await _members(db, subtree["top"]) == {b}
     assert await _members(db, subtree["child"]) == set()
 
@@ -80,15 +102,25 @@ async def test_reused_until_a_membership_changes_then_read_again(db, subtree, pe
 async def test_a_unit_moved_by_hand_run_sql_moves_its_members(db, subtree, personas: Personas):
     other = {"top": new_id()}
     async with db.unit_of_work() as s:
-        await s.execute(insert(OrgUnit).values(id=other["top"], parent_id=None, path=f"/{other['top']}/",
-                                               name=f"缓存测试另{other['top'][-6:]}", kind="office", level=1,
-                                               sort_key=""))
+        await s.execute(
+            insert(OrgUnit).values(
+                id=other["top"],
+                parent_id=None,
+                path=f"/{other['top']}/",
+                name=f"缓存测试另{other['top'][-6:]}",
+                kind="office",
+                level=1,
+                sort_key="",
+            )
+        )
     await _add(db, personas.grid1.user_id, subtree["child"])
     assert await _members(db, other["top"]) == set()
     assert await _members(db, subtree["top"]) == {personas.grid1.user_id}
     async with db.unit_of_work() as s:  # re-parent the child by SQL, as an operator might
-        await s.execute(text("UPDATE org_units SET parent_id = :p, path = :path WHERE id = :id"),
-                        {"p": other["top"], "path": f"/{other['top']}/{subtree['child']}/", "id": subtree["child"]})
+        await s.execute(
+            text("UPDATE org_units SET parent_id = :p, path = :path WHERE id = :id"),
+            {"p": other["top"], "path": f"/{other['top']}/{subtree['child']}/", "id": subtree["child"]},
+        )
     assert await _members(db, other["top"]) == {personas.grid1.user_id}
     assert await _members(db, subtree["top"]) == set()
 
@@ -97,8 +129,15 @@ async def test_nothing_kept_from_a_write_transaction_that_rolls_back(db, subtree
     assert await _members(db, subtree["top"]) == set()
     with pytest.raises(RuntimeError):
         async with db.unit_of_work() as s:
-            await s.execute(insert(Membership).values(id=new_id(), user_id=personas.grid1.user_id,
-                                                      unit_id=subtree["top"], position="", is_primary=False))
+            await s.execute(
+                insert(Membership).values(
+                    id=new_id(),
+                    user_id=personas.grid1.user_id,
+                    unit_id=subtree["top"],
+                    position="",
+                    is_primary=False,
+                )
+            )
             seen = await org_service.subtree_members(s, [subtree["top"]])
             assert set(seen[subtree["top"]]) == {personas.grid1.user_id}  # its own change, uncommitted
             raise RuntimeError("roll back")
@@ -126,7 +165,9 @@ async def test_version_moves_when_who_is_in_which_unit_changes_and_only_then(db,
 
     # a position edited, a unit renamed: nobody moved, the kept lists stay valid
     async with db.unit_of_work() as s:
-        await s.execute(update(Membership).where(Membership.unit_id == subtree["top"]).values(position="网格员"))
+        await s.execute(
+            update(Membership).where(Membership.unit_id == subtree["top"]).values(position="网格员")
+        )
         await s.execute(update(OrgUnit).where(OrgUnit.id == subtree["child"]).values(name="改名"))
     assert await version() == v1
     with _MembershipQueries(db.read_engine) as q:
@@ -136,8 +177,9 @@ async def test_version_moves_when_who_is_in_which_unit_changes_and_only_then(db,
     # the membership moved to the child unit: the version moves, both answers are read again
     assert await _members(db, subtree["child"]) == set()
     async with db.unit_of_work() as s:
-        await s.execute(update(Membership).where(Membership.unit_id == subtree["top"])
-                        .values(unit_id=subtree["child"]))
+        await s.execute(
+            update(Membership).where(Membership.unit_id == subtree["top"]).values(unit_id=subtree["child"])
+        )
     v2 = await version()
     assert v2 > v1
     assert await _members(db, subtree["child"]) == {user}

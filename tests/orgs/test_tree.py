@@ -25,7 +25,9 @@ def _suffix() -> str:
 
 async def _hainan_units(db) -> dict[str, OrgUnit]:
     async with db.new_session(readonly=True) as s:  # closed without rollback: objects stay loaded
-        rows = (await s.execute(select(OrgUnit).where(OrgUnit.division_code.startswith("46")))).scalars().all()
+        rows = (
+            (await s.execute(select(OrgUnit).where(OrgUnit.division_code.startswith("46")))).scalars().all()
+        )
     return {u.division_code: u for u in rows}
 
 
@@ -97,8 +99,9 @@ class TestBuildFromDivisions:
 
 
 async def _create(client, persona, parent_id: str, name: str, kind: str = "department"):
-    return await client.post("/api/orgs", json={"parent_id": parent_id, "name": name, "kind": kind},
-                             headers=persona.headers)
+    return await client.post(
+        "/api/orgs", json={"parent_id": parent_id, "name": name, "kind": kind}, headers=persona.headers
+    )
 
 
 async def _unit(db, unit_id: str) -> OrgUnit:
@@ -133,10 +136,14 @@ class TestManageUnits:
         r = await _create(client, personas.sysadmin, personas.grid1.unit_id, f"宣传组{_suffix()}")
         unit_id = r.json()["id"]
         new_name = f"宣传与动员组{_suffix()}"
-        r = await client.patch(f"/api/orgs/{unit_id}", json={"name": new_name}, headers=personas.sysadmin.headers)
+        r = await client.patch(
+            f"/api/orgs/{unit_id}", json={"name": new_name}, headers=personas.sysadmin.headers
+        )
         assert r.status_code == 200, r.text
         assert r.json()["name"] == new_name
-        found = await client.get("/api/directory/search", params={"q": new_name}, headers=personas.grid1.headers)
+        found = await client.get(
+            "/api/directory/search", params={"q": new_name}, headers=personas.grid1.headers
+        )
         assert [u["id"] for u in found.json()["units"]] == [unit_id]
 
     async def test_moving_a_department_moves_its_whole_subtree(self, client, db, personas: Personas):
@@ -147,7 +154,9 @@ class TestManageUnits:
         grid = (await _create(client, admin, dept["id"], grid_name, "grid")).json()
         sub = (await _create(client, admin, grid["id"], f"小组{_suffix()}", "department")).json()
 
-        r = await client.post(f"/api/orgs/{dept['id']}/move", json={"new_parent_id": v2}, headers=admin.headers)
+        r = await client.post(
+            f"/api/orgs/{dept['id']}/move", json={"new_parent_id": v2}, headers=admin.headers
+        )
         assert r.status_code == 200, r.text
         assert r.json()["parent_id"] == v2
 
@@ -173,7 +182,9 @@ class TestManageUnits:
         hidden = await client.get(f"/api/orgs/{grid['id']}", headers=personas.grid1.headers)
         assert hidden.status_code == 404
         for persona, present in ((personas.grid2, True), (personas.grid1, False)):
-            found = await client.get("/api/directory/search", params={"q": grid_name}, headers=persona.headers)
+            found = await client.get(
+                "/api/directory/search", params={"q": grid_name}, headers=persona.headers
+            )
             assert (grid["id"] in {u["id"] for u in found.json()["units"]}) is present
 
     async def test_moved_department_takes_the_level_of_its_new_parent(self, client, db, personas: Personas):
@@ -183,8 +194,11 @@ class TestManageUnits:
         sub_dept = (await _create(client, admin, dept["id"], f"物资采购{_suffix()}")).json()
         grid_dept = (await _create(client, admin, grid["id"], f"网格小组{_suffix()}")).json()
         assert (dept["level"], sub_dept["level"], grid_dept["level"]) == (5, 5, 6)
-        r = await client.post(f"/api/orgs/{dept['id']}/move", json={"new_parent_id": personas.town.unit_id},
-                              headers=admin.headers)
+        r = await client.post(
+            f"/api/orgs/{dept['id']}/move",
+            json={"new_parent_id": personas.town.unit_id},
+            headers=admin.headers,
+        )
         assert r.status_code == 200, r.text
         assert r.json()["level"] == 4
         assert (await _unit(db, sub_dept["id"])).level == 4
@@ -196,8 +210,9 @@ class TestManageUnits:
         dept = (await _create(client, admin, personas.grid1.unit_id, f"核查组{_suffix()}")).json()
         grid = (await _create(client, admin, dept["id"], f"核查网格{_suffix()}", "grid")).json()
         for target in (grid["id"], dept["id"]):
-            r = await client.post(f"/api/orgs/{dept['id']}/move", json={"new_parent_id": target},
-                                  headers=admin.headers)
+            r = await client.post(
+                f"/api/orgs/{dept['id']}/move", json={"new_parent_id": target}, headers=admin.headers
+            )
             assert r.status_code == 422, r.text
             assert r.json()["error"]["code"] == "validation_failed"
 
@@ -206,8 +221,11 @@ class TestManageUnits:
         village = personas.grid1.unit_id
         r = await client.patch(f"/api/orgs/{village}", json={"name": "随便改个名"}, headers=admin.headers)
         assert r.status_code == 422, r.text
-        r = await client.post(f"/api/orgs/{village}/move", json={"new_parent_id": personas.haikou.unit_id},
-                              headers=admin.headers)
+        r = await client.post(
+            f"/api/orgs/{village}/move",
+            json={"new_parent_id": personas.haikou.unit_id},
+            headers=admin.headers,
+        )
         assert r.status_code == 422, r.text
         after = await client.get(f"/api/orgs/{village}", headers=admin.headers)
         assert after.json()["parent_id"] == personas.town.unit_id and after.json()["name"] != "随便改个名"
@@ -227,8 +245,11 @@ class TestManageUnits:
         other = (await _create(client, admin, personas.grid1.unit_id, f"其他组{_suffix()}")).json()
         r = await client.patch(f"/api/orgs/{other['id']}", json={"name": name}, headers=admin.headers)
         assert r.status_code == 409, r.text
-        r = await client.post(f"/api/orgs/{elsewhere.json()['id']}/move",
-                              json={"new_parent_id": personas.grid1.unit_id}, headers=admin.headers)
+        r = await client.post(
+            f"/api/orgs/{elsewhere.json()['id']}/move",
+            json={"new_parent_id": personas.grid1.unit_id},
+            headers=admin.headers,
+        )
         assert r.status_code == 409, r.text
 
     async def test_town_officer_cannot_create_units(self, client, personas: Personas):
@@ -238,11 +259,15 @@ class TestManageUnits:
 
     async def test_town_officer_cannot_rename_or_move(self, client, personas: Personas):
         dept = (await _create(client, personas.sysadmin, personas.grid1.unit_id, f"联络组{_suffix()}")).json()
-        r = await client.patch(f"/api/orgs/{dept['id']}", json={"name": f"改名{_suffix()}"},
-                               headers=personas.town.headers)
+        r = await client.patch(
+            f"/api/orgs/{dept['id']}", json={"name": f"改名{_suffix()}"}, headers=personas.town.headers
+        )
         assert r.status_code == 403
-        r = await client.post(f"/api/orgs/{dept['id']}/move", json={"new_parent_id": personas.grid2.unit_id},
-                              headers=personas.town.headers)
+        r = await client.post(
+            f"/api/orgs/{dept['id']}/move",
+            json={"new_parent_id": personas.grid2.unit_id},
+            headers=personas.town.headers,
+        )
         assert r.status_code == 403
 
     async def test_cannot_create_under_unit_outside_scope(self, client, db, personas: Personas):

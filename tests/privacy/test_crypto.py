@@ -29,7 +29,9 @@ def _id_number() -> str:
     return first17 + check_digit(first17)
 
 
-async def _create(client, personas: Personas, phone: str, id_number: str | None = None, name: str = "蒋加密") -> str:
+async def _create(
+    client, personas: Personas, phone: str, id_number: str | None = None, name: str = "蒋加密"
+) -> str:
     body = {"name": name, "phone": phone, "unit_id": personas.grid1.unit_id, "position": "网格员"}
     if id_number:
         body["id_number"] = id_number
@@ -40,8 +42,15 @@ async def _create(client, personas: Personas, phone: str, id_number: str | None 
 
 async def _raw(db, user_id: str) -> dict:
     async with db.write_engine.connect() as conn:
-        row = (await conn.execute(text("SELECT phone, id_number, phone_bidx, id_number_bidx, phone_last4 "
-                                       "FROM users WHERE id = :id"), {"id": user_id})).one()
+        row = (
+            await conn.execute(
+                text(
+                    "SELECT phone, id_number, phone_bidx, id_number_bidx, phone_last4 "
+                    "FROM users WHERE id = :id"
+                ),
+                {"id": user_id},
+            )
+        ).one()
         await conn.rollback()
     return dict(row._mapping)
 
@@ -54,7 +63,9 @@ async def _orm(db, user_id: str) -> User:
 
 
 class TestAtRest:
-    async def test_phone_and_id_number_are_stored_as_ciphertext(self, client, db, personas: Personas, unique_phone):
+    async def test_phone_and_id_number_are_stored_as_ciphertext(
+        self, client, db, personas: Personas, unique_phone
+    ):
         phone, id_number = unique_phone(), _id_number()
         user_id = await _create(client, personas, phone, id_number)
         raw = await _raw(db, user_id)
@@ -73,8 +84,9 @@ class TestAtRest:
         assert a != b
         assert crypto.decrypt(a, "users.phone") == crypto.decrypt(b, "users.phone") == "13812348000"
 
-    async def test_ciphertext_copied_into_another_column_does_not_decrypt(self, client, db, personas: Personas,
-                                                                          unique_phone):
+    async def test_ciphertext_copied_into_another_column_does_not_decrypt(
+        self, client, db, personas: Personas, unique_phone
+    ):
         user_id = await _create(client, personas, unique_phone(), _id_number())
         phone_as_id_number = type_coerce(User.__table__.c.phone, Encrypted("users.id_number"))
         async with db.new_session(readonly=True) as s:
@@ -95,13 +107,15 @@ class TestAtRest:
 
 
 class TestKeyRotation:
-    async def test_old_key_still_decrypts_and_new_writes_use_the_current_key(self, client, db, personas: Personas,
-                                                                              unique_phone, keys):
+    async def test_old_key_still_decrypts_and_new_writes_use_the_current_key(
+        self, client, db, personas: Personas, unique_phone, keys
+    ):
         phone, id_number = unique_phone(), _id_number()
         keys(DEMO_KEY)  # before rotation: only the demo key
         async with db.unit_of_work() as s:
-            row = user_service.user_row(user_service.validate_new_user(
-                "沈轮换", phone, personas.grid1.unit_id, "网格员", id_number))
+            row = user_service.user_row(
+                user_service.validate_new_user("沈轮换", phone, personas.grid1.unit_id, "网格员", id_number)
+            )
             s.add(User(**row))
             await s.flush()
             s.add(Membership(user_id=row["id"], unit_id=personas.grid1.unit_id, position="网格员"))
@@ -129,8 +143,15 @@ class TestKeyRotation:
         with pytest.raises(crypto.KeyError_, match="demo"):
             crypto.decrypt(stored, "users.phone")
 
-    @pytest.mark.parametrize("bad", ["", "k2:not-base64!", "k2:" + base64.b64encode(b"short").decode(),
-                                     ":" + base64.b64encode(b"0123456789abcdef").decode()])
+    @pytest.mark.parametrize(
+        "bad",
+        [
+            "",
+            "k2:not-base64!",
+            "k2:" + base64.b64encode(b"short").decode(),
+            ":" + base64.b64encode(b"0123456789abcdef").decode(),
+        ],
+    )
     def test_malformed_keys_are_refused(self, bad):
         with pytest.raises(crypto.KeyError_):
             crypto.Keyring.parse(bad, SETTINGS.index_key)
@@ -145,24 +166,50 @@ class TestBlindIndex:
         phone, id_number = unique_phone(), _id_number()
         user_id = await _create(client, personas, phone, id_number)
         async with db.new_session(readonly=True) as s:
-            by_phone = (await s.execute(select(User.id).where(
-                User.phone_bidx == crypto.blind_index("phone", phone)))).scalars().all()
-            by_id = (await s.execute(select(User.id).where(
-                User.id_number_bidx == crypto.blind_index("id_number", id_number)))).scalars().all()
+            by_phone = (
+                (
+                    await s.execute(
+                        select(User.id).where(User.phone_bidx == crypto.blind_index("phone", phone))
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            by_id = (
+                (
+                    await s.execute(
+                        select(User.id).where(
+                            User.id_number_bidx == crypto.blind_index("id_number", id_number)
+                        )
+                    )
+                )
+                .scalars()
+                .all()
+            )
         assert by_phone == [user_id] and by_id == [user_id]
 
-    async def test_one_person_one_account_is_enforced_through_the_index(self, client, personas: Personas,
-                                                                        unique_phone):
+    async def test_one_person_one_account_is_enforced_through_the_index(
+        self, client, personas: Personas, unique_phone
+    ):
         phone, id_number = unique_phone(), _id_number()
         await _create(client, personas, phone, id_number)
         for body in ({"phone": phone}, {"phone": unique_phone(), "id_number": id_number}):
-            r = await client.post("/api/accounts", json={"name": "重复人", "unit_id": personas.grid1.unit_id, **body},
-                                  headers=personas.sysadmin.headers)
+            r = await client.post(
+                "/api/accounts",
+                json={"name": "重复人", "unit_id": personas.grid1.unit_id, **body},
+                headers=personas.sysadmin.headers,
+            )
             assert r.status_code == 409, r.text
         # the same phone written differently is the same person
-        r = await client.post("/api/accounts", json={"name": "重复人", "unit_id": personas.grid1.unit_id,
-                                                     "phone": f"+86 {phone[:3]}-{phone[3:7]}-{phone[7:]}"},
-                              headers=personas.sysadmin.headers)
+        r = await client.post(
+            "/api/accounts",
+            json={
+                "name": "重复人",
+                "unit_id": personas.grid1.unit_id,
+                "phone": f"+86 {phone[:3]}-{phone[3:7]}-{phone[7:]}",
+            },
+            headers=personas.sysadmin.headers,
+        )
         assert r.status_code == 409, r.text
 
     def test_equal_values_equal_indexes_and_kinds_are_separate(self):
@@ -174,20 +221,31 @@ class TestBlindIndex:
 
     def test_index_depends_on_the_index_key(self, keys):
         a = crypto.blind_index("phone", "13812348000")
-        set_settings(replace(SETTINGS, index_key=base64.b64encode(b"another-index-key-32-bytes-long!").decode()))
+        set_settings(
+            replace(SETTINGS, index_key=base64.b64encode(b"another-index-key-32-bytes-long!").decode())
+        )
         crypto.reset_keyring()
         assert crypto.blind_index("phone", "13812348000") != a
 
 
 class TestNothingInClear:
-    async def test_database_holds_no_phone_or_id_number_in_clear(self, client, db, personas: Personas, unique_phone):
+    async def test_database_holds_no_phone_or_id_number_in_clear(
+        self, client, db, personas: Personas, unique_phone
+    ):
         people = [(unique_phone(), _id_number()) for _ in range(3)]
         for i, (phone, id_number) in enumerate(people):
             user_id = await _create(client, personas, phone, id_number, name=f"明文{i}")
             await client.post("/api/auth/login", json={"login": phone, "password": "Wrong-Password-1"})
-            r = await client.post("/api/privacy/reveal", json={"target_type": "user", "target_id": user_id,
-                                                               "field": "id_number", "reason": f"核对 {id_number}"},
-                                  headers=personas.town.headers)
+            r = await client.post(
+                "/api/privacy/reveal",
+                json={
+                    "target_type": "user",
+                    "target_id": user_id,
+                    "field": "id_number",
+                    "reason": f"核对 {id_number}",
+                },
+                headers=personas.town.headers,
+            )
             assert r.status_code == 200, r.text
         needles = [value for pair in people for value in pair]
 
@@ -213,14 +271,27 @@ def _sqlite_hits(needles: list[str]) -> list[str]:
 async def _postgres_hits(db, needles: list[str]) -> list[str]:
     hits = []
     async with db.write_engine.connect() as conn:
-        tables = (await conn.execute(text(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' "
-            "AND table_type = 'BASE TABLE'"))).scalars().all()
+        tables = (
+            (
+                await conn.execute(
+                    text(
+                        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' "
+                        "AND table_type = 'BASE TABLE'"
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
         assert "users" in tables and "audit_log" in tables
         for table in tables:
             for needle in needles:
-                count = (await conn.execute(text(f'SELECT count(*) FROM "{table}" AS t WHERE t::text LIKE :p'),
-                                            {"p": f"%{needle}%"})).scalar_one()
+                count = (
+                    await conn.execute(
+                        text(f'SELECT count(*) FROM "{table}" AS t WHERE t::text LIKE :p'),
+                        {"p": f"%{needle}%"},
+                    )
+                ).scalar_one()
                 if count:
                     hits.append(f"{table}: {needle}")
         await conn.rollback()
@@ -260,5 +331,10 @@ class TestBulk:
     def test_blind_indexes_equal_the_single_ones(self):
         values = ["13812348000", None, "13812348001"]
         assert crypto.blind_index_many("phone", values) == [
-            crypto.blind_index("phone", "13812348000"), None, crypto.blind_index("phone", "13812348001")]
-        assert crypto.blind_index_many("id_number", ["13812348000"]) != crypto.blind_index_many("phone", ["13812348000"])
+            crypto.blind_index("phone", "13812348000"),
+            None,
+            crypto.blind_index("phone", "13812348001"),
+        ]
+        assert crypto.blind_index_many("id_number", ["13812348000"]) != crypto.blind_index_many(
+            "phone", ["13812348000"]
+        )

@@ -31,14 +31,25 @@ async def recreate_database(base_url: str, name: str) -> str:
 
 def server_env(database_url: str, redis_url: str, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ZD_")}
-    env.update(ZD_DEMO="1", ZD_DATABASE_URL=database_url, ZD_REDIS_URL=redis_url, ZD_VAR_DIR="/tmp/zd-multinode",
-               ZD_LOG_LEVEL="WARNING", **extra)
+    env.update(
+        ZD_DEMO="1",
+        ZD_DATABASE_URL=database_url,
+        ZD_REDIS_URL=redis_url,
+        ZD_VAR_DIR="/tmp/zd-multinode",
+        ZD_LOG_LEVEL="WARNING",
+        **extra,
+    )
     return env
 
 
 def seed(env: dict[str, str]) -> None:
-    subprocess.run([sys.executable, str(ROOT / "tests/realtime/multinode_seed.py")], env=env, check=True,
-                   cwd=ROOT, timeout=300)
+    subprocess.run(
+        [sys.executable, str(ROOT / "tests/realtime/multinode_seed.py")],
+        env=env,
+        check=True,
+        cwd=ROOT,
+        timeout=300,
+    )
 
 
 class Node:
@@ -46,10 +57,23 @@ class Node:
         self.port = free_port()
         self.name = name
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "zhengding.app:create_app", "--factory", "--host", "127.0.0.1",
-             "--port", str(self.port), "--log-level", "warning",
-             "--ws", WS_PROTOCOL],
-            env={**env, "ZD_NODE_ID": name}, cwd=ROOT,
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "zhengding.app:create_app",
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--log-level",
+                "warning",
+                "--ws",
+                WS_PROTOCOL,
+            ],
+            env={**env, "ZD_NODE_ID": name},
+            cwd=ROOT,
         )
 
     @property
@@ -57,7 +81,9 @@ class Node:
         return f"http://127.0.0.1:{self.port}"
 
     def ws(self, token: str, since: int | None = None) -> str:
-        return f"ws://127.0.0.1:{self.port}/ws?token={token}" + (f"&since={since}" if since is not None else "")
+        return f"ws://127.0.0.1:{self.port}/ws?token={token}" + (
+            f"&since={since}" if since is not None else ""
+        )
 
     async def wait_ready(self, timeout: float = 60) -> None:  # noqa: ASYNC109
         deadline = time.monotonic() + timeout

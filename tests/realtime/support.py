@@ -38,8 +38,15 @@ class LiveServer:
         import uvicorn
 
         self.port = free_port()
-        self.config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on",
-                                     ws_ping_interval=None, ws=ws)
+        self.config = uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            lifespan="on",
+            ws_ping_interval=None,
+            ws=ws,
+        )
         self.server = uvicorn.Server(self.config)
         self.task: asyncio.Task[None] | None = None
 

@@ -22,7 +22,7 @@ async def test_large_fan_out_in_connection_order_reaches_everyone_once():
     users = [f"u{i:05d}" for i in range(ATTACH_ORDER_MIN * 3)]
     attach = users[:]
     random.Random(7).shuffle(attach)  # people connect in any order
-    online, offline = attach[: len(attach) * 2 // 3], attach[len(attach) * 2 // 3:]
+    online, offline = attach[: len(attach) * 2 // 3], attach[len(attach) * 2 // 3 :]
     bystander = "someone-else"
     for user in [*online, bystander]:
         conn = Connection(user, None, _refuse, lambda frame, user=user: written.append((user, frame)) or True)
@@ -46,7 +46,9 @@ async def test_small_fan_out_keeps_the_given_order():
     written: list[str] = []
     users = [f"s{i:03d}" for i in range(10)]
     for user in reversed(users):
-        await gateway.attach(Connection(user, None, _refuse, lambda f, user=user: written.append(user) or True), None)
+        await gateway.attach(
+            Connection(user, None, _refuse, lambda f, user=user: written.append(user) or True), None
+        )
     written.clear()
     await gateway.publish([Event(type="test.fanout", payload={}, user_ids=tuple(users))])
     assert written == users

@@ -51,7 +51,9 @@ class TestPublish:
         assert second["seq"] == frame["seq"] + 1
         await client.close()
 
-    async def test_rollback_publishes_nothing_and_leaves_no_outbox_row(self, live_server, personas: Personas, gateway):
+    async def test_rollback_publishes_nothing_and_leaves_no_outbox_row(
+        self, live_server, personas: Personas, gateway
+    ):
         client = await WsClient.connect(live_server.ws_url(personas.grid1.token))
         marker = f"rollback-{id(client)}"
         with pytest.raises(RuntimeError):
@@ -63,8 +65,13 @@ class TestPublish:
         await gateway.flush()
         assert [f for f in await client.drain(0.3) if f["type"] == "test.rolled.back"] == []
         async with get_db().unit_of_work(readonly=True) as session:
-            rows = (await session.execute(select(func.count()).select_from(outbox.OutboxRow)
-                                          .where(outbox.OutboxRow.handler == "test.noop"))).scalar_one()
+            rows = (
+                await session.execute(
+                    select(func.count())
+                    .select_from(outbox.OutboxRow)
+                    .where(outbox.OutboxRow.handler == "test.noop")
+                )
+            ).scalar_one()
         assert rows == 0
         await client.close()
 
@@ -89,8 +96,9 @@ class TestPublish:
 
 
 class TestResume:
-    async def test_reconnect_with_last_seq_gets_exactly_the_missed_events(self, live_server, personas: Personas,
-                                                                         gateway):
+    async def test_reconnect_with_last_seq_gets_exactly_the_missed_events(
+        self, live_server, personas: Personas, gateway
+    ):
         user = personas.grid2.user_id
         client = await WsClient.connect(live_server.ws_url(personas.grid2.token))
         await raise_event("test.before", {"i": 0}, users=[user])
@@ -140,8 +148,9 @@ class TestResume:
 class TestSession:
     async def test_revoked_session_closes_its_sockets(self, live_server, personas: Personas):
         client = await WsClient.connect(live_server.ws_url(personas.haikou.token))
-        await raise_event("accounts.session.revoked", {"session_id": "some-other-session"},
-                          users=[personas.haikou.user_id])
+        await raise_event(
+            "accounts.session.revoked", {"session_id": "some-other-session"}, users=[personas.haikou.user_id]
+        )
         await client.next_of("accounts.session.revoked")  # another session's: still open
         await client.conn.send("ping")
         assert (await client.next())["type"] == "pong"

@@ -11,8 +11,10 @@ from tests.conftest import TEST_DB_URL, TEST_REDIS_URL
 from tests.realtime.multinode import Node, recreate_database, seed, server_env
 from tests.realtime.support import WsClient
 
-pytestmark = pytest.mark.skipif(not (TEST_DB_URL and "postgresql" in TEST_DB_URL and TEST_REDIS_URL),
-                                reason="needs ZD_TEST_DATABASE_URL (PostgreSQL) and ZD_TEST_REDIS_URL")
+pytestmark = pytest.mark.skipif(
+    not (TEST_DB_URL and "postgresql" in TEST_DB_URL and TEST_REDIS_URL),
+    reason="needs ZD_TEST_DATABASE_URL (PostgreSQL) and ZD_TEST_REDIS_URL",
+)
 
 
 @pytest.fixture(scope="module")
@@ -34,15 +36,20 @@ async def login(node: Node, username: str) -> str:
     from zhengding.demo import DEMO_PASSWORD
 
     async with httpx.AsyncClient() as client:
-        r = await client.post(node.base + "/api/auth/login", json={"login": username, "password": DEMO_PASSWORD})
+        r = await client.post(
+            node.base + "/api/auth/login", json={"login": username, "password": DEMO_PASSWORD}
+        )
         assert r.status_code == 200, r.text
         return r.json()["token"]
 
 
 async def ding(node: Node, token: str, user_id: str, content: str) -> str:
     async with httpx.AsyncClient() as client:
-        r = await client.post(node.base + "/api/ding", json={"content": content, "user_ids": [user_id]},
-                              headers={"Authorization": f"Bearer {token}"})
+        r = await client.post(
+            node.base + "/api/ding",
+            json={"content": content, "user_ids": [user_id]},
+            headers={"Authorization": f"Bearer {token}"},
+        )
         assert r.status_code == 201, r.text
         return r.json()["id"]
 

@@ -67,8 +67,10 @@ async def test_reader_that_stops_reading_gets_every_frame_in_order(live_server, 
             try:
                 chunk = await asyncio.wait_for(reader.read(1 << 16), 10)
             except TimeoutError:
-                raise AssertionError(f"stalled after {len(texts)} frames; queued {conn and conn.queued}, "
-                                     f"closed {conn and conn.closed}") from None
+                raise AssertionError(
+                    f"stalled after {len(texts)} frames; queued {conn and conn.queued}, "
+                    f"closed {conn and conn.closed}"
+                ) from None
             assert chunk, "server closed the connection"
             protocol.receive_data(chunk)
             for event in protocol.events_received():
@@ -95,8 +97,9 @@ async def test_reader_that_stops_reading_gets_every_frame_in_order(live_server, 
     writer.close()
 
 
-async def test_nothing_is_written_directly_after_the_client_sent_its_close(live_server, gateway,
-                                                                           personas: Personas):
+async def test_nothing_is_written_directly_after_the_client_sent_its_close(
+    live_server, gateway, personas: Personas
+):
     user = personas.grid2.user_id
     before = set(gateway.connections.get(user, ()))
     protocol = ClientProtocol(parse_uri(live_server.ws_url(personas.grid2.token)))
@@ -144,8 +147,18 @@ async def test_keepalive_pings_of_a_crowd_that_connected_at_once_are_spread():
             pass
 
     interval, port = 1.0, free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, ws=IMPORT_PATH, lifespan="off",
-                                           ws_ping_interval=interval, ws_ping_timeout=5.0, log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=port,
+            ws=IMPORT_PATH,
+            lifespan="off",
+            ws_ping_interval=interval,
+            ws_ping_timeout=5.0,
+            log_level="warning",
+        )
+    )
     task = asyncio.create_task(server.serve())
     for _ in range(250):
         if server.started:

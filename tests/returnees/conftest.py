@@ -117,9 +117,15 @@ async def staff_in_unit(db, client, unit_id: str, role: str, position: str) -> S
     username = f"staff_{os.getpid()}_{_salt:x}_{n}"
     phone = f"166{(_salt * 7 + n) % 10**8:08d}"
     async with db.unit_of_work() as s:
-        row = user_row(validate_new_user("值班员" + "甲乙丙丁戊"[n % 5], phone, unit_id, position, username=username))
-        row.update(status=str(UserStatus.ACTIVE), password_hash=hash_password(demo.DEMO_PASSWORD),
-                   activated_at=now(), password_changed_at=now())
+        row = user_row(
+            validate_new_user("值班员" + "甲乙丙丁戊"[n % 5], phone, unit_id, position, username=username)
+        )
+        row.update(
+            status=str(UserStatus.ACTIVE),
+            password_hash=hash_password(demo.DEMO_PASSWORD),
+            activated_at=now(),
+            password_changed_at=now(),
+        )
         s.add(User(**row))
         await s.flush()
         s.add(Membership(user_id=row["id"], unit_id=unit_id, position=position))

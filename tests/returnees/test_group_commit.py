@@ -42,22 +42,31 @@ def group_sizes(monkeypatch) -> list[int]:
 
 
 class TestOneTransaction:
-    async def test_each_request_of_a_group_is_answered_as_if_alone(self, db, inbound_source, captured_events,
-                                                                   personas):
+    async def test_each_request_of_a_group_is_answered_as_if_alone(
+        self, db, inbound_source, captured_events, personas
+    ):
         src = await source_ref(inbound_source[0])
         first, other = registration(), registration()
         shared = nonce()
         subs = [
             ingest.Submission(src, [first], nonce=nonce(), single=True),
             ingest.Submission(src, [dict(first)], nonce=nonce(), single=True),  # retry of the same record
-            ingest.Submission(src, [{**first, "destination": GRID2_DEST}], nonce=nonce(), single=True),  # conflict
+            ingest.Submission(
+                src, [{**first, "destination": GRID2_DEST}], nonce=nonce(), single=True
+            ),  # conflict
             ingest.Submission(src, [registration(phone="123")], nonce=nonce(), single=True),  # rejected
             ingest.Submission(src, [other], nonce=shared, single=True),
             ingest.Submission(src, [registration()], nonce=shared, single=True),  # nonce used just before
         ]
         await ingest.run_group(db, subs)
         assert [s.results[0].status if s.results else "nonce" for s in subs] == [
-            "accepted", "replayed", "conflict", "rejected", "accepted", "nonce"]
+            "accepted",
+            "replayed",
+            "conflict",
+            "rejected",
+            "accepted",
+            "nonce",
+        ]
         assert subs[1].results[0].result == subs[0].results[0].result
         assert all(s.error is None for s in subs)
         assert await count_returnees(db, first["registration_id"]) == 1
@@ -67,35 +76,61 @@ class TestOneTransaction:
         for sub, kept in zip(subs, [1, 1, 0, 0, 1, 1], strict=True):
             assert await count_nonce(db, sub.nonce) == kept, sub.results
         pushed = [e for e in captured_events if e.type == "returnees.returnee.dispatched"]
-        assert {e.payload["id"] for e in pushed} == {subs[0].results[0].result["id"], subs[4].results[0].result["id"]}
+        assert {e.payload["id"] for e in pushed} == {
+            subs[0].results[0].result["id"],
+            subs[4].results[0].result["id"],
+        }
         async with db.unit_of_work(readonly=True) as session:
             ids = [subs[0].results[0].result["id"], subs[4].results[0].result["id"]]
-            assert (await session.execute(select(func.count()).select_from(ReturneeHistory)
-                                          .where(ReturneeHistory.returnee_id.in_(ids)))).scalar_one() == 2
-            audited = (await session.execute(select(func.count()).select_from(AuditEntry).where(
-                AuditEntry.action == "returnees.registration.received", AuditEntry.target_id.in_(ids)))).scalar_one()
+            assert (
+                await session.execute(
+                    select(func.count())
+                    .select_from(ReturneeHistory)
+                    .where(ReturneeHistory.returnee_id.in_(ids))
+                )
+            ).scalar_one() == 2
+            audited = (
+                await session.execute(
+                    select(func.count())
+                    .select_from(AuditEntry)
+                    .where(
+                        AuditEntry.action == "returnees.registration.received", AuditEntry.target_id.in_(ids)
+                    )
+                )
+            ).scalar_one()
             assert audited == 2
 
     async def test_counters_of_one_group_add_up(self, db, inbound_source):
         src = await source_ref(inbound_source[0])
         port = "测试港" + os.urandom(3).hex()
-        subs = [ingest.Submission(src, [registration(port_of_entry=port)], nonce=nonce(), single=True)
-                for _ in range(5)]
+        subs = [
+            ingest.Submission(src, [registration(port_of_entry=port)], nonce=nonce(), single=True)
+            for _ in range(5)
+        ]
         await ingest.run_group(db, subs)
         async with db.unit_of_work(readonly=True) as session:
-            arrivals = (await session.execute(select(func.sum(ReturneeStat.arrivals))
-                                              .where(ReturneeStat.port_of_entry == port))).scalar_one()
+            arrivals = (
+                await session.execute(
+                    select(func.sum(ReturneeStat.arrivals)).where(ReturneeStat.port_of_entry == port)
+                )
+            ).scalar_one()
         assert arrivals == 5
 
     async def test_concurrent_posts_share_transactions_and_keep_their_answers(
-            self, sender: Sender, db, group_sizes):
+        self, sender: Sender, db, group_sizes
+    ):
         items = [registration() for _ in range(6)]
         dup = items[0]
         shared = nonce()
-        calls = [sender.one(i) for i in items] + [sender.one(dup) for _ in range(3)] + [
-            sender.post("/api/inbound/registrations", {**items[1], "destination": GRID2_DEST}),
-            sender.post("/api/inbound/registrations", registration(), nonce=shared),
-            sender.post("/api/inbound/registrations", registration(), nonce=shared)]
+        calls = (
+            [sender.one(i) for i in items]
+            + [sender.one(dup) for _ in range(3)]
+            + [
+                sender.post("/api/inbound/registrations", {**items[1], "destination": GRID2_DEST}),
+                sender.post("/api/inbound/registrations", registration(), nonce=shared),
+                sender.post("/api/inbound/registrations", registration(), nonce=shared),
+            ]
+        )
         answers = await asyncio.gather(*calls)
         codes = [a.status_code for a in answers]
         assert sorted(codes[:6] + codes[6:9]) == [200, 200, 200, 201, 201, 201, 201, 201, 201]
@@ -120,12 +155,21 @@ class TestIsolationAndFailure:
         good = [registration() for _ in range(5)]
         bad = registration(destination="坏的目的地")
         bad_nonce = nonce()
-        answers = await asyncio.gather(*[sender.one(i) for i in good[:3]],
-                                       sender.post("/api/inbound/registrations", bad, nonce=bad_nonce),
-                                       *[sender.one(i) for i in good[3:]], return_exceptions=True)
+        answers = await asyncio.gather(
+            *[sender.one(i) for i in good[:3]],
+            sender.post("/api/inbound/registrations", bad, nonce=bad_nonce),
+            *[sender.one(i) for i in good[3:]],
+            return_exceptions=True,
+        )
         # (the test client raises the server's 500 instead of answering it)
         assert [500 if isinstance(a, BaseException) else a.status_code for a in answers] == [
-            201, 201, 201, 500, 201, 201]
+            201,
+            201,
+            201,
+            500,
+            201,
+            201,
+        ]
         for item in good:
             assert await count_returnees(db, item["registration_id"]) == 1
         assert await count_returnees(db, bad["registration_id"]) == 0
@@ -154,8 +198,9 @@ class TestIsolationAndFailure:
         assert await count_returnees(db, bad_item["registration_id"]) == 0
         assert await count_nonce(db, bad.nonce) == 0 and await count_nonce(db, good.nonce) == 1
 
-    async def test_a_failed_commit_acknowledges_nobody(self, sender: Sender, db, monkeypatch, captured_events,
-                                                       inbound_source):
+    async def test_a_failed_commit_acknowledges_nobody(
+        self, sender: Sender, db, monkeypatch, captured_events, inbound_source
+    ):
         await source_ref(inbound_source[0])  # cached: the crash hits the group's commit
 
         async def crash(self, session) -> None:  # the commit never happens

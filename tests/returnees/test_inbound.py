@@ -16,24 +16,35 @@ from zhengding.returnees.models import InboundNonce, Returnee
 
 async def count_returnees(db, registration_id: str) -> int:
     async with db.unit_of_work(readonly=True) as session:
-        return (await session.execute(select(func.count()).select_from(Returnee)
-                                      .where(Returnee.registration_id == registration_id))).scalar_one()
+        return (
+            await session.execute(
+                select(func.count()).select_from(Returnee).where(Returnee.registration_id == registration_id)
+            )
+        ).scalar_one()
 
 
 async def count_nonce(db, nonce: str) -> int:
     async with db.unit_of_work(readonly=True) as session:
-        return (await session.execute(select(func.count()).select_from(InboundNonce)
-                                      .where(InboundNonce.nonce == nonce))).scalar_one()
+        return (
+            await session.execute(
+                select(func.count()).select_from(InboundNonce).where(InboundNonce.nonce == nonce)
+            )
+        ).scalar_one()
 
 
 async def frames_about(ws: WsClient, returnee_id: str, quiet: float = 0.4) -> list[dict]:
-    return [f for f in await ws.drain(quiet) if (f.get("data") or {}).get("id") == returnee_id
-            or (f.get("data") or {}).get("object_id") == returnee_id]
+    return [
+        f
+        for f in await ws.drain(quiet)
+        if (f.get("data") or {}).get("id") == returnee_id
+        or (f.get("data") or {}).get("object_id") == returnee_id
+    ]
 
 
 class TestDispatchLive:
     async def test_signed_post_reaches_the_villages_grid_worker_live_and_not_the_sibling(
-            self, sender: Sender, client, personas: Personas, live_server, db):
+        self, sender: Sender, client, personas: Personas, live_server, db
+    ):
         grid1 = await WsClient.connect(live_server.ws_url(personas.grid1.token))
         grid2 = await WsClient.connect(live_server.ws_url(personas.grid2.token))
         item = registration()
@@ -46,7 +57,9 @@ class TestDispatchLive:
         frame = await grid1.next_of("returnees.returnee.dispatched", timeout=5)
         while frame["data"]["id"] != body["id"]:
             frame = await grid1.next_of("returnees.returnee.dispatched", timeout=5)
-        assert frame["data"]["name_masked"].endswith("*") and item["phone"] not in orjson.dumps(frame).decode()
+        assert (
+            frame["data"]["name_masked"].endswith("*") and item["phone"] not in orjson.dumps(frame).decode()
+        )
         assert await frames_about(grid2, body["id"]) == []
         # Lists: grid1 sees it, grid2 does not; the town, county and city see it for oversight.
         mine = (await client.get("/api/returnees", headers=personas.grid1.headers)).json()["items"]
@@ -65,34 +78,65 @@ class TestDispatchLive:
         from tests.helpers import assert_scope_trio
 
         rid = (await sender.one(registration())).json()["id"]
-        ok = await assert_scope_trio(client, f"/api/returnees/{rid}", sees=personas.grid1, blind=personas.grid2,
-                                     outsider=personas.outsider)
+        ok = await assert_scope_trio(
+            client,
+            f"/api/returnees/{rid}",
+            sees=personas.grid1,
+            blind=personas.grid2,
+            outsider=personas.outsider,
+        )
         assert ok.json()["history"][0]["kind"] == "dispatched"
 
     async def test_list_scope_trio(self, sender: Sender, client, personas: Personas):
         from tests.helpers import assert_list_scope_trio
 
         rid = (await sender.one(registration())).json()["id"]
-        await assert_list_scope_trio(client, "/api/returnees", rid, sees=personas.grid1, blind=personas.grid2,
-                                     outsider=personas.outsider, items_key="items")
+        await assert_list_scope_trio(
+            client,
+            "/api/returnees",
+            rid,
+            sees=personas.grid1,
+            blind=personas.grid2,
+            outsider=personas.outsider,
+            items_key="items",
+        )
 
     async def test_reveal_goes_through_scope_and_is_audited(self, sender: Sender, client, personas: Personas):
         item = registration()
         rid = (await sender.one(item)).json()["id"]
-        ok = await client.post("/api/privacy/reveal", headers=personas.grid1.headers, json={
-            "target_type": "returnee", "target_id": rid, "field": "phone", "reason": "电话联系核实行程"})
+        ok = await client.post(
+            "/api/privacy/reveal",
+            headers=personas.grid1.headers,
+            json={
+                "target_type": "returnee",
+                "target_id": rid,
+                "field": "phone",
+                "reason": "电话联系核实行程",
+            },
+        )
         assert ok.status_code == 200 and ok.json()["value"] == item["phone"]
-        hidden = await client.post("/api/privacy/reveal", headers=personas.grid2.headers, json={
-            "target_type": "returnee", "target_id": rid, "field": "phone", "reason": "电话联系核实行程"})
+        hidden = await client.post(
+            "/api/privacy/reveal",
+            headers=personas.grid2.headers,
+            json={
+                "target_type": "returnee",
+                "target_id": rid,
+                "field": "phone",
+                "reason": "电话联系核实行程",
+            },
+        )
         assert hidden.status_code == 404
 
-    async def test_a_sibling_village_arrival_goes_to_grid2_only(self, sender: Sender, personas: Personas,
-                                                                 captured_events):
+    async def test_a_sibling_village_arrival_goes_to_grid2_only(
+        self, sender: Sender, personas: Personas, captured_events
+    ):
         body = (await sender.one(registration(destination=GRID2_DEST))).json()
         assert body["unit_id"] == personas.grid2.unit_id
         pushed = [e for e in captured_events if e.type == "returnees.returnee.dispatched"]
         assert len(pushed) == 1
-        assert personas.grid2.user_id in pushed[0].user_ids and personas.grid1.user_id not in pushed[0].user_ids
+        assert (
+            personas.grid2.user_id in pushed[0].user_ids and personas.grid1.user_id not in pushed[0].user_ids
+        )
 
 
 class TestIdempotency:
@@ -165,8 +209,9 @@ class TestSignature:
 
         headers = signing.signed_headers("ak_unknown", inbound_source[1], "POST", SINGLE, body)
         assert (await client.post(SINGLE, content=body, headers=headers)).status_code == 401
-        assert (await client.post(SINGLE, content=body,
-                                  headers={"Content-Type": "application/json"})).status_code == 401
+        assert (
+            await client.post(SINGLE, content=body, headers={"Content-Type": "application/json"})
+        ).status_code == 401
 
     async def test_expired_nonces_are_pruned(self, sender: Sender, db, clock):
         from zhengding.returnees.service import inbound
@@ -204,7 +249,15 @@ class TestValidation:
         body = r.json()
         assert (body["accepted"], body["rejected"]) == (3, 4)
         statuses = [i["status"] for i in body["items"]]
-        assert statuses == ["accepted", "rejected", "accepted", "rejected", "rejected", "accepted", "rejected"]
+        assert statuses == [
+            "accepted",
+            "rejected",
+            "accepted",
+            "rejected",
+            "rejected",
+            "accepted",
+            "rejected",
+        ]
         assert body["items"][1]["errors"][0]["field"] == "id_number"
         assert body["items"][3]["errors"][0]["field"] == "passport"
         assert body["items"][4]["errors"][0] == {"field": "destination", "reason": "必填"}

@@ -15,5 +15,14 @@ def test_worked_example_matches_the_implementation():
     digest = re.search(r"SM3\(body\)      = ([0-9a-f]{64})", DOC).group(1)
     signature = re.search(r"signature      = ([0-9a-f]{64})", DOC).group(1)
     assert signing.sm3_hex(body) == digest
-    assert signing.sign("demo-secret-3Jq8v0Xz", "POST", "/api/inbound/registrations", "1643092200",
-                        "9f1c2e7a4b6d8e0f1a2b3c4d", body) == signature
+    assert (
+        signing.sign(
+            "demo-secret-3Jq8v0Xz",
+            "POST",
+            "/api/inbound/registrations",
+            "1643092200",
+            "9f1c2e7a4b6d8e0f1a2b3c4d",
+            body,
+        )
+        == signature
+    )

@@ -20,8 +20,15 @@ def details(r) -> list[dict]:
 
 
 class TestArrivalTime:
-    @pytest.mark.parametrize("arrived_at", ["2019-12-31T23:59:59+08:00", "2019-12-31T15:59:59Z",
-                                            "1970-01-01T00:00:00+00:00", "0001-01-01T00:00:00+08:00"])
+    @pytest.mark.parametrize(
+        "arrived_at",
+        [
+            "2019-12-31T23:59:59+08:00",
+            "2019-12-31T15:59:59Z",
+            "1970-01-01T00:00:00+00:00",
+            "0001-01-01T00:00:00+08:00",
+        ],
+    )
     async def test_before_2020_in_shanghai_is_refused(self, sender: Sender, db, arrived_at):
         item = registration(arrived_at=arrived_at)
         r = await sender.one(item)
@@ -41,20 +48,32 @@ class TestArrivalTime:
         assert details(r) == [{"field": "arrived_at", "reason": "抵达时间晚于当前时间"}]
 
     async def test_a_batch_rejects_only_the_item_before_2020(self, sender: Sender):
-        r = await sender.post(BATCH, {"items": [registration(), registration(arrived_at="2019-06-01T08:00:00+08:00")]})
+        r = await sender.post(
+            BATCH, {"items": [registration(), registration(arrived_at="2019-06-01T08:00:00+08:00")]}
+        )
         assert r.status_code == 200, r.text
         body = r.json()
         assert [i["status"] for i in body["items"]] == ["accepted", "rejected"]
-        assert body["items"][1]["errors"] == [{"field": "arrived_at", "reason": "抵达时间早于 2020-01-01，请核对"}]
+        assert body["items"][1]["errors"] == [
+            {"field": "arrived_at", "reason": "抵达时间早于 2020-01-01，请核对"}
+        ]
 
 
 class TestControlCharacters:
-    @pytest.mark.parametrize(("field", "text"), [
-        ("name", "张\x00海"), ("destination", "海口市秀英区\x1b[2J"), ("transport_no", "CZ\x7f6731"),
-        ("port_of_entry", "美兰\x85机场"), ("registration_id", "HC-\x08-1"),
-        ("name", "张海\x1f"),
-    ])
-    async def test_a_control_character_in_any_text_field_is_refused_naming_it(self, sender: Sender, db, field, text):
+    @pytest.mark.parametrize(
+        ("field", "text"),
+        [
+            ("name", "张\x00海"),
+            ("destination", "海口市秀英区\x1b[2J"),
+            ("transport_no", "CZ\x7f6731"),
+            ("port_of_entry", "美兰\x85机场"),
+            ("registration_id", "HC-\x08-1"),
+            ("name", "张海\x1f"),
+        ],
+    )
+    async def test_a_control_character_in_any_text_field_is_refused_naming_it(
+        self, sender: Sender, db, field, text
+    ):
         item = registration(**{field: text})
         r = await sender.one(item)
         assert r.status_code == 422, r.text
@@ -84,7 +103,9 @@ def _signed(sender: Sender, path: str, body: bytes) -> dict[str, str]:
 
 
 class TestDuplicateKeys:
-    async def test_a_single_registration_repeating_a_key_is_refused_naming_it(self, sender: Sender, db, client):
+    async def test_a_single_registration_repeating_a_key_is_refused_naming_it(
+        self, sender: Sender, db, client
+    ):
         item = registration()
         text = orjson.dumps(item).decode()
         # The same key twice: a parser keeping the first reads another destination than one keeping the last.

@@ -31,10 +31,17 @@ def _port() -> str:
 async def _arrivals(sender: Sender, port: str) -> dict[str, dict]:
     """Four arrivals at one port: three in grid1's village on 20–22 Jan, one in grid2's on 22 Jan."""
     out = {}
-    for key, day, dest in (("a20", "20", None), ("a21", "21", None), ("a22", "22", None),
-                           ("b22", "22", GRID2_DEST)):
-        item = registration(port_of_entry=port, arrived_at=f"2022-01-{day}T10:00:00+08:00",
-                            **({"destination": dest} if dest else {}))
+    for key, day, dest in (
+        ("a20", "20", None),
+        ("a21", "21", None),
+        ("a22", "22", None),
+        ("b22", "22", GRID2_DEST),
+    ):
+        item = registration(
+            port_of_entry=port,
+            arrived_at=f"2022-01-{day}T10:00:00+08:00",
+            **({"destination": dest} if dest else {}),
+        )
         r = await sender.one(item)
         assert r.status_code == 201, r.text
         out[key] = {**item, "id": r.json()["id"]}
@@ -46,7 +53,9 @@ def _rows(content: bytes) -> list[list]:
 
 
 class TestListFilters:
-    async def test_port_and_arrival_days_filter_with_a_total(self, sender: Sender, client, personas: Personas):
+    async def test_port_and_arrival_days_filter_with_a_total(
+        self, sender: Sender, client, personas: Personas
+    ):
         port = _port()
         made = await _arrivals(sender, port)
         town = personas.town.headers
@@ -61,7 +70,10 @@ class TestListFilters:
         assert await ids(**{"from": "2022-01-21", "to": "2022-01-21"}) == ({made["a21"]["id"]}, 1)
         assert await ids(**{"to": "2022-01-20"}) == ({made["a20"]["id"]}, 1)
         assert await ids(unit_id=personas.grid2.unit_id) == ({made["b22"]["id"]}, 1)
-        assert await ids(**{"from": "2022-01-22"}, status="dispatched") == ({made["a22"]["id"], made["b22"]["id"]}, 2)
+        assert await ids(**{"from": "2022-01-22"}, status="dispatched") == (
+            {made["a22"]["id"], made["b22"]["id"]},
+            2,
+        )
         # the port is matched whole, not as a prefix
         r = await client.get(LIST, params={"port_of_entry": port[:-1]}, headers=town)
         assert made["a20"]["id"] not in {x["id"] for x in r.json()["items"]}
@@ -74,14 +86,23 @@ class TestListFilters:
         made = await _arrivals(sender, port)
         newest_first = sorted((m["id"] for m in made.values()), reverse=True)
         town = personas.town.headers
-        pages = [(await client.get(LIST, params={"port_of_entry": port, "page": n, "limit": 3}, headers=town)).json()
-                 for n in (1, 2)]
+        pages = [
+            (
+                await client.get(LIST, params={"port_of_entry": port, "page": n, "limit": 3}, headers=town)
+            ).json()
+            for n in (1, 2)
+        ]
         assert [x["id"] for p in pages for x in p["items"]] == newest_first
         assert [p["total"] for p in pages] == [4, 4]
         first = (await client.get(LIST, params={"port_of_entry": port, "limit": 3}, headers=town)).json()
-        rest = (await client.get(LIST, params={"port_of_entry": port, "limit": 3, "before": first["next_before"]},
-                                 headers=town)).json()
-        assert [x["id"] for x in first["items"] + rest["items"]] == newest_first and rest["next_before"] is None
+        rest = (
+            await client.get(
+                LIST, params={"port_of_entry": port, "limit": 3, "before": first["next_before"]}, headers=town
+            )
+        ).json()
+        assert [x["id"] for x in first["items"] + rest["items"]] == newest_first and rest[
+            "next_before"
+        ] is None
 
     async def test_bad_dates_are_refused(self, client, personas: Personas):
         r = await client.get(LIST, params={"from": "2022-13-40"}, headers=personas.town.headers)
@@ -92,17 +113,26 @@ class TestListFilters:
     async def test_scope_trio(self, sender: Sender, client, personas: Personas):
         port = _port()
         made = await _arrivals(sender, port)
-        await assert_list_scope_trio(client, f"{LIST}?port_of_entry={port}", made["a20"]["id"], sees=personas.grid1,
-                                     blind=personas.grid2, outsider=personas.outsider, items_key="items")
+        await assert_list_scope_trio(
+            client,
+            f"{LIST}?port_of_entry={port}",
+            made["a20"]["id"],
+            sees=personas.grid1,
+            blind=personas.grid2,
+            outsider=personas.outsider,
+            items_key="items",
+        )
 
 
 class TestExport:
     async def test_rows_follow_the_filters_and_the_scope_masked_and_traced(
-            self, sender: Sender, client, personas: Personas, sanya_command: Staff, settings, db, tmp_path):
+        self, sender: Sender, client, personas: Personas, sanya_command: Staff, settings, db, tmp_path
+    ):
         port = _port()
         made = await _arrivals(sender, port)
-        r = await client.get(EXPORT, params={"port_of_entry": port, "from": "2022-01-21"},
-                             headers=personas.town.headers)
+        r = await client.get(
+            EXPORT, params={"port_of_entry": port, "from": "2022-01-21"}, headers=personas.town.headers
+        )
         assert r.status_code == 200, r.text
         assert r.headers["content-type"].startswith("application/vnd.openxmlformats")
         assert "attachment" in r.headers["content-disposition"]
@@ -118,10 +148,15 @@ class TestExport:
             assert m["id_number"] not in text and m["phone"] not in text and m["name"] not in text
         names = {row[0] for row in body}
         assert names == {made[k]["name"][0] + "**" for k in ("a21", "a22", "b22")}
-        assert all(re.fullmatch(r"\d{6}\*+\d{3}[\dX]|\d{3}\*+\d{4}|\S\*+", str(c)) for row in body for c in row[:3])
+        assert all(
+            re.fullmatch(r"\d{6}\*+\d{3}[\dX]|\d{3}\*+\d{4}|\S\*+", str(c)) for row in body for c in row[:3]
+        )
         port_col = header.index("入琼口岸")
         assert {row[port_col] for row in body} == {port}
-        assert {row[header.index("所属单位")] for row in body} == {personas.grid1.unit_name, personas.grid2.unit_name}
+        assert {row[header.index("所属单位")] for row in body} == {
+            personas.grid1.unit_name,
+            personas.grid2.unit_name,
+        }
 
         mark, _ = trace_xlsx(r.content, settings.secret_key)
         assert mark is not None and mark.user_id == personas.town.user_id and mark.kind == "returnees.list"
@@ -134,26 +169,46 @@ class TestExport:
         assert personas.town.name in out.output and personas.town.user_id in out.output
 
         async with db.unit_of_work(readonly=True) as s:
-            audited = (await s.execute(select(AuditEntry.detail).where(
-                AuditEntry.actor_id == personas.town.user_id, AuditEntry.action == "returnees.list.exported")
-                .order_by(AuditEntry.seq.desc()).limit(1))).scalar_one()
+            audited = (
+                await s.execute(
+                    select(AuditEntry.detail)
+                    .where(
+                        AuditEntry.actor_id == personas.town.user_id,
+                        AuditEntry.action == "returnees.list.exported",
+                    )
+                    .order_by(AuditEntry.seq.desc())
+                    .limit(1)
+                )
+            ).scalar_one()
         audited = json.loads(audited)
-        assert audited["count"] == 3 and audited["port_of_entry"] == port and audited["day_from"] == "2022-01-21"
+        assert (
+            audited["count"] == 3 and audited["port_of_entry"] == port and audited["day_from"] == "2022-01-21"
+        )
 
         # the scope: the village's unit filter, another city's command, a grid worker without the right
-        village = _rows((await client.get(EXPORT, params={"port_of_entry": port, "unit_id": personas.grid2.unit_id},
-                                          headers=personas.haikou.headers)).content)
+        village = _rows(
+            (
+                await client.get(
+                    EXPORT,
+                    params={"port_of_entry": port, "unit_id": personas.grid2.unit_id},
+                    headers=personas.haikou.headers,
+                )
+            ).content
+        )
         assert [row[0] for row in village[2:]] == [made["b22"]["name"][0] + "**"]
         elsewhere = await client.get(EXPORT, params={"port_of_entry": port}, headers=sanya_command.headers)
         assert elsewhere.status_code == 200 and _rows(elsewhere.content)[2:] == []
         assert trace_xlsx(elsewhere.content, settings.secret_key)[0].user_id == sanya_command.user_id
-        hidden = await client.get(EXPORT, params={"unit_id": personas.grid1.unit_id}, headers=sanya_command.headers)
+        hidden = await client.get(
+            EXPORT, params={"unit_id": personas.grid1.unit_id}, headers=sanya_command.headers
+        )
         assert hidden.status_code in (403, 404)
         refused = await client.get(EXPORT, params={"port_of_entry": port}, headers=personas.grid1.headers)
         assert refused.status_code == 403
 
     async def test_more_rows_than_one_export_takes_are_refused_with_the_count(
-            self, sender: Sender, client, personas: Personas, monkeypatch: pytest.MonkeyPatch):
+        self, sender: Sender, client, personas: Personas, monkeypatch: pytest.MonkeyPatch
+    ):
         from zhengding.returnees.service import export
 
         port = _port()
@@ -161,6 +216,7 @@ class TestExport:
         monkeypatch.setattr(export, "MAX_ROWS", 3)
         r = await client.get(EXPORT, params={"port_of_entry": port}, headers=personas.town.headers)
         assert r.status_code == 422 and "4 人" in r.json()["error"]["message"]
-        ok = await client.get(EXPORT, params={"port_of_entry": port, "from": "2022-01-21"},
-                              headers=personas.town.headers)
+        ok = await client.get(
+            EXPORT, params={"port_of_entry": port, "from": "2022-01-21"}, headers=personas.town.headers
+        )
         assert ok.status_code == 200 and len(_rows(ok.content)) == 2 + 3

@@ -13,11 +13,26 @@ from zhengding.notify.models import Notification, SmsMessage
 from zhengding.supervision import jobs as supervision_jobs
 
 
-async def create(client, persona, owners: list[dict[str, Any]], *, title: str = "落实春节返乡人员排查",
-                 deadline=None, expect: int = 201, **extra: Any) -> dict[str, Any]:
-    body = {"title": title, "content": "请于时限内完成排查并报送落实情况", "source_kind": "instruction",
-            "source_ref": "琼指〔2022〕12号", "priority": "urgent",
-            "deadline": (deadline or now() + timedelta(days=3)).isoformat(), "owners": owners, **extra}
+async def create(
+    client,
+    persona,
+    owners: list[dict[str, Any]],
+    *,
+    title: str = "落实春节返乡人员排查",
+    deadline=None,
+    expect: int = 201,
+    **extra: Any,
+) -> dict[str, Any]:
+    body = {
+        "title": title,
+        "content": "请于时限内完成排查并报送落实情况",
+        "source_kind": "instruction",
+        "source_ref": "琼指〔2022〕12号",
+        "priority": "urgent",
+        "deadline": (deadline or now() + timedelta(days=3)).isoformat(),
+        "owners": owners,
+        **extra,
+    }
     r = await client.post("/api/supervision/items", json=body, headers=persona.headers)
     assert r.status_code == expect, r.text
     return r.json()
@@ -31,7 +46,9 @@ async def sweep() -> dict[str, int]:
 async def notifications(user_id: str, item_id: str, kind: str | None = None) -> list[str]:
     """Ids of the user's inbox entries about the item (of one kind)."""
     async with get_db().unit_of_work(readonly=True) as session:
-        stmt = select(Notification.id).where(Notification.user_id == user_id, Notification.object_id == item_id)
+        stmt = select(Notification.id).where(
+            Notification.user_id == user_id, Notification.object_id == item_id
+        )
         if kind:
             stmt = stmt.where(Notification.kind == kind)
         return list((await session.scalars(stmt.order_by(Notification.id))).all())
@@ -39,7 +56,9 @@ async def notifications(user_id: str, item_id: str, kind: str | None = None) -> 
 
 async def sms_users(item_id: str) -> list[str]:
     async with get_db().unit_of_work(readonly=True) as session:
-        return list((await session.scalars(select(SmsMessage.user_id).where(SmsMessage.object_id == item_id))).all())
+        return list(
+            (await session.scalars(select(SmsMessage.user_id).where(SmsMessage.object_id == item_id))).all()
+        )
 
 
 def owner(detail: dict[str, Any], name: str) -> dict[str, Any]:

@@ -24,12 +24,17 @@ async def read_all(user_id: str, item_id: str) -> None:
 
 
 class TestReminders:
-    async def test_24h_and_2h_reminders_then_overdue_escalation(self, db, client, personas: Personas, clock,
-                                                                captured_events):
+    async def test_24h_and_2h_reminders_then_overdue_escalation(
+        self, db, client, personas: Personas, clock, captured_events
+    ):
         p = personas
         deadline = now() + timedelta(days=3)
-        item = await create(client, p.haikou, [{"unit_id": p.town.unit_id, "lead": True},
-                                               {"user_id": p.grid1.user_id}], deadline=deadline)
+        item = await create(
+            client,
+            p.haikou,
+            [{"unit_id": p.town.unit_id, "lead": True}, {"user_id": p.grid1.user_id}],
+            deadline=deadline,
+        )
         iid = item["id"]
         town_owner = next(o["id"] for o in item["owners"] if o["kind"] == "unit")
         await sweep()
@@ -41,8 +46,11 @@ class TestReminders:
         await sweep()  # idempotent
         assert len(await notifications(p.town.user_id, iid, "supervision.reminder")) == 1
         # the town finishes; the 2 h reminder reaches only the unfinished owner
-        r = await client.post(f"/api/supervision/items/{iid}/progress", headers=await fresh(client, p.town),
-                              json={"owner_id": town_owner, "text": "已办结", "final": True})
+        r = await client.post(
+            f"/api/supervision/items/{iid}/progress",
+            headers=await fresh(client, p.town),
+            json={"owner_id": town_owner, "text": "已办结", "final": True},
+        )
         assert r.status_code == 200
         clock.advance(hours=22)  # 1 h before
         await sweep()
@@ -57,34 +65,60 @@ class TestReminders:
         await sweep()
         assert len(await notifications(p.grid1.user_id, iid, "supervision.overdue")) == 1
         haikou = await fresh(client, p.haikou)
-        board = (await client.get("/api/supervision/items", params={"overdue": "true", "page_size": 100},
-                                  headers=haikou)).json()
+        board = (
+            await client.get(
+                "/api/supervision/items", params={"overdue": "true", "page_size": 100}, headers=haikou
+            )
+        ).json()
         row = next(i for i in board["items"] if i["id"] == iid)
         assert row["overdue"] and board["counts"]["overdue"] >= 1
         grid_row = next(o for o in row["owners"] if o["kind"] == "user")
         assert grid_row["overdue"] and grid_row["overdue_at"]
         assert not next(o for o in row["owners"] if o["kind"] == "unit")["overdue"]  # submitted in time
-        assert any(e.type == "supervision.item.overdue" and e.payload["item_id"] == iid for e in captured_events)
+        assert any(
+            e.type == "supervision.item.overdue" and e.payload["item_id"] == iid for e in captured_events
+        )
         # grid1's unit (a village) has no leader kept: its role holders other than grid1 (none in the
         # standard tree) — so the fallback adds nobody; with a leader kept, the leader is told
         # statistics count one overdue owner
-        stats = (await client.get("/api/supervision/stats", headers=haikou, params={
-            "unit_id": p.haikou.unit_id, "start": (now() - timedelta(days=3)).date().isoformat(),
-            "end": (now() + timedelta(days=1)).date().isoformat()})).json()
+        stats = (
+            await client.get(
+                "/api/supervision/stats",
+                headers=haikou,
+                params={
+                    "unit_id": p.haikou.unit_id,
+                    "start": (now() - timedelta(days=3)).date().isoformat(),
+                    "end": (now() + timedelta(days=1)).date().isoformat(),
+                },
+            )
+        ).json()
         assert stats["unit"]["overdue"] >= 1
 
-    async def test_escalation_reaches_the_kept_leader_and_sms_after_unread_delay(self, db, client,
-                                                                                   personas: Personas, clock):
+    async def test_escalation_reaches_the_kept_leader_and_sms_after_unread_delay(
+        self, db, client, personas: Personas, clock
+    ):
         p = personas
-        r = await client.post("/api/supervision/leaders", headers=p.xiuying.headers,
-                              json={"unit_id": p.town.unit_id, "user_id": p.xiuying.user_id})
+        r = await client.post(
+            "/api/supervision/leaders",
+            headers=p.xiuying.headers,
+            json={"unit_id": p.town.unit_id, "user_id": p.xiuying.user_id},
+        )
         assert r.status_code in (201, 409), r.text
-        leaders = (await client.get("/api/supervision/leaders", params={"unit_id": p.town.unit_id},
-                                    headers=p.xiuying.headers)).json()
+        leaders = (
+            await client.get(
+                "/api/supervision/leaders", params={"unit_id": p.town.unit_id}, headers=p.xiuying.headers
+            )
+        ).json()
         assert p.xiuying.user_id in [x["user_id"] for x in leaders]
         deadline = now() + timedelta(hours=1)
-        item = await create(client, p.haikou, [{"unit_id": p.town.unit_id}], deadline=deadline,
-                            remind_before_minutes=[30], sms_after_minutes=20)
+        item = await create(
+            client,
+            p.haikou,
+            [{"unit_id": p.town.unit_id}],
+            deadline=deadline,
+            remind_before_minutes=[30],
+            sms_after_minutes=20,
+        )
         iid = item["id"]
         clock.advance(hours=1, minutes=1)
         await sweep()
@@ -100,24 +134,37 @@ class TestReminders:
         await outbox.drain(db)
         sms = await sms_users(iid)
         assert p.xiuying.user_id in sms and p.town.user_id not in sms
-        r = await client.delete(f"/api/supervision/leaders/{p.town.unit_id}/{p.xiuying.user_id}",
-                                headers=await fresh(client, p.xiuying))
+        r = await client.delete(
+            f"/api/supervision/leaders/{p.town.unit_id}/{p.xiuying.user_id}",
+            headers=await fresh(client, p.xiuying),
+        )
         assert r.status_code == 200 and r.json() == []
 
 
 class TestUrge:
-    async def test_urge_reaches_only_unfinished_owners_and_sms_only_after_delay(self, db, client,
-                                                                               personas: Personas, clock):
+    async def test_urge_reaches_only_unfinished_owners_and_sms_only_after_delay(
+        self, db, client, personas: Personas, clock
+    ):
         p = personas
-        item = await create(client, p.haikou, [{"user_id": p.grid1.user_id}, {"user_id": p.grid2.user_id},
-                                               {"unit_id": p.town.unit_id}], sms_after_minutes=15)
+        item = await create(
+            client,
+            p.haikou,
+            [{"user_id": p.grid1.user_id}, {"user_id": p.grid2.user_id}, {"unit_id": p.town.unit_id}],
+            sms_after_minutes=15,
+        )
         iid = item["id"]
         grid2_owner = next(o["id"] for o in item["owners"] if o["user_id"] == p.grid2.user_id)
-        r = await client.post(f"/api/supervision/items/{iid}/progress", headers=p.grid2.headers,
-                              json={"owner_id": grid2_owner, "text": "已完成", "final": True})
+        r = await client.post(
+            f"/api/supervision/items/{iid}/progress",
+            headers=p.grid2.headers,
+            json={"owner_id": grid2_owner, "text": "已完成", "final": True},
+        )
         assert r.status_code == 200
-        r = await client.post(f"/api/supervision/items/{iid}/urge", headers=p.haikou.headers,
-                              json={"message": "请今天下班前报送"})
+        r = await client.post(
+            f"/api/supervision/items/{iid}/urge",
+            headers=p.haikou.headers,
+            json={"message": "请今天下班前报送"},
+        )
         assert r.status_code == 200, r.text
         assert len(r.json()["urged_owner_ids"]) == 2
         assert len(await notifications(p.grid1.user_id, iid, "supervision.urged")) == 1
@@ -135,7 +182,9 @@ class TestUrge:
         await outbox.drain(db)
         sms = await sms_users(iid)
         assert p.town.user_id in sms and p.grid1.user_id not in sms and p.grid2.user_id not in sms
-        detail = (await client.get(f"/api/supervision/items/{iid}", headers=await fresh(client, p.haikou))).json()
+        detail = (
+            await client.get(f"/api/supervision/items/{iid}", headers=await fresh(client, p.haikou))
+        ).json()
         assert sum(o["urge_count"] for o in detail["owners"]) == 2
         assert [h for h in detail["history"] if h["kind"] == "urged"]
 
@@ -152,15 +201,21 @@ class TestScheduledSweep:
 
 
 class TestRecurring:
-    async def test_daily_report_creates_an_instance_per_period_and_flags_missed(self, db, client,
-                                                                              personas: Personas, clock):
+    async def test_daily_report_creates_an_instance_per_period_and_flags_missed(
+        self, db, client, personas: Personas, clock
+    ):
         p = personas
         # start at 08:00 local tomorrow, so that today's 17:00 deadline is ahead
         local_now = now().astimezone(SHANGHAI)
         start = (local_now + timedelta(days=1)).replace(hour=8, minute=0, second=0, microsecond=0)
         clock.advance(start - local_now)
-        body = {"title": "疫情防控日报", "content": "每日17:00前报送", "owners": [
-            {"unit_id": p.town.unit_id}, {"unit_id": p.xiuying.unit_id}], "recurrence": "daily", "due_time": "17:00"}
+        body = {
+            "title": "疫情防控日报",
+            "content": "每日17:00前报送",
+            "owners": [{"unit_id": p.town.unit_id}, {"unit_id": p.xiuying.unit_id}],
+            "recurrence": "daily",
+            "due_time": "17:00",
+        }
         haikou, town = await fresh(client, p.haikou), await fresh(client, p.town)
         r = await client.post("/api/supervision/items", json=body, headers=haikou)
         assert r.status_code == 201, r.text
@@ -172,8 +227,11 @@ class TestRecurring:
         assert len(first["owners"]) == 2
         # the town reports today's; no review needed for a recurring report
         town_owner = next(o["id"] for o in first["owners"] if o["unit_id"] == p.town.unit_id)
-        r = await client.post(f"/api/supervision/items/{first['id']}/progress", headers=town,
-                              json={"owner_id": town_owner, "text": "今日新增0例", "final": True})
+        r = await client.post(
+            f"/api/supervision/items/{first['id']}/progress",
+            headers=town,
+            json={"owner_id": town_owner, "text": "今日新增0例", "final": True},
+        )
         assert r.status_code == 200 and r.json()["status"] == "accepted"
         # the county misses it
         clock.advance(hours=9, minutes=5)  # 17:05
@@ -190,8 +248,11 @@ class TestRecurring:
         await sweep()
         await sweep()
         async with db.unit_of_work(readonly=True) as session:
-            keys = (await session.scalars(select(SupervisionItem.period_key).where(
-                SupervisionItem.template_id == template["id"]))).all()
+            keys = (
+                await session.scalars(
+                    select(SupervisionItem.period_key).where(SupervisionItem.template_id == template["id"])
+                )
+            ).all()
         assert sorted(keys) == [start.date().isoformat(), (start + timedelta(days=1)).date().isoformat()]
         haikou, town = await fresh(client, p.haikou), await fresh(client, p.town)
         todos = (await client.get("/api/supervision/todos", headers=town)).json()
@@ -202,11 +263,19 @@ class TestRecurring:
         clock.advance(days=1)
         await sweep()
         async with db.unit_of_work(readonly=True) as session:
-            n = len((await session.scalars(select(SupervisionItem.id).where(
-                SupervisionItem.template_id == template["id"]))).all())
+            n = len(
+                (
+                    await session.scalars(
+                        select(SupervisionItem.id).where(SupervisionItem.template_id == template["id"])
+                    )
+                ).all()
+            )
         assert n == 2
-        board = (await client.get("/api/supervision/items", params={"recurring": "true"},
-                                  headers=await fresh(client, p.haikou))).json()
+        board = (
+            await client.get(
+                "/api/supervision/items", params={"recurring": "true"}, headers=await fresh(client, p.haikou)
+            )
+        ).json()
         assert template["id"] in {i["id"] for i in board["items"]}
 
     async def test_weekly_period_and_deadline(self, personas: Personas):

@@ -51,15 +51,24 @@ def csv_bytes(rows: list[list[Any]], header: list[str]) -> bytes:
 
 
 async def import_rows(client, persona, rows: list[list[Any]], *, name: str = "测试批次", **data: Any) -> dict:
-    files = {"file": ("batch.xlsx", xlsx(rows), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")}
-    r = await client.post("/api/verification/imports", files=files, data={"name": name, **data},
-                          headers=persona.headers)
+    files = {
+        "file": (
+            "batch.xlsx",
+            xlsx(rows),
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        )
+    }
+    r = await client.post(
+        "/api/verification/imports", files=files, data={"name": name, **data}, headers=persona.headers
+    )
     assert r.status_code == 200, r.text
     return r.json()
 
 
 async def batch_tasks(client, persona, batch_id: str) -> list[dict]:
-    r = await client.get(f"/api/verification/tasks?batch_id={batch_id}&page_size=500", headers=persona.headers)
+    r = await client.get(
+        f"/api/verification/tasks?batch_id={batch_id}&page_size=500", headers=persona.headers
+    )
     assert r.status_code == 200, r.text
     return r.json()["items"]
 

@@ -29,7 +29,15 @@ class TestMessyImport:
         assert existing["accepted"] == 1
         bad_checksum = good[:17] + ("0" if good[17] != "0" else "1")
         rows = [
-            [" 张 三 ", good.translate(FULLWIDTH), "139 1234 5678", "海口市秀英区秀英街道", "公安", "", "外省"],  # 2 ok
+            [
+                " 张 三 ",
+                good.translate(FULLWIDTH),
+                "139 1234 5678",
+                "海口市秀英区秀英街道",
+                "公安",
+                "",
+                "外省",
+            ],  # 2 ok
             ["李四", old, "", "三亚市", "", "", ""],  # 3 ok: 15-digit upgraded
             ["王五", 4.60105199001011e17, "", "海口市", "", "", ""],  # 4 lost digits
             ["赵六", good, "", "海口市", "", "", ""],  # 5 duplicate of row 2
@@ -40,8 +48,11 @@ class TestMessyImport:
             ["吴十", old15, "", "", "", "", ""],  # 10 no clue
         ]
         header = ["姓名", "身份证号", "手机号", "线索地址", "来源", "备注", "籍贯"]
-        r = await client.post("/api/verification/imports", headers=p.province.headers,
-                              files={"file": ("messy.xlsx", xlsx(rows, header), "application/octet-stream")})
+        r = await client.post(
+            "/api/verification/imports",
+            headers=p.province.headers,
+            files={"file": ("messy.xlsx", xlsx(rows, header), "application/octet-stream")},
+        )
         assert r.status_code == 200, r.text
         result = r.json()
         assert (result["accepted"], result["rejected"]) == (2, 7)
@@ -79,25 +90,41 @@ class TestMessyImport:
             elif number == 10:
                 cells[3] = "海口市龙华区"
             fixed.append(cells)
-        again = await client.post("/api/verification/imports", headers=p.province.headers,
-                                  data={"batch_id": batch_id},
-                                  files={"file": ("fixed.csv", csv_bytes(fixed, [str(h) for h in sheet[0]]), "text/csv")})
+        again = await client.post(
+            "/api/verification/imports",
+            headers=p.province.headers,
+            data={"batch_id": batch_id},
+            files={"file": ("fixed.csv", csv_bytes(fixed, [str(h) for h in sheet[0]]), "text/csv")},
+        )
         assert again.status_code == 200, again.text
         body = again.json()
         assert (body["accepted"], body["rejected"]) == (5, 2)
-        assert {e["row"] for e in body["errors"]} == {3, 7}  # lines of the corrected file: the dup, the open task
+        assert {e["row"] for e in body["errors"]} == {
+            3,
+            7,
+        }  # lines of the corrected file: the dup, the open task
         tasks = await batch_tasks(client, p.province, batch_id)
         assert len(tasks) == 7 and len({t["id"] for t in tasks}) == 7
         # Importing the same corrected file again adds nothing.
-        third = await client.post("/api/verification/imports", headers=p.province.headers, data={"batch_id": batch_id},
-                                  files={"file": ("fixed.csv", csv_bytes(fixed, [str(h) for h in sheet[0]]), "text/csv")})
+        third = await client.post(
+            "/api/verification/imports",
+            headers=p.province.headers,
+            data={"batch_id": batch_id},
+            files={"file": ("fixed.csv", csv_bytes(fixed, [str(h) for h in sheet[0]]), "text/csv")},
+        )
         assert third.json()["accepted"] == 0
         assert len(await batch_tasks(client, p.province, batch_id)) == 7
 
     async def test_header_missing_and_permission(self, client, personas):
-        r = await client.post("/api/verification/imports", headers=personas.province.headers,
-                              files={"file": ("x.csv", csv_bytes([["a", "b"]], ["名字", "号码"]), "text/csv")})
+        r = await client.post(
+            "/api/verification/imports",
+            headers=personas.province.headers,
+            files={"file": ("x.csv", csv_bytes([["a", "b"]], ["名字", "号码"]), "text/csv")},
+        )
         assert r.status_code == 422 and "姓名" in r.json()["error"]["message"]
-        r = await client.post("/api/verification/imports", headers=personas.haikou.headers,
-                              files={"file": ("x.csv", b"a", "text/csv")})
+        r = await client.post(
+            "/api/verification/imports",
+            headers=personas.haikou.headers,
+            files={"file": ("x.csv", b"a", "text/csv")},
+        )
         assert r.status_code == 403

@@ -19,7 +19,9 @@ class TestImportAcrossChunks:
     async def test_duplicates_open_tasks_history_cells_and_ciphertext(self, client, db, personas):
         p = personas
         open_id = new_id_number()
-        assert (await import_rows(client, p.province, [["旧任务", open_id, "", "海口市", "", ""]]))["accepted"] == 1
+        assert (await import_rows(client, p.province, [["旧任务", open_id, "", "海口市", "", ""]]))[
+            "accepted"
+        ] == 1
 
         n = CHUNK * 5 + 700  # more than one chunk
         ids: list[str] = []
@@ -27,13 +29,19 @@ class TestImportAcrossChunks:
             candidate = new_id_number()
             if candidate not in ids and candidate != open_id:
                 ids.append(candidate)
-        rows = [[f"人员{i}", ids[i], f"139{i:08d}", f"{VILLAGES[i % 3]}{i % 40 + 1}号", "公安", ""] for i in range(n)]
+        rows = [
+            [f"人员{i}", ids[i], f"139{i:08d}", f"{VILLAGES[i % 3]}{i % 40 + 1}号", "公安", ""]
+            for i in range(n)
+        ]
         rows[2] = ["无线索", ids[2], "", "不明地址", "", ""]  # row 4: stays in the province's queue
         last = n - 1
         rows[last - 1][1] = ids[10]  # a duplicate of row 12, in the second chunk
         rows[last][1] = open_id  # a person with an open task, in the second chunk
-        r = await client.post("/api/verification/imports", headers=p.province.headers,
-                              files={"file": ("big.csv", csv_bytes(rows, HEADER), "text/csv")})
+        r = await client.post(
+            "/api/verification/imports",
+            headers=p.province.headers,
+            files={"file": ("big.csv", csv_bytes(rows, HEADER), "text/csv")},
+        )
         assert r.status_code == 200, r.text
         result = r.json()
         assert (result["accepted"], result["rejected"]) == (n - 2, 2)
@@ -43,7 +51,11 @@ class TestImportAcrossChunks:
         batch_id = result["batch_id"]
 
         async with db.new_session(readonly=True) as s:
-            tasks = (await s.execute(select(VerificationTask).where(VerificationTask.batch_id == batch_id))).scalars().all()
+            tasks = (
+                (await s.execute(select(VerificationTask).where(VerificationTask.batch_id == batch_id)))
+                .scalars()
+                .all()
+            )
             assert len(tasks) == n - 2
             by_number = {t.row_number: t for t in tasks}
             sample = by_number[2 + 7]
@@ -55,27 +67,55 @@ class TestImportAcrossChunks:
             same_village = {by_number[2 + i].owner_unit_id for i in range(0, 120, 3)}
             assert len(same_village) == 1  # house numbers differ, the village does not
 
-            raw = (await s.execute(text("SELECT name, id_number, phone FROM verification_tasks WHERE id = :id"),
-                                   {"id": sample.id})).one()
-            assert all(v.startswith("v1:") for v in raw) and ids[7] not in raw[1] and "13900000007" not in raw[2]
+            raw = (
+                await s.execute(
+                    text("SELECT name, id_number, phone FROM verification_tasks WHERE id = :id"),
+                    {"id": sample.id},
+                )
+            ).one()
+            assert (
+                all(v.startswith("v1:") for v in raw) and ids[7] not in raw[1] and "13900000007" not in raw[2]
+            )
 
-            events = (await s.execute(select(TaskEvent.task_id, TaskEvent.seq, TaskEvent.kind, TaskEvent.actor_id,
-                                             TaskEvent.from_unit_id, TaskEvent.to_unit_id)
-                                      .join(VerificationTask, VerificationTask.id == TaskEvent.task_id)
-                                      .where(VerificationTask.batch_id == batch_id))).all()
+            events = (
+                await s.execute(
+                    select(
+                        TaskEvent.task_id,
+                        TaskEvent.seq,
+                        TaskEvent.kind,
+                        TaskEvent.actor_id,
+                        TaskEvent.from_unit_id,
+                        TaskEvent.to_unit_id,
+                    )
+                    .join(VerificationTask, VerificationTask.id == TaskEvent.task_id)
+                    .where(VerificationTask.batch_id == batch_id)
+                )
+            ).all()
             assert len(events) == (n - 2) + (n - 3)
             owner = {t.id: t.owner_unit_id for t in tasks}
             for task_id, seq, kind, actor_id, from_unit, to_unit in events:
                 if seq == 1:
-                    assert (kind, actor_id, from_unit, to_unit) == ("created", p.province.user_id, None,
-                                                                   p.province.unit_id)
+                    assert (kind, actor_id, from_unit, to_unit) == (
+                        "created",
+                        p.province.user_id,
+                        None,
+                        p.province.unit_id,
+                    )
                 else:
-                    assert (seq, kind, actor_id, from_unit, to_unit) == (2, "routed", None, p.province.unit_id,
-                                                                        owner[task_id])
+                    assert (seq, kind, actor_id, from_unit, to_unit) == (
+                        2,
+                        "routed",
+                        None,
+                        p.province.unit_id,
+                        owner[task_id],
+                    )
             assert {t.version for t in tasks if t.row_number != 4} == {2} and by_number[4].version == 1
 
-            total = (await s.execute(select(func.sum(StatCell.total), func.sum(StatCell.dispatched),
-                                            func.sum(StatCell.pending))
-                                     .where(StatCell.batch_id == batch_id,
-                                            StatCell.unit_id == p.province.unit_id))).one()
+            total = (
+                await s.execute(
+                    select(
+                        func.sum(StatCell.total), func.sum(StatCell.dispatched), func.sum(StatCell.pending)
+                    ).where(StatCell.batch_id == batch_id, StatCell.unit_id == p.province.unit_id)
+                )
+            ).one()
             assert tuple(total) == (n - 2, n - 3, 1)

@@ -49,8 +49,13 @@ def lab(client, nat_source) -> Lab:
 
 
 def result(id_number: str, **over: Any) -> dict[str, Any]:
-    item = {"id_number": id_number, "sampled_at": now().replace(microsecond=0).isoformat(), "result": "negative",
-            "lab": "海口市人民医院", "sample_id": "S" + os.urandom(6).hex()}
+    item = {
+        "id_number": id_number,
+        "sampled_at": now().replace(microsecond=0).isoformat(),
+        "result": "negative",
+        "lab": "海口市人民医院",
+        "sample_id": "S" + os.urandom(6).hex(),
+    }
     item.update(over)
     return {k: v for k, v in item.items() if v is not ...}
 
@@ -84,7 +89,9 @@ class TestInboundNat:
         assert rejected["status"] == "rejected"
         assert {e["field"] for e in rejected["errors"]} == {"id_number", "sampled_at", "result", "name"}
         assert await count(db, NatTestResult, NatTestResult.id.in_([first["id"], second["id"]])) == 2
-        detail = (await client.get(f"/api/verification/tasks/{task_id}", headers=personas.grid1.headers)).json()
+        detail = (
+            await client.get(f"/api/verification/tasks/{task_id}", headers=personas.grid1.headers)
+        ).json()
         assert detail["nat_result"] == "negative" and detail["history"][-1]["kind"] == "nat_result"
 
     async def test_single_and_replay_create_nothing(self, db, client, lab):
@@ -115,7 +122,9 @@ class TestInboundNat:
         finally:
             nat.unregister_nat_listener(listener)
 
-    async def test_positive_alerts_the_owning_units_members(self, db, client, personas, lab, captured_events, clock):
+    async def test_positive_alerts_the_owning_units_members(
+        self, db, client, personas, lab, captured_events, clock
+    ):
         import zhengding.notify.jobs  # noqa: F401  (the SMS escalation handler)
         from zhengding.core import outbox
         from zhengding.notify.models import SmsMessage
@@ -126,32 +135,57 @@ class TestInboundNat:
         assert r.status_code == 200 and r.json()["accepted"] == 1, r.text
         async with db.unit_of_work(readonly=True) as s:
             members = set(await org_service.member_user_ids(s, [personas.grid1.unit_id], subtree=True))
-            notified = set((await s.execute(select(Notification.user_id).where(
-                Notification.object_id == task_id, Notification.kind == "alert"))).scalars())
-            body = (await s.execute(select(Notification.body).where(Notification.object_id == task_id))).scalars().first()
+            notified = set(
+                (
+                    await s.execute(
+                        select(Notification.user_id).where(
+                            Notification.object_id == task_id, Notification.kind == "alert"
+                        )
+                    )
+                ).scalars()
+            )
+            body = (
+                (await s.execute(select(Notification.body).where(Notification.object_id == task_id)))
+                .scalars()
+                .first()
+            )
         assert personas.grid1.user_id in members and personas.grid2.user_id not in members
         assert notified == members
         assert "阳性" in body and person not in body
         alert = [e for e in captured_events if e.type == "verification.nat.positive"]
-        assert alert and alert[-1].payload["task_ids"] == [task_id] and alert[-1].unit_ids == (personas.grid1.unit_id,)
-        detail = (await client.get(f"/api/verification/tasks/{task_id}", headers=personas.grid1.headers)).json()
+        assert (
+            alert
+            and alert[-1].payload["task_ids"] == [task_id]
+            and alert[-1].unit_ids == (personas.grid1.unit_id,)
+        )
+        detail = (
+            await client.get(f"/api/verification/tasks/{task_id}", headers=personas.grid1.headers)
+        ).json()
         assert detail["nat_result"] == "positive"
         # An "alert", not a "ding": there is no DING behind it, so it is not listed under DING; still
         # unread after the DING delay, it goes out by SMS; a plain "read" marks it read.
         g1 = personas.grid1.headers
-        dings = (await client.get("/api/notifications", params={"kind": "ding", "limit": 100}, headers=g1)).json()
+        dings = (
+            await client.get("/api/notifications", params={"kind": "ding", "limit": 100}, headers=g1)
+        ).json()
         assert task_id not in {n["object_id"] for n in dings["items"]}
-        alerts = (await client.get("/api/notifications", params={"kind": "alert", "limit": 100}, headers=g1)).json()
+        alerts = (
+            await client.get("/api/notifications", params={"kind": "alert", "limit": 100}, headers=g1)
+        ).json()
         (entry,) = [n for n in alerts["items"] if n["object_id"] == task_id]
         assert entry["title"] == "核酸阳性预警" and not entry["read"]
         clock.advance(minutes=ding_service.default_escalate_minutes() + 1)
         await outbox.drain(db)
         async with db.unit_of_work(readonly=True) as s:
-            sms = set((await s.execute(select(SmsMessage.user_id).where(SmsMessage.object_id == task_id))).scalars())
+            sms = set(
+                (await s.execute(select(SmsMessage.user_id).where(SmsMessage.object_id == task_id))).scalars()
+            )
         assert sms == members
         assert (await client.post(f"/api/notifications/{entry['id']}/read", headers=g1)).status_code == 200
         async with db.unit_of_work(readonly=True) as s:
-            assert (await s.execute(select(Notification.read_at).where(Notification.id == entry["id"]))).scalar()
+            assert (
+                await s.execute(select(Notification.read_at).where(Notification.id == entry["id"]))
+            ).scalar()
 
     async def test_bad_signature_stores_nothing(self, db, lab):
         person = new_id_number()
@@ -161,7 +195,10 @@ class TestInboundNat:
         assert r.status_code == 401
         old = await lab.post(result(person), timestamp=int(now().timestamp()) - 301)
         assert old.status_code == 401
-        assert await count(db, NatTestResult, NatTestResult.id_number_bidx == blind_index("id_number", person)) == 0
+        assert (
+            await count(db, NatTestResult, NatTestResult.id_number_bidx == blind_index("id_number", person))
+            == 0
+        )
         assert await count(db, NatInboundReceipt) == before
         assert await count(db, InboundNonce, InboundNonce.nonce == nonce) == 0
         # A nonce is accepted once only.

@@ -51,11 +51,20 @@ class TestInboundResultValues:
         r = await lab.post(result(person, result=value))
         assert r.status_code == 422, r.text
         assert r.json()["error"]["details"] == [{"field": "result", "reason": RESULT_REASON}]
-        assert await count(db, NatTestResult, NatTestResult.id_number_bidx == blind_index("id_number", person)) == 0
+        assert (
+            await count(db, NatTestResult, NatTestResult.id_number_bidx == blind_index("id_number", person))
+            == 0
+        )
 
     async def test_the_documented_values_are_accepted(self, lab: Lab):
-        r = await lab.post({"items": [result(new_id_number(), result="negative"),
-                                      result(new_id_number(), result="positive")]})
+        r = await lab.post(
+            {
+                "items": [
+                    result(new_id_number(), result="negative"),
+                    result(new_id_number(), result="positive"),
+                ]
+            }
+        )
         assert r.status_code == 200, r.text
         assert r.json()["accepted"] == 2
 
@@ -83,7 +92,10 @@ class TestInboundDuplicateKeys:
         r = await client.post(PATH, content=body, headers=headers)
         assert r.status_code == 422, r.text
         assert r.json()["error"]["details"] == [{"field": "result", "reason": "字段重复出现"}]
-        assert await count(db, NatTestResult, NatTestResult.id_number_bidx == blind_index("id_number", person)) == 0
+        assert (
+            await count(db, NatTestResult, NatTestResult.id_number_bidx == blind_index("id_number", person))
+            == 0
+        )
 
     async def test_a_batch_with_a_repeated_key_in_an_item_is_refused_whole(self, db, client, lab: Lab):
         first, second = new_id_number(), new_id_number()
@@ -93,19 +105,31 @@ class TestInboundDuplicateKeys:
         r = await client.post(PATH, content=body, headers=headers)
         assert r.status_code == 422, r.text
         assert r.json()["error"]["details"] == [{"field": "id_number", "reason": "字段重复出现"}]
-        assert await count(db, NatTestResult, NatTestResult.id_number_bidx == blind_index("id_number", first)) == 0
+        assert (
+            await count(db, NatTestResult, NatTestResult.id_number_bidx == blind_index("id_number", first))
+            == 0
+        )
 
 
 class TestImportedResultValues:
     async def test_a_result_outside_the_labels_is_refused_with_row_and_field(self, client, personas):
         ok, bad1, bad2 = new_id_number(), new_id_number(), new_id_number()
-        content = _csv([["甲", ok, "2022-01-20 08:30", "阴性", "海口市人民医院"],
-                        ["乙", bad1, "2022-01-20 08:30", "弱阳性", "海口市人民医院"],
-                        ["丙", bad2, "2022-01-20 08:30", "待复核", "海口市人民医院"]])
-        r = await client.post("/api/verification/nat-results/import", headers=personas.province.headers,
-                              files={"file": ("nat.csv", content, "text/csv")})
+        content = _csv(
+            [
+                ["甲", ok, "2022-01-20 08:30", "阴性", "海口市人民医院"],
+                ["乙", bad1, "2022-01-20 08:30", "弱阳性", "海口市人民医院"],
+                ["丙", bad2, "2022-01-20 08:30", "待复核", "海口市人民医院"],
+            ]
+        )
+        r = await client.post(
+            "/api/verification/nat-results/import",
+            headers=personas.province.headers,
+            files={"file": ("nat.csv", content, "text/csv")},
+        )
         assert r.status_code == 200, r.text
         body = r.json()
         assert (body["recorded"], body["rejected"]) == (1, 2)
-        assert body["errors"] == [{"field": "result", "reason": "检测结果应为 阴性 或 阳性", "row": 3},
-                                  {"field": "result", "reason": "检测结果应为 阴性 或 阳性", "row": 4}]
+        assert body["errors"] == [
+            {"field": "result", "reason": "检测结果应为 阴性 或 阳性", "row": 3},
+            {"field": "result", "reason": "检测结果应为 阴性 或 阳性", "row": 4},
+        ]

@@ -13,14 +13,48 @@ from hypothesis import strategies as st
 
 from zhengding.divisions.resolver import DivisionRow, Resolver, _shipped_csv, default_resolver
 
-CASES = [json.loads(line)["text"] for line in
-         (Path(__file__).resolve().parents[1] / "divisions" / "resolver_cases.jsonl").read_text("utf-8").splitlines()
-         if line]
-ROWS = [DivisionRow(r["code"], r["name"], int(r["level"]), r["parent_code"] or None)
-        for r in csv.DictReader(_shipped_csv().open(encoding="utf-8"))]
-TAILS = ["", "12号", "3队12号", " 8栋301室", "1村", "5号向荣村", "12号海口市", "１２号", "2区", "9号 镇上", "-3-", "7社区",
-         "8号秀英街道", "1"]
-PIECES = [r.name for r in ROWS[:400]] + ["12", "3号", " ", "路", "村", "区", "1", "回", "到", "社区", "街道", "镇", "县"]
+CASES = [
+    json.loads(line)["text"]
+    for line in (Path(__file__).resolve().parents[1] / "divisions" / "resolver_cases.jsonl")
+    .read_text("utf-8")
+    .splitlines()
+    if line
+]
+ROWS = [
+    DivisionRow(r["code"], r["name"], int(r["level"]), r["parent_code"] or None)
+    for r in csv.DictReader(_shipped_csv().open(encoding="utf-8"))
+]
+TAILS = [
+    "",
+    "12号",
+    "3队12号",
+    " 8栋301室",
+    "1村",
+    "5号向荣村",
+    "12号海口市",
+    "１２号",
+    "2区",
+    "9号 镇上",
+    "-3-",
+    "7社区",
+    "8号秀英街道",
+    "1",
+]
+PIECES = [r.name for r in ROWS[:400]] + [
+    "12",
+    "3号",
+    " ",
+    "路",
+    "村",
+    "区",
+    "1",
+    "回",
+    "到",
+    "社区",
+    "街道",
+    "镇",
+    "县",
+]
 
 
 @pytest.fixture(scope="module")

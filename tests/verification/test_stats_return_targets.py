@@ -10,8 +10,15 @@ from sqlalchemy import select, update
 from tests.verification.support import batch_tasks, dispatch, import_rows, new_id_number
 from zhengding.orgs.models import OrgUnit
 
-REPLY = {"found": True, "location": "秀英街道3队12号", "contact": "", "health_status": "正常",
-         "measure": "居家健康监测", "note": "已见到本人", "photo_ids": []}
+REPLY = {
+    "found": True,
+    "location": "秀英街道3队12号",
+    "contact": "",
+    "health_status": "正常",
+    "measure": "居家健康监测",
+    "note": "已见到本人",
+    "photo_ids": [],
+}
 
 
 async def _task_at_grid1(client, p) -> tuple[str, str]:
@@ -42,8 +49,9 @@ class TestRepliedCounted:
         assert stats["unit"]["replied"] == 1 and stats["unit"]["open"] == 1
         haikou = next(c for c in stats["children"] if c["name"] == "海口市")
         assert haikou["replied"] == 1
-        town = (await client.get(f"/api/verification/stats?{q}&unit_id={p.town.unit_id}",
-                                 headers=p.town.headers)).json()
+        town = (
+            await client.get(f"/api/verification/stats?{q}&unit_id={p.town.unit_id}", headers=p.town.headers)
+        ).json()
         assert next(c for c in town["children"] if c["id"] == p.grid1.unit_id)["replied"] == 1
         # The time-to-reply buckets stay internal.
         assert not any(k in stats["unit"] for k in ("r0", "r9"))
@@ -60,21 +68,28 @@ class TestRepliedCounted:
 
 
 class TestReturnedIsLive:
-    async def test_return_publishes_to_the_worker_and_the_chain_below_the_reviewer(self, client, personas,
-                                                                                    captured_events):
+    async def test_return_publishes_to_the_worker_and_the_chain_below_the_reviewer(
+        self, client, personas, captured_events
+    ):
         p = personas
         _, task_id = await _task_at_grid1(client, p)
         await _reply(client, p, task_id)
-        r = await client.post(f"/api/verification/tasks/{task_id}/review", json={"accept": False, "reason": "照片不清楚"},
-                              headers=p.town.headers)
+        r = await client.post(
+            f"/api/verification/tasks/{task_id}/review",
+            json={"accept": False, "reason": "照片不清楚"},
+            headers=p.town.headers,
+        )
         assert r.status_code == 200 and r.json()["status"] == "in_progress", r.text
         (event,) = [e for e in captured_events if e.type == "verification.reply.returned"]
         assert event.payload == {"task_id": task_id}
         assert event.user_ids == (p.grid1.user_id,) and event.unit_ids == (p.grid1.unit_id,)
         # A unit higher in the chain returns at once: the units between it and the worker hear of it.
         await _reply(client, p, task_id)
-        r = await client.post(f"/api/verification/tasks/{task_id}/review", json={"accept": False, "reason": "地址不详"},
-                              headers=p.xiuying.headers)
+        r = await client.post(
+            f"/api/verification/tasks/{task_id}/review",
+            json={"accept": False, "reason": "地址不详"},
+            headers=p.xiuying.headers,
+        )
         assert r.status_code == 200 and r.json()["status"] == "in_progress", r.text
         event = [e for e in captured_events if e.type == "verification.reply.returned"][-1]
         assert event.user_ids == (p.grid1.user_id,) and event.unit_ids == (p.town.unit_id, p.grid1.unit_id)
@@ -96,8 +111,11 @@ class TestTransferTargets:
         assert hit["name"] == p.grid2.unit_name and hit["kind"] == "committee"
         assert "海口市" in hit["path_names"] and "秀英区" in hit["path_names"]
         # The directory search of a grid worker covers their own subtree only, the picker more.
-        directory = (await client.get("/api/directory/search", params={"q": p.grid2.unit_name},
-                                      headers=p.grid1.headers)).json()
+        directory = (
+            await client.get(
+                "/api/directory/search", params={"q": p.grid2.unit_name}, headers=p.grid1.headers
+            )
+        ).json()
         assert p.grid2.unit_id not in {u["id"] for u in directory.get("units", [])}
         # The holder's own unit (and below) is not a transfer target; the chain top is the
         # province, so the whole province is searched (another city's units too).
@@ -112,8 +130,11 @@ class TestTransferTargets:
         assert (await search(p.outsider, "三亚")).status_code in (403, 404)
         assert (await search(p.grid1, "三亚", task="0" * 26)).status_code == 404
         # A target found by the picker is accepted by the transfer itself.
-        r = await client.post(f"/api/verification/tasks/{task_id}/transfer",
-                              json={"to_unit_id": sanya[0]["id"], "reason": "人员已去三亚"}, headers=p.grid1.headers)
+        r = await client.post(
+            f"/api/verification/tasks/{task_id}/transfer",
+            json={"to_unit_id": sanya[0]["id"], "reason": "人员已去三亚"},
+            headers=p.grid1.headers,
+        )
         assert r.status_code == 200, r.text
 
 
@@ -126,10 +147,23 @@ class TestAssignablePeople:
 
         p = personas
         async with db.unit_of_work() as s:  # a village of the town other than grid1's and grid2's
-            village = (await s.execute(select(OrgUnit).where(
-                OrgUnit.parent_id == (await s.get(OrgUnit, p.grid1.unit_id)).parent_id,
-                OrgUnit.id.not_in([p.grid1.unit_id, p.grid2.unit_id])).order_by(OrgUnit.sort_key))).scalars().first()
-            row = user_service.user_row(user_service.validate_new_user("待激活", unique_phone(), village.id, "网格员"))
+            village = (
+                (
+                    await s.execute(
+                        select(OrgUnit)
+                        .where(
+                            OrgUnit.parent_id == (await s.get(OrgUnit, p.grid1.unit_id)).parent_id,
+                            OrgUnit.id.not_in([p.grid1.unit_id, p.grid2.unit_id]),
+                        )
+                        .order_by(OrgUnit.sort_key)
+                    )
+                )
+                .scalars()
+                .first()
+            )
+            row = user_service.user_row(
+                user_service.validate_new_user("待激活", unique_phone(), village.id, "网格员")
+            )
             await s.execute(User.__table__.insert(), [row])
             s.add(Membership(user_id=row["id"], unit_id=village.id, position="网格员"))
         assert row["status"] == UserStatus.PENDING

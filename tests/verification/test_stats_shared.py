@@ -22,8 +22,15 @@ from zhengding.verification.cells import Deltas
 from zhengding.verification.models import StatCell
 from zhengding.verification.service import stats
 
-REPLY = {"found": True, "location": "秀英街道3队12号", "contact": "", "health_status": "正常",
-         "measure": "居家健康监测", "note": "已见到本人", "photo_ids": []}
+REPLY = {
+    "found": True,
+    "location": "秀英街道3队12号",
+    "contact": "",
+    "health_status": "正常",
+    "measure": "居家健康监测",
+    "note": "已见到本人",
+    "photo_ids": [],
+}
 
 
 @pytest.fixture
@@ -40,12 +47,12 @@ def reuse_ms():
     stats._reads.forget()
 
 
-
 def one_connection_reader(db, actor, **filters):  # type: ignore[no-untyped-def]
     """An engine with ONE connection (the test can hold it, so that a shared query waits for it)
     and a read of the unit statistics on a read-only session of it."""
-    engine = create_async_engine(db.url, poolclass=AsyncAdaptedQueuePool, pool_size=1, max_overflow=0,
-                                 pool_timeout=60)
+    engine = create_async_engine(
+        db.url, poolclass=AsyncAdaptedQueuePool, pool_size=1, max_overflow=0, pool_timeout=60
+    )
     make = async_sessionmaker(engine, expire_on_commit=False)
 
     async def read() -> dict:
@@ -57,6 +64,7 @@ def one_connection_reader(db, actor, **filters):  # type: ignore[no-untyped-def]
             await session.close()
 
     return engine, read
+
 
 class CellQueries:
     """Counts the SELECTs over the summary cells sent to the database (a real count)."""
@@ -124,23 +132,36 @@ async def _batch_at_haikou(client, p) -> str:
 
 async def _sibling_county(db, p) -> str:
     async with db.unit_of_work(readonly=True) as s:
-        return (await s.execute(select(OrgUnit.id).where(OrgUnit.parent_id == p.haikou.unit_id,
-                                                          OrgUnit.id != p.xiuying.unit_id).limit(1))).scalar_one()
+        return (
+            await s.execute(
+                select(OrgUnit.id)
+                .where(OrgUnit.parent_id == p.haikou.unit_id, OrgUnit.id != p.xiuying.unit_id)
+                .limit(1)
+            )
+        ).scalar_one()
 
 
 class TestIdenticalReadsShare:
-    async def test_concurrent_identical_reads_run_one_query_each_and_agree(self, db, client, personas, reuse_ms):
+    async def test_concurrent_identical_reads_run_one_query_each_and_agree(
+        self, db, client, personas, reuse_ms
+    ):
         reuse_ms(0)
         await _batch_at_haikou(client, personas)
         province = await actor_of(db, personas.province)
-        expected = [await solo(db, fn, province) for fn in (stats.unit_stats, stats.batch_stats, stats.daily_stats)]
+        expected = [
+            await solo(db, fn, province) for fn in (stats.unit_stats, stats.batch_stats, stats.daily_stats)
+        ]
         with cell_queries(db) as q:
-            results = await asyncio.gather(*(shared(db, fn, province)
-                                             for fn in (stats.unit_stats, stats.batch_stats, stats.daily_stats)
-                                             for _ in range(12)))
+            results = await asyncio.gather(
+                *(
+                    shared(db, fn, province)
+                    for fn in (stats.unit_stats, stats.batch_stats, stats.daily_stats)
+                    for _ in range(12)
+                )
+            )
         assert q.n == 3  # one per kind of read, not 36
         for i, want in enumerate(expected):
-            assert results[i * 12:(i + 1) * 12] == [want] * 12
+            assert results[i * 12 : (i + 1) * 12] == [want] * 12
         # Each caller has its own copy: one changing its answer does not touch another's.
         results[0]["unit"]["total"] = -1
         results[0]["children"][0]["total"] = -1
@@ -153,12 +174,19 @@ class TestIdenticalReadsShare:
         # it would hold the whole pool (4 on SQLite, 30 on PostgreSQL) and stall.
         reuse_ms(0)
         p = personas
-        urls = ["/api/verification/stats", "/api/verification/stats/batches", "/api/verification/stats/daily",
-                f"/api/verification/stats?unit_id={p.haikou.unit_id}"]
+        urls = [
+            "/api/verification/stats",
+            "/api/verification/stats/batches",
+            "/api/verification/stats/daily",
+            f"/api/verification/stats?unit_id={p.haikou.unit_id}",
+        ]
         async with asyncio.timeout(90):
-            responses = await asyncio.gather(*(client.get(urls[i % 4], headers=p.province.headers)
-                                               for i in range(40)))
-        assert all(r.status_code == 200 for r in responses), [r.text for r in responses if r.status_code != 200]
+            responses = await asyncio.gather(
+                *(client.get(urls[i % 4], headers=p.province.headers) for i in range(40))
+            )
+        assert all(r.status_code == 200 for r in responses), [
+            r.text for r in responses if r.status_code != 200
+        ]
         for i in range(4):
             assert len({r.text for r in responses[i::4]}) == 1
 
@@ -170,8 +198,17 @@ class TestScopeIsEachCallers:
         sibling = await _sibling_county(db, p)
         city = f"/api/verification/stats?unit_id={p.haikou.unit_id}"
         county = f"/api/verification/stats?unit_id={sibling}"
-        calls = [(city, p.province), (city, p.haikou), (city, p.town), (city, p.province), (city, p.xiuying),
-                 (county, p.haikou), (county, p.xiuying), (county, p.province), (county, p.town)]
+        calls = [
+            (city, p.province),
+            (city, p.haikou),
+            (city, p.town),
+            (city, p.province),
+            (city, p.xiuying),
+            (county, p.haikou),
+            (county, p.xiuying),
+            (county, p.province),
+            (county, p.town),
+        ]
         responses = await asyncio.gather(*(client.get(url, headers=who.headers) for url, who in calls))
         assert [r.status_code for r in responses] == [200, 200, 404, 200, 404, 200, 404, 200, 404]
         assert responses[0].json() == responses[1].json() == responses[3].json()
@@ -179,8 +216,9 @@ class TestScopeIsEachCallers:
         assert responses[5].json() == responses[7].json() and responses[5].json()["unit"]["id"] == sibling
         for path in ("/api/verification/stats/batches", "/api/verification/stats/daily"):
             url = f"{path}?unit_id={sibling}"
-            ok, hidden = await asyncio.gather(client.get(url, headers=p.haikou.headers),
-                                              client.get(url, headers=p.xiuying.headers))
+            ok, hidden = await asyncio.gather(
+                client.get(url, headers=p.haikou.headers), client.get(url, headers=p.xiuying.headers)
+            )
             assert ok.status_code == 200 and hidden.status_code == 404, hidden.text
         # Sequential, within the window: the kept reads do not open the door either.
         assert (await client.get(city, headers=p.town.headers)).status_code == 404
@@ -214,8 +252,9 @@ class TestScopeIsEachCallers:
         assert expected[9] == [] and expected[11][0]["total"] == 2
         for _ in range(2):  # concurrently, then again from the kept results
             with cell_queries(db) as q:
-                results = await asyncio.gather(*(shared(db, fn, actor, *args, **kw) for fn, actor, args, kw in reads
-                                                 for _ in range(3)))
+                results = await asyncio.gather(
+                    *(shared(db, fn, actor, *args, **kw) for fn, actor, args, kw in reads for _ in range(3))
+                )
             assert [results[i * 3] for i in range(len(reads))] == expected
             assert all(results[i] == results[i - i % 3] for i in range(len(results)))
             assert q.n == (len(reads) if _ == 0 else 0)
@@ -237,8 +276,9 @@ class TestErrorsAndCancellation:
         with cell_queries(db) as q:  # counts first, then fails
             event.listen(engine, "before_cursor_execute", fail)
             try:
-                results = await asyncio.gather(*(shared(db, stats.unit_stats, province) for _ in range(6)),
-                                               return_exceptions=True)
+                results = await asyncio.gather(
+                    *(shared(db, stats.unit_stats, province) for _ in range(6)), return_exceptions=True
+                )
             finally:
                 event.remove(engine, "before_cursor_execute", fail)
         assert all(isinstance(r, Injected) for r in results), results
@@ -276,15 +316,18 @@ class TestErrorsAndCancellation:
 
 
 class TestWritesBecomeVisible:
-    async def test_this_process_writes_are_seen_by_the_next_read_at_once(self, client, personas, reuse_ms, clock):
+    async def test_this_process_writes_are_seen_by_the_next_read_at_once(
+        self, client, personas, reuse_ms, clock
+    ):
         reuse_ms(2000)
         clock.freeze()  # the whole test runs inside one window
         p = personas
         batch_id = await _batch_at_haikou(client, p)
 
         async def counts(persona, unit_id: str) -> dict:
-            r = await client.get(f"/api/verification/stats?batch_id={batch_id}&unit_id={unit_id}",
-                                 headers=persona.headers)
+            r = await client.get(
+                f"/api/verification/stats?batch_id={batch_id}&unit_id={unit_id}", headers=persona.headers
+            )
             assert r.status_code == 200, r.text
             return {c["id"]: c for c in [r.json()["unit"], *r.json()["children"]]}
 
@@ -296,16 +339,20 @@ class TestWritesBecomeVisible:
         await dispatch(client, p.xiuying, batch_id=batch_id, unit_id=p.town.unit_id)
         await counts(p.town, p.town.unit_id)
         await dispatch(client, p.town, batch_id=batch_id, unit_id=p.grid1.unit_id, user_id=p.grid1.user_id)
-        tasks = (await client.get(f"/api/verification/tasks?batch_id={batch_id}", headers=p.grid1.headers)).json()
+        tasks = (
+            await client.get(f"/api/verification/tasks?batch_id={batch_id}", headers=p.grid1.headers)
+        ).json()
         assert (await counts(p.town, p.town.unit_id))[p.grid1.unit_id]["replied"] == 0
-        r = await client.post(f"/api/verification/tasks/{tasks['items'][0]['id']}/reply", json=REPLY,
-                              headers=p.grid1.headers)
+        r = await client.post(
+            f"/api/verification/tasks/{tasks['items'][0]['id']}/reply", json=REPLY, headers=p.grid1.headers
+        )
         assert r.status_code == 200, r.text
         town = await counts(p.town, p.town.unit_id)
         assert town[p.grid1.unit_id]["replied"] == 1 and town[p.town.unit_id]["replied"] == 1
 
-    async def test_a_read_after_a_commit_does_not_join_a_flight_begun_before_it(self, db, client, personas,
-                                                                                 reuse_ms):
+    async def test_a_read_after_a_commit_does_not_join_a_flight_begun_before_it(
+        self, db, client, personas, reuse_ms
+    ):
         reuse_ms(2000)
         p = personas
         batch_id, haikou, day = await _haikou_batch_day(db, client, p)
@@ -328,8 +375,9 @@ class TestWritesBecomeVisible:
             await engine.dispose()
             await _commit_closed(db, p.haikou.unit_id, batch_id, day, -1)
 
-    async def test_a_session_begun_before_a_commit_does_not_share_its_snapshot(self, db, client, personas,
-                                                                                 reuse_ms):
+    async def test_a_session_begun_before_a_commit_does_not_share_its_snapshot(
+        self, db, client, personas, reuse_ms
+    ):
         # SQLite keeps one snapshot per transaction: a request that began before this process
         # committed a change of the cells may read the older counts — for itself only.
         reuse_ms(2000)
@@ -344,7 +392,9 @@ class TestWritesBecomeVisible:
         finally:
             await _commit_closed(db, p.haikou.unit_id, batch_id, day, -1)
 
-    async def test_another_process_write_is_seen_after_the_window(self, db, client, personas, reuse_ms, clock):
+    async def test_another_process_write_is_seen_after_the_window(
+        self, db, client, personas, reuse_ms, clock
+    ):
         reuse_ms(1500)
         clock.freeze()
         p = personas
@@ -370,7 +420,9 @@ class TestWritesBecomeVisible:
             async with db.write_engine.begin() as conn:
                 await conn.execute(update(StatCell).where(cell).values(closed=StatCell.closed - 5))
 
-    async def test_a_write_session_reads_its_own_changes_and_shares_nothing(self, db, client, personas, reuse_ms):
+    async def test_a_write_session_reads_its_own_changes_and_shares_nothing(
+        self, db, client, personas, reuse_ms
+    ):
         reuse_ms(2000)
         p = personas
         batch_id, haikou, day = await _haikou_batch_day(db, client, p)

@@ -13,8 +13,7 @@ class AuditEntry(Base):
 
     __tablename__ = "audit_log"
 
-    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True,
-                                     autoincrement=False)
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     at: Mapped[datetime]
     actor_id: Mapped[str | None] = mapped_column(String(26))
     actor_name: Mapped[str | None] = mapped_column(String(100))

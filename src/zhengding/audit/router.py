@@ -50,9 +50,16 @@ class VerifyResult(BaseModel):
 
 
 @router.get("/audit", response_model=AuditPage)
-async def list_audit(action: str | None = None, actor_id: str | None = None, p: Page = paging(size=50, max_size=200),
-                     actor: Actor = Depends(current_actor), session: AsyncSession = Depends(get_session)):
-    rows, total = await service.list_entries(session, action=action, actor_id=actor_id, page=p.page, page_size=p.size)
+async def list_audit(
+    action: str | None = None,
+    actor_id: str | None = None,
+    p: Page = paging(size=50, max_size=200),
+    actor: Actor = Depends(current_actor),
+    session: AsyncSession = Depends(get_session),
+):
+    rows, total = await service.list_entries(
+        session, action=action, actor_id=actor_id, page=p.page, page_size=p.size
+    )
     service.record(session, actor, "audit.log.viewed", detail={"page": p.page})
     return AuditPage(items=[AuditItem.model_validate(r, from_attributes=True) for r in rows], total=total)
 
@@ -60,7 +67,17 @@ async def list_audit(action: str | None = None, actor_id: str | None = None, p: 
 @router.post("/audit/verify", response_model=VerifyResult)
 async def verify(actor: Actor = Depends(current_actor), session: AsyncSession = Depends(get_session)):
     checked, problems, head = await service.verify_chain(session)
-    service.record(session, actor, "audit.chain.verified", result="ok" if not problems else "problems",
-                   detail={"checked": checked, "problems": len(problems)})
-    return VerifyResult(ok=not problems, checked=checked, head_seq=head[0], head_hash=head[1],
-                        problems=[ProblemRead(position=p.position, kind=p.kind, detail=p.detail) for p in problems])
+    service.record(
+        session,
+        actor,
+        "audit.chain.verified",
+        result="ok" if not problems else "problems",
+        detail={"checked": checked, "problems": len(problems)},
+    )
+    return VerifyResult(
+        ok=not problems,
+        checked=checked,
+        head_seq=head[0],
+        head_hash=head[1],
+        problems=[ProblemRead(position=p.position, kind=p.kind, detail=p.detail) for p in problems],
+    )

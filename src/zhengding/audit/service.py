@@ -83,14 +83,30 @@ def record(
     )
 
 
-_HASHED_FIELDS = ("at", "actor_id", "actor_name", "role", "unit_id", "unit_name", "ip", "action",
-                  "target_type", "target_id", "result", "request_id", "detail", "prev_hash")
+_HASHED_FIELDS = (
+    "at",
+    "actor_id",
+    "actor_name",
+    "role",
+    "unit_id",
+    "unit_name",
+    "ip",
+    "action",
+    "target_type",
+    "target_id",
+    "result",
+    "request_id",
+    "detail",
+    "prev_hash",
+)
 
 
 def row_hash(values: dict[str, Any]) -> str:
     """SM3 over the row's content and the previous hash. The position (seq) is not hashed:
     order is fixed by the chain, so a swap shows as a broken link rather than an edit."""
-    canonical = {k: (values[k].astimezone(UTC).isoformat() if k == "at" else values[k]) for k in _HASHED_FIELDS}
+    canonical = {
+        k: (values[k].astimezone(UTC).isoformat() if k == "at" else values[k]) for k in _HASHED_FIELDS
+    }
     return sm3_hex(orjson.dumps(canonical, option=orjson.OPT_SORT_KEYS))
 
 
@@ -102,7 +118,11 @@ async def _chain_pending(session: AsyncSession) -> None:
     assert bind is not None, "audit chaining needs a bound session"
     if bind.dialect.name == "postgresql":
         await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _CHAIN_LOCK_KEY})
-    last = (await session.execute(select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1))).first()
+    last = (
+        await session.execute(
+            select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
+        )
+    ).first()
     seq, prev = (last[0], last[1]) if last else (0, GENESIS)
     rows = []
     for entry in entries:
@@ -133,15 +153,29 @@ def _refuse_audit_statements(state: Any) -> None:
             raise Forbidden("审计日志只能追加，不能修改或删除")
 
 
-async def list_entries(session: AsyncSession, *, action: str | None = None, actor_id: str | None = None,
-                       page: int = 1, page_size: int = 50) -> tuple[list[AuditEntry], int]:
+async def list_entries(
+    session: AsyncSession,
+    *,
+    action: str | None = None,
+    actor_id: str | None = None,
+    page: int = 1,
+    page_size: int = 50,
+) -> tuple[list[AuditEntry], int]:
     stmt = select(AuditEntry)
     if action:
         stmt = stmt.where(AuditEntry.action == action)
     if actor_id:
         stmt = stmt.where(AuditEntry.actor_id == actor_id)
     total = (await session.execute(select(func.count()).select_from(stmt.subquery()))).scalar_one()
-    rows = (await session.execute(stmt.order_by(AuditEntry.seq.desc()).offset((page - 1) * page_size).limit(page_size))).scalars().all()
+    rows = (
+        (
+            await session.execute(
+                stmt.order_by(AuditEntry.seq.desc()).offset((page - 1) * page_size).limit(page_size)
+            )
+        )
+        .scalars()
+        .all()
+    )
     return list(rows), total
 
 
@@ -152,16 +186,24 @@ class Problem:
     detail: str
 
 
-async def verify_chain(session: AsyncSession, *, batch: int = 5000) -> tuple[int, list[Problem], tuple[int, str]]:
+async def verify_chain(
+    session: AsyncSession, *, batch: int = 5000
+) -> tuple[int, list[Problem], tuple[int, str]]:
     """Walk the chain in position order. Returns (rows checked, problems, head (seq, hash))."""
     problems: list[Problem] = []
     prev_seq, prev_hash = 0, GENESIS
     checked = 0
     after = 0
     while True:
-        rows = (await session.execute(
-            select(AuditEntry).where(AuditEntry.seq > after).order_by(AuditEntry.seq).limit(batch)
-        )).scalars().all()
+        rows = (
+            (
+                await session.execute(
+                    select(AuditEntry).where(AuditEntry.seq > after).order_by(AuditEntry.seq).limit(batch)
+                )
+            )
+            .scalars()
+            .all()
+        )
         if not rows:
             break
         for row in rows:
@@ -172,9 +214,13 @@ async def verify_chain(session: AsyncSession, *, batch: int = 5000) -> tuple[int
             if row.seq != prev_seq + 1:
                 problems.append(Problem(row.seq, "deleted", f"第 {prev_seq + 1}–{row.seq - 1} 条记录缺失"))
             elif row.prev_hash != prev_hash:
-                found = (await session.execute(select(AuditEntry.seq).where(AuditEntry.hash == row.prev_hash))).scalar()
+                found = (
+                    await session.execute(select(AuditEntry.seq).where(AuditEntry.hash == row.prev_hash))
+                ).scalar()
                 if found is not None:
-                    problems.append(Problem(row.seq, "reordered", f"本条原本应在第 {found} 条之后（顺序被调换）"))
+                    problems.append(
+                        Problem(row.seq, "reordered", f"本条原本应在第 {found} 条之后（顺序被调换）")
+                    )
                 else:
                     problems.append(Problem(row.seq, "deleted", "前一条记录缺失或被替换（链接断开）"))
             prev_seq, prev_hash = row.seq, row.hash

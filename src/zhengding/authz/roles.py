@@ -39,7 +39,12 @@ class RoleDef:
 
 
 _STAFF = {Perm.DIRECTORY_READ}
-_COMMAND = _STAFF | {Perm.ACCOUNTS_READ, Perm.ACTIVATION_EXPORT, Perm.ACTIVATION_STATS, Perm.PERSONAL_DATA_REVEAL}
+_COMMAND = _STAFF | {
+    Perm.ACCOUNTS_READ,
+    Perm.ACTIVATION_EXPORT,
+    Perm.ACTIVATION_STATS,
+    Perm.PERSONAL_DATA_REVEAL,
+}
 
 
 def _role(name: str, label: str, scope: DataScope, perms: Iterable[str], admin: bool = False) -> RoleDef:
@@ -53,17 +58,40 @@ ROLES: dict[str, RoleDef] = {
         _role("city_command", "市(县)指挥部工作人员", DataScope.SUBTREE, _COMMAND),
         _role("county_command", "区(县)指挥部工作人员", DataScope.SUBTREE, _COMMAND),
         _role("town_command", "乡镇(街道)指挥部工作人员", DataScope.SUBTREE, _COMMAND),
-        _role("village_staff", "村(社区)工作人员", DataScope.SUBTREE,
-              _STAFF | {Perm.ACTIVATION_STATS, Perm.PERSONAL_DATA_REVEAL}),
+        _role(
+            "village_staff",
+            "村(社区)工作人员",
+            DataScope.SUBTREE,
+            _STAFF | {Perm.ACTIVATION_STATS, Perm.PERSONAL_DATA_REVEAL},
+        ),
         _role("grid_worker", "网格员", DataScope.SUBTREE, _STAFF | {Perm.PERSONAL_DATA_REVEAL}),
         # Separation of duties (三权分立): an account holding one of these holds nothing else
         # (see duties_conflict).
-        _role("system_admin", "系统管理员", DataScope.SUBTREE,
-              _STAFF | {Perm.ORGS_MANAGE, Perm.ACCOUNTS_READ, Perm.ACCOUNTS_MANAGE, Perm.ACCOUNTS_IMPORT,
-                        Perm.ACTIVATION_EXPORT, Perm.ACTIVATION_STATS}, admin=True),
-        _role("security_admin", "安全管理员", DataScope.SUBTREE,
-              _STAFF | {Perm.ACCOUNTS_READ, Perm.ROLES_ASSIGN, Perm.SESSIONS_MANAGE}, admin=True),
-        _role("audit_admin", "审计管理员", DataScope.SUBTREE, {Perm.AUDIT_READ, Perm.AUDIT_VERIFY}, admin=True),
+        _role(
+            "system_admin",
+            "系统管理员",
+            DataScope.SUBTREE,
+            _STAFF
+            | {
+                Perm.ORGS_MANAGE,
+                Perm.ACCOUNTS_READ,
+                Perm.ACCOUNTS_MANAGE,
+                Perm.ACCOUNTS_IMPORT,
+                Perm.ACTIVATION_EXPORT,
+                Perm.ACTIVATION_STATS,
+            },
+            admin=True,
+        ),
+        _role(
+            "security_admin",
+            "安全管理员",
+            DataScope.SUBTREE,
+            _STAFF | {Perm.ACCOUNTS_READ, Perm.ROLES_ASSIGN, Perm.SESSIONS_MANAGE},
+            admin=True,
+        ),
+        _role(
+            "audit_admin", "审计管理员", DataScope.SUBTREE, {Perm.AUDIT_READ, Perm.AUDIT_VERIFY}, admin=True
+        ),
     ]
 }
 
@@ -86,5 +114,10 @@ def role_label(role: str) -> str:
 def extend_role(role: str, *permissions: str) -> None:
     """Later domains add their permissions to the built-in roles at import time."""
     current = ROLES[role]
-    ROLES[role] = RoleDef(current.name, current.label, current.scope,
-                          current.permissions | frozenset(permissions), current.admin)
+    ROLES[role] = RoleDef(
+        current.name,
+        current.label,
+        current.scope,
+        current.permissions | frozenset(permissions),
+        current.admin,
+    )

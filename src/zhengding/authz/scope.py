@@ -50,7 +50,11 @@ def restrict(stmt: S, actor: Actor, permission: str, **columns: Any) -> S:
 
 
 def in_scope(
-    actor: Actor, permission: str, *, path: str | None = None, unit_id: str | None = None,
+    actor: Actor,
+    permission: str,
+    *,
+    path: str | None = None,
+    unit_id: str | None = None,
     owner_id: str | None = None,
 ) -> bool:
     for grant in actor.grants_for(permission):
@@ -60,15 +64,20 @@ def in_scope(
             return True
         if grant.scope == DataScope.UNIT and path is not None and path == grant.unit_path:
             return True
-        if grant.scope in (DataScope.UNIT, DataScope.SUBTREE) and unit_id is not None and unit_id == grant.unit_id:
+        if (
+            grant.scope in (DataScope.UNIT, DataScope.SUBTREE)
+            and unit_id is not None
+            and unit_id == grant.unit_id
+        ):
             return True
         if grant.scope == DataScope.SELF and owner_id is not None and owner_id == actor.user_id:
             return True
     return False
 
 
-def ensure_in_scope(actor: Actor, permission: str, *, kind: str, target_id: str | None = None,
-                    **values: Any) -> None:
+def ensure_in_scope(
+    actor: Actor, permission: str, *, kind: str, target_id: str | None = None, **values: Any
+) -> None:
     """404 outside the scope, answered as for an absent object of that kind (existence does not
     leak); the error knows the object exists, so the refusal is audited (security.scope.refused)."""
     if not in_scope(actor, permission, **values):

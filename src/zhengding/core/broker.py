@@ -41,7 +41,7 @@ PRESENCE_LEASE = 90  # seconds; refreshed every PRESENCE_LEASE / 3
 
 def frame_seq(frame: bytes) -> int:
     """The seq of a frame built by this module (b'{"seq":123,…')."""
-    return int(frame[7:frame.index(b",", 7)])
+    return int(frame[7 : frame.index(b",", 7)])
 
 
 _FRAME = b'{"seq":%d,%b'
@@ -219,8 +219,9 @@ return #KEYS / 2
 
 
 class RedisBroker(Broker):
-    def __init__(self, on_frame: FrameSink, url: str, *, node_id: str, publish_only: bool = False,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, on_frame: FrameSink, url: str, *, node_id: str, publish_only: bool = False, **kwargs: Any
+    ) -> None:
         super().__init__(on_frame, **kwargs)
         import redis.asyncio as redis
 
@@ -338,7 +339,7 @@ class RedisBroker(Broker):
             return
         # Chunks keep one Lua call from holding Redis for long on a very large fan-out.
         for start in range(0, len(users), 1000):
-            chunk = users[start:start + 1000]
+            chunk = users[start : start + 1000]
             keys: list[str] = []
             for u in chunk:
                 keys += (self.seq_key(u), self.events_key(u))
@@ -383,9 +384,22 @@ class RedisBroker(Broker):
         return {u for u, vals in zip(user_ids, result, strict=True) if any(int(v) > now_s for v in vals)}
 
 
-def make_broker(on_frame: FrameSink, *, redis_url: str | None, node_id: str, publish_only: bool = False,
-                retention: float = 3600.0, max_events: int = 1000) -> Broker:
+def make_broker(
+    on_frame: FrameSink,
+    *,
+    redis_url: str | None,
+    node_id: str,
+    publish_only: bool = False,
+    retention: float = 3600.0,
+    max_events: int = 1000,
+) -> Broker:
     if redis_url:
-        return RedisBroker(on_frame, redis_url, node_id=node_id, publish_only=publish_only,
-                           retention=retention, max_events=max_events)
+        return RedisBroker(
+            on_frame,
+            redis_url,
+            node_id=node_id,
+            publish_only=publish_only,
+            retention=retention,
+            max_events=max_events,
+        )
     return InProcessBroker(on_frame, retention=retention, max_events=max_events)

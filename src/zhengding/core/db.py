@@ -73,7 +73,9 @@ class Database:
             self.write_engine = _sqlite_engine(url, writer=True)
             self.read_engine = _sqlite_engine(url, writer=False)
         else:
-            self.write_engine = create_async_engine(url, pool_size=pool_size, max_overflow=20, pool_pre_ping=True)
+            self.write_engine = create_async_engine(
+                url, pool_size=pool_size, max_overflow=20, pool_pre_ping=True
+            )
             self.read_engine = self.write_engine
         self._write = async_sessionmaker(self.write_engine, expire_on_commit=False, autoflush=True)
         self._read = async_sessionmaker(self.read_engine, expire_on_commit=False, autoflush=True)
@@ -161,6 +163,7 @@ def _refuse_writes_in_readonly(state: Any) -> None:
     # silently. Writes that must accompany a read go through defer_write().
     if state.session.info.get("readonly") and (state.is_insert or state.is_update or state.is_delete):
         raise RuntimeError("write statement in a read-only session: use defer_write()")
+
 
 _db: Database | None = None
 

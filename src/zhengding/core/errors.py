@@ -66,8 +66,15 @@ class NotFound(AppError):
 
     status, code, default_message = 404, "not_found", "对象不存在或无权查看"
 
-    def __init__(self, message: str | None = None, details: list[dict[str, Any]] | None = None, *,
-                 kind: str | None = None, target_id: str | None = None, exists: bool = False) -> None:
+    def __init__(
+        self,
+        message: str | None = None,
+        details: list[dict[str, Any]] | None = None,
+        *,
+        kind: str | None = None,
+        target_id: str | None = None,
+        exists: bool = False,
+    ) -> None:
         super().__init__(message or (NOT_FOUND_MESSAGES[kind] if kind else None), details)
         self.kind, self.target_id, self.exists = kind, target_id, exists
 

@@ -111,8 +111,9 @@ def _write(content: bytes) -> str:
     return address
 
 
-async def store_file(session: AsyncSession, uploader_id: str, name: str, content: bytes,
-                     content_type: str | None = None) -> StoredFile:
+async def store_file(
+    session: AsyncSession, uploader_id: str, name: str, content: bytes, content_type: str | None = None
+) -> StoredFile:
     """Write the bytes (sealed, once per content) and add the row to the caller's transaction."""
     limit = max_bytes()
     if len(content) > limit:
@@ -120,8 +121,13 @@ async def store_file(session: AsyncSession, uploader_id: str, name: str, content
     if not content:
         raise ValidationFailed("附件为空")
     address = await asyncio.to_thread(_write, content)
-    row = StoredFile(name=clean_name(name), size=len(content), address=address,
-                     content_type=(content_type or "application/octet-stream")[:100], uploader_id=uploader_id)
+    row = StoredFile(
+        name=clean_name(name),
+        size=len(content),
+        address=address,
+        content_type=(content_type or "application/octet-stream")[:100],
+        uploader_id=uploader_id,
+    )
     session.add(row)
     await session.flush()
     return row
@@ -135,8 +141,9 @@ async def files_by_ids(session: AsyncSession, ids: Sequence[str]) -> list[Stored
     return sorted(rows, key=lambda f: order.get(f.id, 0))
 
 
-async def attach_files(session: AsyncSession, uploader_id: str, file_ids: Sequence[str], owner_type: str,
-                       owner_id: str) -> list[StoredFile]:
+async def attach_files(
+    session: AsyncSession, uploader_id: str, file_ids: Sequence[str], owner_type: str, owner_id: str
+) -> list[StoredFile]:
     """Bind the uploader's own unattached files to an object; anything else is a 404."""
     ids = list(dict.fromkeys(file_ids))
     rows = await files_by_ids(session, ids)
@@ -157,5 +164,10 @@ async def may_download(session: AsyncSession, actor: Any, f: StoredFile) -> bool
 
 
 def read(f: StoredFile) -> dict[str, Any]:
-    return {"id": f.id, "name": f.name, "size": f.size, "content_type": f.content_type,
-            "created_at": f.created_at}
+    return {
+        "id": f.id,
+        "name": f.name,
+        "size": f.size,
+        "content_type": f.content_type,
+        "created_at": f.created_at,
+    }

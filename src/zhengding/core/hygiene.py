@@ -46,11 +46,14 @@ def bad_text_paths(value: Any, path: str = "") -> Iterator[str]:
 
 def refuse_control_chars(fields: list[str], row: int | None = None) -> ValidationFailed:
     where = f"第 {row} 行 " if row is not None else ""
-    return ValidationFailed(f"提交的数据有误：{where}{'、'.join(fields[:5])}：{CONTROL_REASON}",
-                            [field_error(f, CONTROL_REASON, row) for f in fields])
+    return ValidationFailed(
+        f"提交的数据有误：{where}{'、'.join(fields[:5])}：{CONTROL_REASON}",
+        [field_error(f, CONTROL_REASON, row) for f in fields],
+    )
 
 
 # --- JSON of the signed inbound APIs -------------------------------------------------------
+
 
 class _KeyRefused(ValueError):
     def __init__(self, key: str, reason: str) -> None:
@@ -87,6 +90,8 @@ def strict_json(body: bytes) -> Any:
         return json.loads(body.decode("utf-8"), object_pairs_hook=_checked_keys, parse_constant=_no_constant)
     except _KeyRefused as exc:
         key = exc.key[:40]
-        raise ValidationFailed(f"请求体有误：字段 {key} {exc.reason}", [field_error(key, exc.reason)]) from None
+        raise ValidationFailed(
+            f"请求体有误：字段 {key} {exc.reason}", [field_error(key, exc.reason)]
+        ) from None
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise ValidationFailed("请求体不是合法的 JSON") from None

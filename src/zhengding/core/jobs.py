@@ -72,11 +72,18 @@ async def enqueue_due(db: Database) -> int:
         start = slot_start(s.every, at)
         if _attempted.get(s.name) == start:
             continue  # this node already saw the slot's row in place
-        rows.append({
-            "id": new_id(), "handler": s.name, "payload": {**(s.payload or {}), "slot": start.isoformat()},
-            "status": PENDING, "attempts": 0, "available_at": start, "created_at": at,
-            "dedupe_key": f"job:{s.name}:{start.isoformat()}",
-        })
+        rows.append(
+            {
+                "id": new_id(),
+                "handler": s.name,
+                "payload": {**(s.payload or {}), "slot": start.isoformat()},
+                "status": PENDING,
+                "attempts": 0,
+                "available_at": start,
+                "created_at": at,
+                "dedupe_key": f"job:{s.name}:{start.isoformat()}",
+            }
+        )
     if not rows:
         return 0
     async with db.unit_of_work() as session:

@@ -44,14 +44,19 @@ async def schema_problem(engine: AsyncEngine) -> str | None:
 
     A SQLite file that does not exist yet is reported without being created."""
     url = engine.url
-    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:") \
-            and not await asyncio.to_thread(os.path.exists, url.database):
+    if (
+        url.get_backend_name() == "sqlite"
+        and url.database not in (None, "", ":memory:")
+        and not await asyncio.to_thread(os.path.exists, url.database)
+    ):
         return f"数据库尚未初始化：{UPGRADE_FIRST}"
     script = ScriptDirectory.from_config(alembic_config(url.render_as_string(hide_password=False)))
     wanted = set(script.get_heads())
     try:
         async with engine.connect() as conn:
-            current = set(await conn.run_sync(lambda sync: MigrationContext.configure(sync).get_current_heads()))
+            current = set(
+                await conn.run_sync(lambda sync: MigrationContext.configure(sync).get_current_heads())
+            )
     except (OSError, SQLAlchemyError) as exc:
         return f"无法连接数据库（ZD_DATABASE_URL）：{str(exc).splitlines()[0][:200]}"
     if current == wanted:

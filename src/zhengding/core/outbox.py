@@ -117,21 +117,38 @@ def enqueue(
     when = at or now()
     if delay is not None:
         when = when + delay
-    row = OutboxRow(id=new_id(), handler=handler_name, payload=payload or {}, status=PENDING,
-                    attempts=0, available_at=when, created_at=now())
+    row = OutboxRow(
+        id=new_id(),
+        handler=handler_name,
+        payload=payload or {},
+        status=PENDING,
+        attempts=0,
+        available_at=when,
+        created_at=now(),
+    )
     session.add(row)
     return row
 
 
-def enqueue_many(session: AsyncSession, handler_name: str, payloads: list[dict[str, Any]],
-                 *, at: datetime | None = None) -> None:
+def enqueue_many(
+    session: AsyncSession, handler_name: str, payloads: list[dict[str, Any]], *, at: datetime | None = None
+) -> None:
     when = at or now()
     created = now()
-    session.add_all([
-        OutboxRow(id=new_id(), handler=handler_name, payload=p, status=PENDING, attempts=0,
-                  available_at=when, created_at=created)
-        for p in payloads
-    ])
+    session.add_all(
+        [
+            OutboxRow(
+                id=new_id(),
+                handler=handler_name,
+                payload=p,
+                status=PENDING,
+                attempts=0,
+                available_at=when,
+                created_at=created,
+            )
+            for p in payloads
+        ]
+    )
 
 
 # --- claim / process -------------------------------------------------------------------------
@@ -189,15 +206,25 @@ async def claim(db: Database, config: WorkerConfig) -> list[tuple[str, str, dict
         if exhausted:
             # Their last attempt died with its worker: dead-letter instead of running a 9th time.
             await session.execute(
-                update(OutboxRow).where(OutboxRow.id.in_(exhausted))
-                .values(status=DEAD, locked_by=None, locked_until=None,
-                        last_error="worker lost during the last attempt")
+                update(OutboxRow)
+                .where(OutboxRow.id.in_(exhausted))
+                .values(
+                    status=DEAD,
+                    locked_by=None,
+                    locked_until=None,
+                    last_error="worker lost during the last attempt",
+                )
             )
         if live:
             await session.execute(
-                update(OutboxRow).where(OutboxRow.id.in_([r.id for r in live]))
-                .values(status=RUNNING, locked_by=config.worker_id, locked_until=at + config.lease,
-                        attempts=OutboxRow.attempts + 1)
+                update(OutboxRow)
+                .where(OutboxRow.id.in_([r.id for r in live]))
+                .values(
+                    status=RUNNING,
+                    locked_by=config.worker_id,
+                    locked_until=at + config.lease,
+                    attempts=OutboxRow.attempts + 1,
+                )
             )
         return [(r.id, r.handler, r.payload, r.attempts + 1) for r in live]
 
@@ -210,14 +237,17 @@ async def _renew_lease(db: Database, config: WorkerConfig, row_id: str) -> bool:
     async with db.unit_of_work() as session:
         result = await session.execute(
             update(OutboxRow)
-            .where(OutboxRow.id == row_id, OutboxRow.locked_by == config.worker_id, OutboxRow.status == RUNNING)
+            .where(
+                OutboxRow.id == row_id, OutboxRow.locked_by == config.worker_id, OutboxRow.status == RUNNING
+            )
             .values(locked_until=now() + config.lease)
         )
         return cast(CursorResult[Any], result).rowcount == 1
 
 
-async def process(db: Database, config: WorkerConfig, row_id: str, name: str, payload: dict[str, Any],
-                  attempts: int) -> str:
+async def process(
+    db: Database, config: WorkerConfig, row_id: str, name: str, payload: dict[str, Any], attempts: int
+) -> str:
     """Run one claimed row; returns the row's new status."""
     registered = _handlers.get(name)
     try:
@@ -237,8 +267,11 @@ async def process(db: Database, config: WorkerConfig, row_id: str, name: str, pa
             # lease guard makes a worker that lost its lease roll back instead of doubling effects.
             result = await session.execute(
                 update(OutboxRow)
-                .where(OutboxRow.id == row_id, OutboxRow.locked_by == config.worker_id,
-                       OutboxRow.status == RUNNING)
+                .where(
+                    OutboxRow.id == row_id,
+                    OutboxRow.locked_by == config.worker_id,
+                    OutboxRow.status == RUNNING,
+                )
                 .values(status=DONE, done_at=now(), locked_by=None, locked_until=None, last_error=None)
             )
             if cast(CursorResult[Any], result).rowcount != 1:
@@ -263,7 +296,8 @@ async def process(db: Database, config: WorkerConfig, row_id: str, name: str, pa
                 values["status"] = PENDING
                 values["available_at"] = now() + backoff(attempts, config)
             await session.execute(
-                update(OutboxRow).where(OutboxRow.id == row_id, OutboxRow.locked_by == config.worker_id)
+                update(OutboxRow)
+                .where(OutboxRow.id == row_id, OutboxRow.locked_by == config.worker_id)
                 .values(**values)
             )
         return DEAD if dead else PENDING
@@ -293,7 +327,9 @@ async def drain(db: Database | None = None, config: WorkerConfig | None = None, 
     return total
 
 
-async def run_worker(stop: asyncio.Event, db: Database | None = None, config: WorkerConfig | None = None) -> None:
+async def run_worker(
+    stop: asyncio.Event, db: Database | None = None, config: WorkerConfig | None = None
+) -> None:
     config = config or WorkerConfig.from_env()
     log.info("outbox worker %s started", config.worker_id)
     while not stop.is_set():
@@ -336,8 +372,9 @@ async def worker_service(settings: Any) -> AsyncIterator[None]:
 # --- administration ----------------------------------------------------------------------------
 
 
-async def list_rows(session: AsyncSession, *, status: str = DEAD, limit: int = 100,
-                    before: str | None = None) -> list[OutboxRow]:
+async def list_rows(
+    session: AsyncSession, *, status: str = DEAD, limit: int = 100, before: str | None = None
+) -> list[OutboxRow]:
     stmt = select(OutboxRow).where(OutboxRow.status == status)
     if before:
         stmt = stmt.where(OutboxRow.id < before)

@@ -23,6 +23,9 @@ class RequestModel(BaseModel):
     def _no_control_characters(cls, value: Any) -> Any:
         if isinstance(value, BaseModel):  # a nested request model checked its own fields
             return value
-        if isinstance(value, str | list | tuple | set | frozenset | dict) and next(bad_text_paths(value), None) is not None:
+        if (
+            isinstance(value, str | list | tuple | set | frozenset | dict)
+            and next(bad_text_paths(value), None) is not None
+        ):
             raise PydanticCustomError("control_characters", CONTROL_REASON)
         return value

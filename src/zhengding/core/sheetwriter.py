@@ -32,9 +32,16 @@ class SheetBook:
 
     def __init__(self, *, constant_memory: bool = False) -> None:
         self._out = io.BytesIO()
-        self.book = xlsxwriter.Workbook(self._out, {
-            "in_memory": True, "constant_memory": constant_memory, "strings_to_formulas": False,
-            "strings_to_numbers": False, "strings_to_urls": False})
+        self.book = xlsxwriter.Workbook(
+            self._out,
+            {
+                "in_memory": True,
+                "constant_memory": constant_memory,
+                "strings_to_formulas": False,
+                "strings_to_numbers": False,
+                "strings_to_urls": False,
+            },
+        )
         self._props: dict[int, dict[str, Any]] = {}
         self._quoted: dict[int | None, Format] = {}
 

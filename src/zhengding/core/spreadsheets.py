@@ -53,6 +53,7 @@ _INTEGRAL_FLOAT_TEXT = re.compile(r"\d+\.0+")
 
 # --- cells ---------------------------------------------------------------------------------
 
+
 def cell_text(value: Any) -> str:
     """A cell as text. Integral floats lose their ".0" (Excel stores numbers as floats)."""
     if type(value) is str:
@@ -113,16 +114,21 @@ def numeric_cell(value: Any, text: str, label: str) -> tuple[str, str | None]:
 
 # --- files ---------------------------------------------------------------------------------
 
+
 def detect_kind(content: bytes, filename: str) -> str:
-    """"sheet" (xlsx/xls) or "csv"; anything else is refused with a 422."""
+    """ "sheet" (xlsx/xls) or "csv"; anything else is refused with a 422."""
     name = filename.lower()
     if content[:4] == b"PK\x03\x04" or content[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
         return "sheet"
     if name.endswith((".xlsx", ".xlsm", ".xls")):
-        raise ValidationFailed("文件不是有效的 xlsx 表格，请用 Excel/WPS 另存为 xlsx 后重新上传",
-                               [field_error("file", "不是有效的 xlsx 文件")])
+        raise ValidationFailed(
+            "文件不是有效的 xlsx 表格，请用 Excel/WPS 另存为 xlsx 后重新上传",
+            [field_error("file", "不是有效的 xlsx 文件")],
+        )
     if b"\x00" in content[:4096] or content[:4] in (b"%PDF", b"\x89PNG") or content[:3] == b"\xff\xd8\xff":
-        raise ValidationFailed("无法识别的文件格式，请上传 xlsx 或 csv 文件", [field_error("file", "仅支持 xlsx 或 csv")])
+        raise ValidationFailed(
+            "无法识别的文件格式，请上传 xlsx 或 csv 文件", [field_error("file", "仅支持 xlsx 或 csv")]
+        )
     return "csv"
 
 
@@ -136,13 +142,16 @@ def decode_csv(content: bytes) -> str:
     try:
         return content.decode("gb18030")  # Excel/WPS "CSV" on a Chinese Windows
     except UnicodeDecodeError:
-        raise ValidationFailed("csv 文件编码无法识别，请保存为 UTF-8 或 GBK 编码",
-                               [field_error("file", "编码无法识别")]) from None
+        raise ValidationFailed(
+            "csv 文件编码无法识别，请保存为 UTF-8 或 GBK 编码", [field_error("file", "编码无法识别")]
+        ) from None
 
 
 def _unreadable() -> ValidationFailed:
-    return ValidationFailed("表格文件无法读取（文件已损坏或不是 xlsx/csv），请检查后重新上传",
-                            [field_error("file", "文件无法读取")])
+    return ValidationFailed(
+        "表格文件无法读取（文件已损坏或不是 xlsx/csv），请检查后重新上传",
+        [field_error("file", "文件无法读取")],
+    )
 
 
 # --- limits --------------------------------------------------------------------------------
@@ -173,9 +182,15 @@ class Limits:
         from zhengding.config import get_settings
 
         s = get_settings()
-        return cls(rows=s.upload_max_rows, columns=s.upload_max_columns, cell_chars=s.upload_max_cell_chars,
-                   unpacked_bytes=s.upload_max_unpacked_mb * 1_048_576, ratio=s.upload_max_ratio,
-                   memory_bytes=s.upload_parse_memory_mb * 1_048_576, seconds=s.upload_parse_seconds)
+        return cls(
+            rows=s.upload_max_rows,
+            columns=s.upload_max_columns,
+            cell_chars=s.upload_max_cell_chars,
+            unpacked_bytes=s.upload_max_unpacked_mb * 1_048_576,
+            ratio=s.upload_max_ratio,
+            memory_bytes=s.upload_parse_memory_mb * 1_048_576,
+            seconds=s.upload_parse_seconds,
+        )
 
 
 def _too_large(message: str) -> PayloadTooLarge:
@@ -203,19 +218,26 @@ def check_archive(content: bytes, limits: Limits) -> None:
     for part in parts:
         total += part.file_size
         if total > limits.unpacked_bytes:
-            raise _too_large(f"文件解压后超过 {limits.unpacked_bytes // 1_048_576} MB 上限，请删除多余内容或分批上传")
+            raise _too_large(
+                f"文件解压后超过 {limits.unpacked_bytes // 1_048_576} MB 上限，请删除多余内容或分批上传"
+            )
         if part.file_size > _SMALL_PART and part.file_size > limits.ratio * max(part.compress_size, 1):
-            raise _too_large(f"文件压缩比超过 {limits.ratio} 倍上限（疑似压缩炸弹），请用 Excel/WPS 另存后重新上传")
+            raise _too_large(
+                f"文件压缩比超过 {limits.ratio} 倍上限（疑似压缩炸弹），请用 Excel/WPS 另存后重新上传"
+            )
 
 
 def _check_extent(last_row: int, last_column: int, limits: Limits) -> None:
     """`last_row` as Excel numbers it; `last_column` 0-based."""
     if last_row > limits.rows + 1:
-        raise _too_large(f"表格超过 {limits.rows} 行上限（含空行，最后一行为第 {last_row} 行），"
-                         "请删除多余的空行或分批上传")
+        raise _too_large(
+            f"表格超过 {limits.rows} 行上限（含空行，最后一行为第 {last_row} 行），请删除多余的空行或分批上传"
+        )
     if last_column >= limits.columns:
-        raise _too_large(f"表格超过 {limits.columns} 列上限（最后一列为 {column_letters(last_column)} 列），"
-                         "请删除多余的列后重新上传")
+        raise _too_large(
+            f"表格超过 {limits.columns} 列上限（最后一列为 {column_letters(last_column)} 列），"
+            "请删除多余的列后重新上传"
+        )
 
 
 def _cell_too_long(row: int, column: int | None, limits: Limits) -> ValidationFailed:
@@ -320,8 +342,9 @@ async def read_rows(content: bytes, filename: str = "", limits: Limits | None = 
     limits = limits or Limits.current()
     detect_kind(content, filename)  # a file that is no spreadsheet is refused without a process
     args = orjson.dumps({"filename": filename, "limits": dataclasses.asdict(limits)}).decode()
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-c", _WORKER, args, stdin=asyncio.subprocess.PIPE,
-                                                stdout=asyncio.subprocess.PIPE)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", _WORKER, args, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
+    )
     try:
         async with asyncio.timeout(limits.seconds + 10):
             frames, error = await _exchange(proc, content, limits)
@@ -349,8 +372,9 @@ _OUT_OF_MEMORY = 3  # the parsing process's exit code on a Python MemoryError
 _ROWS, _ERROR = b"R", b"E"
 
 
-async def _exchange(proc: asyncio.subprocess.Process, content: bytes,
-                    limits: Limits) -> tuple[deque[bytes], AppError | None]:
+async def _exchange(
+    proc: asyncio.subprocess.Process, content: bytes, limits: Limits
+) -> tuple[deque[bytes], AppError | None]:
     """Feed the upload to the parsing process and collect its frames (bounded in all)."""
     assert proc.stdin is not None and proc.stdout is not None
     stdin, stdout = proc.stdin, proc.stdout
@@ -455,8 +479,9 @@ def _sign(secret: str, payload: bytes) -> str:
 
 
 def make_mark(secret: str, mark: Mark) -> str:
-    payload = orjson.dumps({"u": mark.user_id, "n": mark.name, "t": mark.at, "k": mark.kind},
-                           option=orjson.OPT_SORT_KEYS)
+    payload = orjson.dumps(
+        {"u": mark.user_id, "n": mark.name, "t": mark.at, "k": mark.kind}, option=orjson.OPT_SORT_KEYS
+    )
     return base64.urlsafe_b64encode(payload).decode().rstrip("=") + "." + _sign(secret, payload)
 
 

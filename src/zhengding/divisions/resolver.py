@@ -289,8 +289,11 @@ class Resolver:
         self._lengths = {ch: tuple(sorted(ls, reverse=True)) for ch, ls in lengths.items()}
         # The parse stops at an ASCII digit only while no form or lead word contains one.
         self._digit_stops = cache_size > 0 and not any(
-            _ASCII_DIGIT.search(word) for word in (*self._variants, *_LEAD_WORDS))
-        self._read = lru_cache(maxsize=cache_size)(self._read_uncached) if cache_size > 0 else self._read_uncached
+            _ASCII_DIGIT.search(word) for word in (*self._variants, *_LEAD_WORDS)
+        )
+        self._read = (
+            lru_cache(maxsize=cache_size)(self._read_uncached) if cache_size > 0 else self._read_uncached
+        )
 
     # --- construction helpers ----------------------------------------------------------
 

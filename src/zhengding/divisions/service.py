@@ -62,10 +62,19 @@ async def load_divisions(session: AsyncSession, province: str = HAINAN) -> list[
     rows = read_province(province)
     await session.execute(delete(Division).where(Division.code.startswith(province)))
     for start in range(0, len(rows), 5000):
-        await session.execute(insert(Division), [
-            {"code": r.code, "name": r.name, "level": r.level, "parent_code": r.parent_code,
-             "placeholder": r.placeholder} for r in rows[start:start + 5000]
-        ])
+        await session.execute(
+            insert(Division),
+            [
+                {
+                    "code": r.code,
+                    "name": r.name,
+                    "level": r.level,
+                    "parent_code": r.parent_code,
+                    "placeholder": r.placeholder,
+                }
+                for r in rows[start : start + 5000]
+            ],
+        )
     return rows
 
 
@@ -74,8 +83,13 @@ async def get_division(session: AsyncSession, code: str) -> Division | None:
 
 
 async def divisions_of(session: AsyncSession, province: str) -> list[Division]:
-    return list((await session.execute(select(Division).where(Division.code.startswith(province))
-                                        .order_by(Division.code))).scalars())
+    return list(
+        (
+            await session.execute(
+                select(Division).where(Division.code.startswith(province)).order_by(Division.code)
+            )
+        ).scalars()
+    )
 
 
 @asynccontextmanager

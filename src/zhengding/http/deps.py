@@ -28,7 +28,10 @@ async def _resolve(request: Request, session: AsyncSession, *, allow_mfa_pending
     if not token:
         raise Unauthenticated()
     actor = await session_service.authenticate(
-        session, token, ip=request.state.client_ip, request_id=request.state.request_id,
+        session,
+        token,
+        ip=request.state.client_ip,
+        request_id=request.state.request_id,
         allow_mfa_pending=allow_mfa_pending,
     )
     return actor

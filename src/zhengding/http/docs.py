@@ -42,6 +42,7 @@ def install(app: FastAPI, settings: Settings, pages: Path) -> None:
         return RedirectResponse(DOCS_PATH + "/")
 
     if not (pages / "index.html").exists():
+
         @router.get(DOCS_PATH + "/{path:path}", include_in_schema=False)
         async def docs_not_built(path: str) -> None:
             raise NotFound("接口文档页面尚未构建，请先执行 make web")

@@ -86,13 +86,18 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSON:
-        details = [
-            {"field": _field(tuple(e.get("loc", ()))), "reason": _reason(e)}
-            for e in exc.errors()
-        ]
+        details = [{"field": _field(tuple(e.get("loc", ()))), "reason": _reason(e)} for e in exc.errors()]
         summary = "；".join(f"{d['field']}：{d['reason']}" for d in details[:5])
-        return JSON({"error": {"code": "validation_failed", "message": f"提交的数据有误：{summary}",
-                                         "details": details}}, status_code=422)
+        return JSON(
+            {
+                "error": {
+                    "code": "validation_failed",
+                    "message": f"提交的数据有误：{summary}",
+                    "details": details,
+                }
+            },
+            status_code=422,
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSON:
@@ -100,8 +105,16 @@ def install(app: FastAPI) -> None:
             # FastAPI's "There was an error parsing the body" (a body that is not UTF-8, a form
             # it cannot split): refused like any other unreadable body, 422 naming the body
             detail = {"field": "body", "reason": "无法解析请求体"}
-            return JSON({"error": {"code": "validation_failed", "message": "提交的数据有误：body：无法解析请求体",
-                                   "details": [detail]}}, status_code=422)
+            return JSON(
+                {
+                    "error": {
+                        "code": "validation_failed",
+                        "message": "提交的数据有误：body：无法解析请求体",
+                        "details": [detail],
+                    }
+                },
+                status_code=422,
+            )
         messages = {404: ("not_found", "请求的地址不存在"), 405: ("method_not_allowed", "不支持该请求方法")}
         code, message = messages.get(exc.status_code, ("http_error", str(exc.detail)))
         return JSON({"error": {"code": code, "message": message}}, status_code=exc.status_code)
@@ -110,5 +123,7 @@ def install(app: FastAPI) -> None:
     async def _unexpected(request: Request, exc: Exception) -> JSON:
         log.exception("unhandled error in %s %s", request.method, request.url.path)
         rid = getattr(request.state, "request_id", "")
-        return JSON({"error": {"code": "internal_error", "message": f"服务器内部错误（请求编号 {rid}）"}},
-                              status_code=500)
+        return JSON(
+            {"error": {"code": "internal_error", "message": f"服务器内部错误（请求编号 {rid}）"}},
+            status_code=500,
+        )

@@ -12,9 +12,16 @@ from zhengding.core.hygiene import has_control_chars, refuse_control_chars
 
 
 async def check_parameters(conn: HTTPConnection) -> None:
-    bad = [name for name, value in conn.query_params.multi_items()
-           if has_control_chars(name) or has_control_chars(value)]
-    bad += [name for name, value in conn.path_params.items() if isinstance(value, str) and has_control_chars(value)]
+    bad = [
+        name
+        for name, value in conn.query_params.multi_items()
+        if has_control_chars(name) or has_control_chars(value)
+    ]
+    bad += [
+        name
+        for name, value in conn.path_params.items()
+        if isinstance(value, str) and has_control_chars(value)
+    ]
     # FastAPI parses the form of an endpoint with form fields before its dependencies and
     # Starlette keeps it on the request: read that parse, never the body of another endpoint
     # (the inbound APIs read their bodies themselves). tests/core/test_input_hygiene.py proves

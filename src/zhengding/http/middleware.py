@@ -29,7 +29,9 @@ def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     return address
 
 
-def client_address(peer: str | None, headers: Mapping[bytes, bytes], trusted: tuple[Network, ...]) -> str | None:
+def client_address(
+    peer: str | None, headers: Mapping[bytes, bytes], trusted: tuple[Network, ...]
+) -> str | None:
     """The client's address as audited. X-Forwarded-For / X-Real-IP are believed only when the
     peer is a trusted proxy (ZD_TRUSTED_PROXIES); from X-Forwarded-For the right-most address
     that is not itself a trusted proxy (the left part is whatever the client sent)."""
@@ -55,7 +57,9 @@ def client_address(peer: str | None, headers: Mapping[bytes, bytes], trusted: tu
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: Any, *, max_body: int, max_upload: int, trusted_proxies: tuple[Network, ...] = ()) -> None:
+    def __init__(
+        self, app: Any, *, max_body: int, max_upload: int, trusted_proxies: tuple[Network, ...] = ()
+    ) -> None:
         self.app = app
         self.max_body = max_body
         self.max_upload = max_upload
@@ -121,8 +125,15 @@ class RequestContextMiddleware:
                 await _too_large(send, limit)
         finally:
             # Never the query string: it may carry a WebSocket token or search terms.
-            access_log.info("%s %s %s %d %.1fms %s", state["client_ip"], scope["method"], scope["path"], status,
-                            (time.perf_counter() - started) * 1000, state["request_id"])
+            access_log.info(
+                "%s %s %s %d %.1fms %s",
+                state["client_ip"],
+                scope["method"],
+                scope["path"],
+                status,
+                (time.perf_counter() - started) * 1000,
+                state["request_id"],
+            )
 
 
 class _BodyTooLarge(Exception):
@@ -133,6 +144,11 @@ class _BodyTooLarge(Exception):
 async def _too_large(send: Any, limit: int) -> None:
     error = PayloadTooLarge(f"提交的内容过大（上限 {limit // 1024} KB）")
     body = orjson.dumps(error.body())
-    await send({"type": "http.response.start", "status": 413,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

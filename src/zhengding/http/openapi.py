@@ -28,8 +28,11 @@ from zhengding.authz.matrix import PUBLIC, matrix
 
 _READS = {"get", "head", "options"}
 _CREDENTIAL_CHECKS = {
-    ("post", "/api/auth/login"), ("post", "/api/accounts/activate"), ("post", "/api/auth/password"),
-    ("post", "/api/auth/totp/verify"), ("post", "/api/auth/totp/confirm"),
+    ("post", "/api/auth/login"),
+    ("post", "/api/accounts/activate"),
+    ("post", "/api/auth/password"),
+    ("post", "/api/auth/totp/verify"),
+    ("post", "/api/auth/totp/confirm"),
 }
 DESCRIPTIONS = {
     401: "未登录、登录已过期或未完成动态口令验证",

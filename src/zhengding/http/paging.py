@@ -56,8 +56,10 @@ def paging(*, size: int = 50, max_size: int = 200) -> Any:
     if not 1 <= size <= max_size:
         raise ValueError(f"default page size {size} outside 1..{max_size}")
 
-    async def page_params(page: int = Query(1, ge=1, le=MAX_PAGE, description=_PAGE),
-                          page_size: int = Query(size, ge=1, le=max_size, description=_SIZE)) -> Page:
+    async def page_params(
+        page: int = Query(1, ge=1, le=MAX_PAGE, description=_PAGE),
+        page_size: int = Query(size, ge=1, le=max_size, description=_SIZE),
+    ) -> Page:
         return Page(page, page_size)
 
     return Depends(page_params)
@@ -69,15 +71,17 @@ def keyset(*, size: int = 20, max_size: int = 100, paged: bool = False) -> Any:
     if not 1 <= size <= max_size:
         raise ValueError(f"default limit {size} outside 1..{max_size}")
 
-    async def keyset_params(before: str | None = Query(None, max_length=MAX_CURSOR,
-                                                       description=_BEFORE),
-                            limit: int = Query(size, ge=1, le=max_size, description=_SIZE)) -> Keyset:
+    async def keyset_params(
+        before: str | None = Query(None, max_length=MAX_CURSOR, description=_BEFORE),
+        limit: int = Query(size, ge=1, le=max_size, description=_SIZE),
+    ) -> Keyset:
         return Keyset(before, limit)
 
-    async def paged_keyset_params(before: str | None = Query(None, max_length=MAX_CURSOR,
-                                                             description=_BEFORE),
-                                  limit: int = Query(size, ge=1, le=max_size, description=_SIZE),
-                                  page: int | None = Query(None, ge=1, le=MAX_PAGE, description=_PAGE)) -> Keyset:
+    async def paged_keyset_params(
+        before: str | None = Query(None, max_length=MAX_CURSOR, description=_BEFORE),
+        limit: int = Query(size, ge=1, le=max_size, description=_SIZE),
+        page: int | None = Query(None, ge=1, le=MAX_PAGE, description=_PAGE),
+    ) -> Keyset:
         return Keyset(before, limit, page)
 
     return Depends(paged_keyset_params if paged else keyset_params)
@@ -98,16 +102,19 @@ def _day(value: str | None, field: str) -> str | None:
     try:
         return date.fromisoformat(value).isoformat()
     except ValueError:  # the pattern holds, the day does not exist (2026-02-30)
-        raise ValidationFailed("日期不存在，应为 YYYY-MM-DD 格式的有效日期",
-                               [field_error(field, "日期不存在")]) from None
+        raise ValidationFailed(
+            "日期不存在，应为 YYYY-MM-DD 格式的有效日期", [field_error(field, "日期不存在")]
+        ) from None
 
 
 def days() -> Any:
     """`?from=&to=`: an optional range of Asia/Shanghai days (YYYY-MM-DD, both ends included),
     each a day that exists, `from` not after `to`."""
 
-    async def day_params(day_from: str | None = Query(None, alias="from", pattern=_DAY, description="起始日期（含）"),
-                         day_to: str | None = Query(None, alias="to", pattern=_DAY, description="截止日期（含）")) -> Days:
+    async def day_params(
+        day_from: str | None = Query(None, alias="from", pattern=_DAY, description="起始日期（含）"),
+        day_to: str | None = Query(None, alias="to", pattern=_DAY, description="截止日期（含）"),
+    ) -> Days:
         first, last = _day(day_from, "from"), _day(day_to, "to")
         if first and last and first > last:
             raise ValidationFailed("起始日期不能晚于截止日期", [field_error("from", "起始日期晚于截止日期")])

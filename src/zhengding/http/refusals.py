@@ -43,11 +43,22 @@ RATE_LIMITED = "security.rate.limited"
 _MAX_KEYS = 10_000
 # A path parameter names the target as the domains' own audit rows do (target_type), so that
 # one object's rows are found together (ix_audit_log_target).
-_TARGET_TYPES = {"unit_id": "org_unit", "user_id": "user", "returnee_id": "returnee", "anomaly_id": "returnee_anomaly",
-                 "task_id": "verification_task", "photo_id": "verification_photo",
-                 "transfer_id": "verification_transfer", "batch_id": "verification_batch",
-                 "item_id": "supervision_item", "ding_id": "ding", "notification_id": "notification",
-                 "file_id": "file", "row_id": "outbox", "assignment_id": "role_assignment"}
+_TARGET_TYPES = {
+    "unit_id": "org_unit",
+    "user_id": "user",
+    "returnee_id": "returnee",
+    "anomaly_id": "returnee_anomaly",
+    "task_id": "verification_task",
+    "photo_id": "verification_photo",
+    "transfer_id": "verification_transfer",
+    "batch_id": "verification_batch",
+    "item_id": "supervision_item",
+    "ding_id": "ding",
+    "notification_id": "notification",
+    "file_id": "file",
+    "row_id": "outbox",
+    "assignment_id": "role_assignment",
+}
 
 
 def _per_minute() -> int:
@@ -116,8 +127,11 @@ async def audit_refusal(request: Request, exc: AppError) -> None:
     if left_out is None:
         return
     route = request.scope.get("route")
-    detail: dict[str, Any] = {"route": f"{request.method} {getattr(route, 'path', request.url.path)}",
-                              "status": exc.status, "message": exc.message}
+    detail: dict[str, Any] = {
+        "route": f"{request.method} {getattr(route, 'path', request.url.path)}",
+        "status": exc.status,
+        "message": exc.message,
+    }
     permission = getattr(request.state, "required_permission", None)
     if permission:
         detail["permission"] = permission
@@ -128,8 +142,17 @@ async def audit_refusal(request: Request, exc: AppError) -> None:
     target_type, target_id = _target(request, exc)
     try:
         async with get_db().unit_of_work() as session:
-            audit.set_request_info(session, audit.RequestInfo(ip=ip, request_id=getattr(request.state, "request_id", None)))
-            audit.record(session, actor, action, target_type=target_type, target_id=target_id, result="denied",
-                         detail=detail)
+            audit.set_request_info(
+                session, audit.RequestInfo(ip=ip, request_id=getattr(request.state, "request_id", None))
+            )
+            audit.record(
+                session,
+                actor,
+                action,
+                target_type=target_type,
+                target_id=target_id,
+                result="denied",
+                detail=detail,
+            )
     except Exception:  # the refusal is answered whatever happens to its audit row
         log.exception("could not audit %s of %s %s", action, request.method, request.url.path)

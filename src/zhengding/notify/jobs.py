@@ -28,9 +28,16 @@ from zhengding.notify.sms import service as sms_service
 async def deliver(session: AsyncSession, payload: dict[str, Any]) -> None:
     sms_after = payload.get("sms_after_minutes")
     await inbox.notify_users(
-        session, payload["user_ids"], kind=payload.get("kind", "system"), title=payload["title"],
-        body=payload.get("body", ""), link=payload.get("link"), object_type=payload.get("object_type"),
-        object_id=payload.get("object_id"), sender_id=payload.get("sender_id"), source=payload.get("source"),
+        session,
+        payload["user_ids"],
+        kind=payload.get("kind", "system"),
+        title=payload["title"],
+        body=payload.get("body", ""),
+        link=payload.get("link"),
+        object_type=payload.get("object_type"),
+        object_id=payload.get("object_id"),
+        sender_id=payload.get("sender_id"),
+        source=payload.get("source"),
         sms_after=timedelta(minutes=sms_after) if sms_after is not None else None,
         sms_template=payload.get("sms_template", "notice_unread"),
     )
@@ -40,17 +47,26 @@ async def deliver(session: AsyncSession, payload: dict[str, Any]) -> None:
 async def escalate_notifications(session: AsyncSession, payload: dict[str, Any]) -> None:
     from zhengding.accounts.service import users as user_service
 
-    rows = (await session.execute(
-        select(Notification.id, Notification.user_id, Notification.object_type, Notification.object_id)
-        .where(Notification.id.in_(payload["notification_ids"]), Notification.read_at.is_(None))
-    )).all()
+    rows = (
+        await session.execute(
+            select(
+                Notification.id, Notification.user_id, Notification.object_type, Notification.object_id
+            ).where(Notification.id.in_(payload["notification_ids"]), Notification.read_at.is_(None))
+        )
+    ).all()
     phones = await user_service.phones_for(session, [r.user_id for r in rows])
     for row in rows:
         phone = phones.get(row.user_id)
         if phone:
-            await sms_service.queue_sms(session, phone=phone, template=payload.get("template", "notice_unread"),
-                                        params={"title": payload.get("title", "")}, user_id=row.user_id,
-                                        object_type=row.object_type, object_id=row.object_id)
+            await sms_service.queue_sms(
+                session,
+                phone=phone,
+                template=payload.get("template", "notice_unread"),
+                params={"title": payload.get("title", "")},
+                user_id=row.user_id,
+                object_type=row.object_type,
+                object_id=row.object_id,
+            )
 
 
 @outbox.handler(sms_service.SEND_HANDLER, prepare=sms_service.send_queued)
@@ -63,7 +79,9 @@ async def _pull_reports(_: dict[str, Any]) -> list[providers.DeliveryReport]:
 
 
 @outbox.handler("notify.sms.poll_status", prepare=_pull_reports)
-async def poll_status(session: AsyncSession, _: dict[str, Any], reports: list[providers.DeliveryReport]) -> None:
+async def poll_status(
+    session: AsyncSession, _: dict[str, Any], reports: list[providers.DeliveryReport]
+) -> None:
     await sms_service.apply_reports(session, reports)
 
 

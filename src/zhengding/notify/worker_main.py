@@ -29,18 +29,23 @@ async def run(worker_id: str | None = None, concurrency: int = 1) -> None:
     try:
         async with publisher_service(settings.redis_url):
             base = outbox.WorkerConfig.from_env(worker_id)
-            configs = [base] if concurrency <= 1 else [
-                outbox.WorkerConfig(**{**base.__dict__, "worker_id": f"{base.worker_id}/{i}"})
-                for i in range(concurrency)
-            ]
+            configs = (
+                [base]
+                if concurrency <= 1
+                else [
+                    outbox.WorkerConfig(**{**base.__dict__, "worker_id": f"{base.worker_id}/{i}"})
+                    for i in range(concurrency)
+                ]
+            )
             await asyncio.gather(*(outbox.run_worker(stop, db, c) for c in configs))
     finally:
         await db.dispose()
 
 
 def main(worker_id: str | None = None, concurrency: int = 1) -> None:
-    logging.basicConfig(level=os.environ.get("ZD_LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=os.environ.get("ZD_LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
     try:
         import uvloop
 

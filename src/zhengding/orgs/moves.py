@@ -65,7 +65,7 @@ class UnitMoved:
 
     def old_of(self, path: str) -> str:
         """The path a (rewritten) path under the new place had before the move."""
-        return self.old_path + path[len(self.new_path):] if path.startswith(self.new_path) else path
+        return self.old_path + path[len(self.new_path) :] if path.startswith(self.new_path) else path
 
 
 MoveFollower = Callable[[AsyncSession, UnitMoved], Awaitable[None]]
@@ -119,9 +119,12 @@ async def rewrite_paths(session: AsyncSession, moved: UnitMoved) -> dict[str, in
     changed: dict[str, int] = {}
     for entry in path_columns():
         col = entry.column
-        stmt = (update(col.class_).where(under(col, moved.old_path))
-                .values({col: literal(moved.new_path) + func.substr(col, len(moved.old_path) + 1)})
-                .execution_options(synchronize_session=False))
+        stmt = (
+            update(col.class_)
+            .where(under(col, moved.old_path))
+            .values({col: literal(moved.new_path) + func.substr(col, len(moved.old_path) + 1)})
+            .execution_options(synchronize_session=False)
+        )
         result: Any = await session.execute(stmt)
         changed[entry.name] = result.rowcount
     return changed

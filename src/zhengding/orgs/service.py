@@ -29,16 +29,23 @@ DIRECTORY = "directory.read"
 
 # --- building the tree ---------------------------------------------------------------------
 
+
 async def build_tree_from_divisions(session: AsyncSession, province: str = division_service.HAINAN) -> int:
     """Create a command for the province, each city/county and town, and a committee for each
     village. Placeholders (省直辖县级行政区划, …直辖村级区划) are skipped: their children hang
     under the nearest real ancestor. Idempotent: existing units keep their ids. Returns units created."""
     rows = division_service.read_province(province)
     by_code = {r.code: r for r in rows}
-    existing = dict((await session.execute(
-        select(OrgUnit.division_code, OrgUnit).where(OrgUnit.division_code.startswith(province))
-    )).all())
-    known: dict[str, tuple[str, str]] = {code: (u.id, u.path) for code, u in existing.items() if code is not None}
+    existing = dict(
+        (
+            await session.execute(
+                select(OrgUnit.division_code, OrgUnit).where(OrgUnit.division_code.startswith(province))
+            )
+        ).all()
+    )
+    known: dict[str, tuple[str, str]] = {
+        code: (u.id, u.path) for code, u in existing.items() if code is not None
+    }
     created = []
     for row in sorted(rows, key=lambda r: (r.level, r.code)):
         if row.placeholder or row.code in known:
@@ -53,23 +60,35 @@ async def build_tree_from_divisions(session: AsyncSession, province: str = divis
         unit_id = new_id()
         path = (parent[1] if parent else "/") + unit_id + "/"
         known[row.code] = (unit_id, path)
-        created.append({
-            "id": unit_id, "parent_id": parent[0] if parent else None, "path": path, "name": row.name,
-            "kind": str(UnitKind.COMMITTEE if row.level >= 5 else UnitKind.COMMAND), "level": level,
-            "division_code": row.code, "sort_key": row.code,
-        })
+        created.append(
+            {
+                "id": unit_id,
+                "parent_id": parent[0] if parent else None,
+                "path": path,
+                "name": row.name,
+                "kind": str(UnitKind.COMMITTEE if row.level >= 5 else UnitKind.COMMAND),
+                "level": level,
+                "division_code": row.code,
+                "sort_key": row.code,
+            }
+        )
     for start in range(0, len(created), 2000):
-        await session.execute(cast(Table, OrgUnit.__table__).insert(), created[start:start + 2000])
+        await session.execute(cast(Table, OrgUnit.__table__).insert(), created[start : start + 2000])
     return len(created)
 
 
 async def unit_for_division(session: AsyncSession, division_code: str) -> OrgUnit | None:
-    return (await session.execute(select(OrgUnit).where(OrgUnit.division_code == division_code))).scalar_one_or_none()
+    return (
+        await session.execute(select(OrgUnit).where(OrgUnit.division_code == division_code))
+    ).scalar_one_or_none()
 
 
 # --- loading with scope --------------------------------------------------------------------
 
-async def access_unit(session: AsyncSession, actor: Actor, unit_id: str, permission: str = DIRECTORY) -> OrgUnit:
+
+async def access_unit(
+    session: AsyncSession, actor: Actor, unit_id: str, permission: str = DIRECTORY
+) -> OrgUnit:
     unit = await repo.get_unit(session, unit_id)
     if unit is None:
         raise NotFound(kind="org_unit", target_id=unit_id)
@@ -122,9 +141,19 @@ async def to_reads(session: AsyncSession, units: Sequence[OrgUnit]) -> list[Unit
     ids = [u.id for u in units]
     kids = await repo.child_counts(session, ids)
     members = await repo.member_counts(session, ids)
-    return [UnitRead(id=u.id, name=u.name, kind=u.kind, level=u.level, division_code=u.division_code,
-                     parent_id=u.parent_id, has_children=kids.get(u.id, 0) > 0, member_count=members.get(u.id, 0))
-            for u in units]
+    return [
+        UnitRead(
+            id=u.id,
+            name=u.name,
+            kind=u.kind,
+            level=u.level,
+            division_code=u.division_code,
+            parent_id=u.parent_id,
+            has_children=kids.get(u.id, 0) > 0,
+            member_count=members.get(u.id, 0),
+        )
+        for u in units
+    ]
 
 
 async def root_units(session: AsyncSession, actor: Actor, permission: str = DIRECTORY) -> list[UnitRead]:
@@ -159,8 +188,16 @@ async def people_reads(session: AsyncSession, users: Sequence[User]) -> list[Per
     by_user: dict[str, list[PersonUnit]] = {}
     for m, unit in memberships:
         by_user.setdefault(m.user_id, []).append(PersonUnit(id=unit.id, name=unit.name, position=m.position))
-    return [PersonRead(id=u.id, name=u.name, phone_masked=mask_phone(u.phone), units=by_user.get(u.id, []),
-                       activated=u.activated_at is not None) for u in users]
+    return [
+        PersonRead(
+            id=u.id,
+            name=u.name,
+            phone_masked=mask_phone(u.phone),
+            units=by_user.get(u.id, []),
+            activated=u.activated_at is not None,
+        )
+        for u in users
+    ]
 
 
 async def list_members(session: AsyncSession, actor: Actor, unit_id: str) -> list[PersonRead]:
@@ -168,7 +205,9 @@ async def list_members(session: AsyncSession, actor: Actor, unit_id: str) -> lis
     return await people_reads(session, await repo.members(session, unit_id))
 
 
-async def access_person(session: AsyncSession, actor: Actor, user_id: str, permission: str = DIRECTORY) -> User:
+async def access_person(
+    session: AsyncSession, actor: Actor, user_id: str, permission: str = DIRECTORY
+) -> User:
     stmt = repo.people_in_scope(actor, permission).where(User.id == user_id)
     user = (await session.execute(stmt)).scalar_one_or_none()
     if user is None:
@@ -180,8 +219,15 @@ async def person(session: AsyncSession, actor: Actor, user_id: str) -> PersonRea
     return (await people_reads(session, [await access_person(session, actor, user_id)]))[0]
 
 
-async def search_directory(session: AsyncSession, actor: Actor, q: str, limit: int = 50, *,
-                           under: str | None = None, kind: str | None = None) -> tuple[list[UnitHit], list[PersonRead]]:
+async def search_directory(
+    session: AsyncSession,
+    actor: Actor,
+    q: str,
+    limit: int = 50,
+    *,
+    under: str | None = None,
+    kind: str | None = None,
+) -> tuple[list[UnitHit], list[PersonRead]]:
     """Units and people whose name contains `q`, inside the actor's scope; optionally only below
     the unit `under` and only units of one kind (a village picker: kind="committee")."""
     q = q.strip()
@@ -192,8 +238,13 @@ async def search_directory(session: AsyncSession, actor: Actor, q: str, limit: i
     units = await repo.search_units(session, actor, DIRECTORY, q, limit, under_path=under_path, kind=kind)
     stmt = repo.people_in_scope(actor, DIRECTORY).where(User.name.contains(q, autoescape=True))
     if under_path:
-        stmt = stmt.where(User.id.in_(select(Membership.user_id).join(OrgUnit, OrgUnit.id == Membership.unit_id)
-                                      .where(OrgUnit.path.startswith(under_path, autoescape=False))))
+        stmt = stmt.where(
+            User.id.in_(
+                select(Membership.user_id)
+                .join(OrgUnit, OrgUnit.id == Membership.unit_id)
+                .where(OrgUnit.path.startswith(under_path, autoescape=False))
+            )
+        )
     people = list((await session.execute(stmt.order_by(User.name).limit(limit))).scalars())
     return await unit_hits(session, units), await people_reads(session, people)
 
@@ -203,11 +254,14 @@ async def unit_hits(session: AsyncSession, units: Sequence[OrgUnit]) -> list[Uni
     ancestor_ids = {uid for u in units for uid in unit_ids_in_path(u.path)[:-1]}
     names = {u.id: u.name for u in await repo.units_by_ids(session, list(ancestor_ids))}
     reads = await to_reads(session, units)
-    return [UnitHit(**r.model_dump(), path_names=[names.get(i, "") for i in unit_ids_in_path(u.path)[:-1]])
-            for r, u in zip(reads, units, strict=True)]
+    return [
+        UnitHit(**r.model_dump(), path_names=[names.get(i, "") for i in unit_ids_in_path(u.path)[:-1]])
+        for r, u in zip(reads, units, strict=True)
+    ]
 
 
 # --- managing the tree ---------------------------------------------------------------------
+
 
 async def create_unit(session: AsyncSession, actor: Actor, parent_id: str, name: str, kind: str) -> UnitRead:
     parent = await access_unit(session, actor, parent_id, "orgs.manage")
@@ -215,18 +269,34 @@ async def create_unit(session: AsyncSession, actor: Actor, parent_id: str, name:
     await _ensure_unique_sibling_name(session, parent.id, name)
     unit_id = new_id()
     level = GRID_LEVEL if kind == UnitKind.GRID else parent.level
-    unit = OrgUnit(id=unit_id, parent_id=parent.id, path=f"{parent.path}{unit_id}/", name=name, kind=kind,
-                   level=level, sort_key="~" + name)
+    unit = OrgUnit(
+        id=unit_id,
+        parent_id=parent.id,
+        path=f"{parent.path}{unit_id}/",
+        name=name,
+        kind=kind,
+        level=level,
+        sort_key="~" + name,
+    )
     session.add(unit)
     await session.flush()
-    audit.record(session, actor, "orgs.unit.created", target_type="org_unit", target_id=unit.id,
-                 detail={"name": name, "kind": kind, "parent_id": parent.id})
+    audit.record(
+        session,
+        actor,
+        "orgs.unit.created",
+        target_type="org_unit",
+        target_id=unit.id,
+        detail={"name": name, "kind": kind, "parent_id": parent.id},
+    )
     return (await to_reads(session, [unit]))[0]
 
 
-async def _ensure_unique_sibling_name(session: AsyncSession, parent_id: str | None, name: str,
-                                      exclude: str | None = None) -> None:
-    stmt = select(func.count()).select_from(OrgUnit).where(OrgUnit.parent_id == parent_id, OrgUnit.name == name)
+async def _ensure_unique_sibling_name(
+    session: AsyncSession, parent_id: str | None, name: str, exclude: str | None = None
+) -> None:
+    stmt = (
+        select(func.count()).select_from(OrgUnit).where(OrgUnit.parent_id == parent_id, OrgUnit.name == name)
+    )
     if exclude:
         stmt = stmt.where(OrgUnit.id != exclude)
     if (await session.execute(stmt)).scalar_one():
@@ -236,13 +306,21 @@ async def _ensure_unique_sibling_name(session: AsyncSession, parent_id: str | No
 async def rename_unit(session: AsyncSession, actor: Actor, unit_id: str, name: str) -> UnitRead:
     unit = await access_unit(session, actor, unit_id, "orgs.manage")
     if unit.division_code:
-        raise ValidationFailed("按行政区划建立的机构名称随官方区划代码，不能手工修改",
-                               [field_error("name", "行政区划机构不能改名")])
+        raise ValidationFailed(
+            "按行政区划建立的机构名称随官方区划代码，不能手工修改",
+            [field_error("name", "行政区划机构不能改名")],
+        )
     old = unit.name
     await _ensure_unique_sibling_name(session, unit.parent_id, name.strip(), exclude=unit.id)
     unit.name = name.strip()
-    audit.record(session, actor, "orgs.unit.renamed", target_type="org_unit", target_id=unit.id,
-                 detail={"from": old, "to": unit.name})
+    audit.record(
+        session,
+        actor,
+        "orgs.unit.renamed",
+        target_type="org_unit",
+        target_id=unit.id,
+        detail={"from": old, "to": unit.name},
+    )
     return (await to_reads(session, [unit]))[0]
 
 
@@ -253,25 +331,43 @@ async def move_unit(session: AsyncSession, actor: Actor, unit_id: str, new_paren
     unit = await access_unit(session, actor, unit_id, "orgs.manage")
     target = await access_unit(session, actor, new_parent_id, "orgs.manage")
     if unit.division_code:
-        raise ValidationFailed("按行政区划建立的机构不能移动", [field_error("new_parent_id", "行政区划机构不能移动")])
+        raise ValidationFailed(
+            "按行政区划建立的机构不能移动", [field_error("new_parent_id", "行政区划机构不能移动")]
+        )
     if target.path.startswith(unit.path):
-        raise ValidationFailed("不能移动到自身或其下级机构之下", [field_error("new_parent_id", "目标是本机构的下级")])
+        raise ValidationFailed(
+            "不能移动到自身或其下级机构之下", [field_error("new_parent_id", "目标是本机构的下级")]
+        )
     await _ensure_unique_sibling_name(session, target.id, unit.name, exclude=unit.id)
     old_path, new_path = unit.path, f"{target.path}{unit.id}/"
     old_parent = unit.parent_id
     await session.execute(
-        update(OrgUnit).where(moves.under(OrgUnit.path, old_path))
+        update(OrgUnit)
+        .where(moves.under(OrgUnit.path, old_path))
         .values(path=new_path + func.substr(OrgUnit.path, len(old_path) + 1))
         .execution_options(synchronize_session=False)
     )
-    await session.execute(update(OrgUnit).where(OrgUnit.id == unit.id).values(parent_id=target.id)
-                          .execution_options(synchronize_session=False))
+    await session.execute(
+        update(OrgUnit)
+        .where(OrgUnit.id == unit.id)
+        .values(parent_id=target.id)
+        .execution_options(synchronize_session=False)
+    )
     if unit.kind == UnitKind.DEPARTMENT and unit.level != target.level:
         # A department sits at its parent's level (as at creation); so do departments below it
         # up to the first grid.
-        subtree = (await session.execute(
-            select(OrgUnit).where(OrgUnit.path.startswith(new_path)).order_by(func.length(OrgUnit.path))
-            .execution_options(populate_existing=True))).scalars().all()
+        subtree = (
+            (
+                await session.execute(
+                    select(OrgUnit)
+                    .where(OrgUnit.path.startswith(new_path))
+                    .order_by(func.length(OrgUnit.path))
+                    .execution_options(populate_existing=True)
+                )
+            )
+            .scalars()
+            .all()
+        )
         level_of: dict[str | None, int] = {target.id: target.level}
         for node in subtree:
             if node.kind == UnitKind.DEPARTMENT:
@@ -283,7 +379,16 @@ async def move_unit(session: AsyncSession, actor: Actor, unit_id: str, new_paren
     for follow in moves.move_followers():
         await follow(session, moved)
     await session.refresh(unit)
-    audit.record(session, actor, "orgs.unit.moved", target_type="org_unit", target_id=unit.id,
-                 detail={"from_parent": old_parent, "to_parent": target.id,
-                         "copies": {name: n for name, n in copies.items() if n}})
+    audit.record(
+        session,
+        actor,
+        "orgs.unit.moved",
+        target_type="org_unit",
+        target_id=unit.id,
+        detail={
+            "from_parent": old_parent,
+            "to_parent": target.id,
+            "copies": {name: n for name, n in copies.items() if n},
+        },
+    )
     return (await to_reads(session, [unit]))[0]

@@ -94,7 +94,7 @@ def encrypt_many(plaintexts: Sequence[str | None], context: str) -> list[str | N
         if plaintext is None:
             append(None)
             continue
-        nonce = nonces[12 * i:12 * i + 12]
+        nonce = nonces[12 * i : 12 * i + 12]
         encryptor = Cipher(algorithm, gcm(nonce)).encryptor()
         encryptor.authenticate_additional_data(aad)
         body = encryptor.update(plaintext.encode()) + encryptor.finalize()
@@ -196,11 +196,11 @@ def unseal(stored: bytes, context: str) -> bytes:
     if not is_sealed(stored):
         return stored
     n = stored[4]
-    key_id = stored[5:5 + n].decode()
+    key_id = stored[5 : 5 + n].decode()
     key = keyring().keys.get(key_id)
     if key is None:
         raise KeyError_(f"personal-data key {key_id!r} is not configured")
-    nonce, body, tag = stored[5 + n:17 + n], stored[17 + n:-16], stored[-16:]
+    nonce, body, tag = stored[5 + n : 17 + n], stored[17 + n : -16], stored[-16:]
     decryptor = Cipher(_sm4(key), modes.GCM(nonce, tag)).decryptor()
     decryptor.authenticate_additional_data(context.encode())
     try:
@@ -211,7 +211,7 @@ def unseal(stored: bytes, context: str) -> bytes:
 
 def sealed_key_id(stored: bytes) -> str | None:
     """The key a sealed blob was written with (None for bytes stored in clear)."""
-    return stored[5:5 + stored[4]].decode() if is_sealed(stored) else None
+    return stored[5 : 5 + stored[4]].decode() if is_sealed(stored) else None
 
 
 def content_address(data: bytes) -> str:

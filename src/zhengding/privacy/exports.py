@@ -25,8 +25,9 @@ def mark_line(actor: Actor, at: datetime) -> str:
     return f"导出人：{actor.name}（{actor.unit_name or ''}）  导出时间：{shown}  内部资料 严禁外传"
 
 
-def watermarked_xlsx(actor: Actor, kind: str, title: str, columns: Sequence[Column],
-                     rows: Iterable[dict[str, Any]]) -> bytes:
+def watermarked_xlsx(
+    actor: Actor, kind: str, title: str, columns: Sequence[Column], rows: Iterable[dict[str, Any]]
+) -> bytes:
     """One sheet: the watermark line, the header row, then the rows (None blank, numbers as
     numbers, datetimes in Beijing time, booleans 是/否, the rest as text). `kind` names what was
     exported in the hidden mark (shown by `zhengding trace`)."""
@@ -45,9 +46,11 @@ def watermarked_xlsx(actor: Actor, kind: str, title: str, columns: Sequence[Colu
             sheet.cell(r, c, local_text(value) if isinstance(value, datetime) else value)
     sheet.ws.set_column(0, len(columns) - 1, 14)
     sheet.ws.freeze_panes(2, 0)
-    spreadsheets.watermark_workbook(xlsx.book, get_settings().secret_key,
-                                    spreadsheets.Mark(user_id=actor.user_id, name=actor.name, at=at.isoformat(),
-                                                      kind=kind))
+    spreadsheets.watermark_workbook(
+        xlsx.book,
+        get_settings().secret_key,
+        spreadsheets.Mark(user_id=actor.user_id, name=actor.name, at=at.isoformat(), kind=kind),
+    )
     return xlsx.close()
 
 

@@ -34,14 +34,22 @@ class DownloadLog(RequestModel):
 
 
 @router.post("/privacy/reveal", response_model=Revealed)
-async def reveal(body: RevealRequest, actor: Actor = Depends(current_actor), session: AsyncSession = Depends(get_session)):
+async def reveal(
+    body: RevealRequest, actor: Actor = Depends(current_actor), session: AsyncSession = Depends(get_session)
+) -> Revealed:
     value = await service.reveal(session, actor, body.target_type, body.target_id, body.field, body.reason)
     return Revealed(value=value)
 
 
 @router.post("/downloads/log")
-async def log_download(body: DownloadLog, actor: Actor = Depends(current_actor),
-                       session: AsyncSession = Depends(get_session)) -> dict[str, bool]:
-    audit.record(session, actor, "files.download.saved", target_type="file", detail={"name": body.name,
-                                                                                       "kind": body.kind})
+async def log_download(
+    body: DownloadLog, actor: Actor = Depends(current_actor), session: AsyncSession = Depends(get_session)
+) -> dict[str, bool]:
+    audit.record(
+        session,
+        actor,
+        "files.download.saved",
+        target_type="file",
+        detail={"name": body.name, "kind": body.kind},
+    )
     return {"ok": True}

@@ -28,8 +28,9 @@ def register_revealer(target_type: str, revealer: Revealer) -> None:
     _revealers[target_type] = revealer
 
 
-async def reveal(session: AsyncSession, actor: Actor, target_type: str, target_id: str, field: str,
-                 reason: str) -> str:
+async def reveal(
+    session: AsyncSession, actor: Actor, target_type: str, target_id: str, field: str, reason: str
+) -> str:
     reason = reason.strip()
     if len(reason) < 4:
         raise ValidationFailed("请填写查看原因（至少4个字）", [field_error("reason", "查看原因过短")])
@@ -37,13 +38,28 @@ async def reveal(session: AsyncSession, actor: Actor, target_type: str, target_i
     if revealer is None:
         raise NotFound("不支持的对象类型")
     since = now() - timedelta(hours=1)
-    used = (await session.execute(select(func.count()).select_from(AuditEntry).where(
-        AuditEntry.actor_id == actor.user_id, AuditEntry.action == REVEAL_ACTION, AuditEntry.at >= since))).scalar_one()
+    used = (
+        await session.execute(
+            select(func.count())
+            .select_from(AuditEntry)
+            .where(
+                AuditEntry.actor_id == actor.user_id,
+                AuditEntry.action == REVEAL_ACTION,
+                AuditEntry.at >= since,
+            )
+        )
+    ).scalar_one()
     if used >= get_settings().reveal_per_hour:
         raise RateLimited("查看敏感信息过于频繁，请一小时后再试")
     value = await revealer(session, actor, target_id, field)
     if value is None:
         raise NotFound("该字段没有内容")
-    audit.record(session, actor, REVEAL_ACTION, target_type=target_type, target_id=target_id,
-                 detail={"field": field, "reason": reason})
+    audit.record(
+        session,
+        actor,
+        REVEAL_ACTION,
+        target_type=target_type,
+        target_id=target_id,
+        detail={"field": field, "reason": reason},
+    )
     return value

@@ -35,7 +35,11 @@ async def _authenticate(token: str, scope: dict[str, Any]) -> tuple[str, str | N
     state = scope.get("state") or {}
     async with get_db().unit_of_work() as session:
         actor = await session_service.authenticate(
-            session, token, ip=state.get("client_ip"), request_id=state.get("request_id"), allow_mfa_pending=False,
+            session,
+            token,
+            ip=state.get("client_ip"),
+            request_id=state.get("request_id"),
+            allow_mfa_pending=False,
         )
     return actor.user_id, actor.session_id
 

@@ -51,15 +51,32 @@ class Connection:
     """One WebSocket of a user. Frames are bytes (UTF-8 JSON) with their seq; control frames
     (hello, reload, pong) have seq 0."""
 
-    __slots__ = ("user_id", "session_id", "_send", "_send_now", "_pending", "_busy", "_replaying", "closed",
-                 "_last_seq", "__weakref__")
+    __slots__ = (
+        "user_id",
+        "session_id",
+        "_send",
+        "_send_now",
+        "_pending",
+        "_busy",
+        "_replaying",
+        "closed",
+        "_last_seq",
+        "__weakref__",
+    )
 
-    def __init__(self, user_id: str, session_id: str | None, send: ASGISend,
-                 send_now: Callable[[bytes], bool] | None = None) -> None:
+    def __init__(
+        self,
+        user_id: str,
+        session_id: str | None,
+        send: ASGISend,
+        send_now: Callable[[bytes], bool] | None = None,
+    ) -> None:
         self.user_id = user_id
         self.session_id = session_id
         self._send = send
-        self._send_now = send_now  # the server's synchronous write, when it offers one (realtime/wsprotocol.py)
+        self._send_now = (
+            send_now  # the server's synchronous write, when it offers one (realtime/wsprotocol.py)
+        )
         self._pending: deque[tuple[int, bytes]] | None = None
         self._busy = False
         self._replaying = False
@@ -170,13 +187,25 @@ class Connection:
 
 
 class Gateway:
-    def __init__(self, *, redis_url: str | None = None, node_id: str = "local", retention: float = 3600.0,
-                 max_events: int = 1000, publish_only: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        redis_url: str | None = None,
+        node_id: str = "local",
+        retention: float = 3600.0,
+        max_events: int = 1000,
+        publish_only: bool = False,
+    ) -> None:
         self.node_id = node_id
         self.connections: dict[str, set[Connection]] = {}
-        self.broker: Broker = make_broker(self._on_frame, redis_url=redis_url, node_id=node_id,
-                                          publish_only=publish_only, retention=retention,
-                                          max_events=max_events)
+        self.broker: Broker = make_broker(
+            self._on_frame,
+            redis_url=redis_url,
+            node_id=node_id,
+            publish_only=publish_only,
+            retention=retention,
+            max_events=max_events,
+        )
         self._queue: asyncio.Queue[list[Event]] = asyncio.Queue()
         self._publisher: asyncio.Task[None] | None = None
         self._sweeper: asyncio.Task[None] | None = None
@@ -223,12 +252,23 @@ class Gateway:
             if first:
                 await self.broker.watch(conn.user_id)
             current = await self.broker.current_seq(conn.user_id)
-            out.append((0, _control({"type": "realtime.hello",
-                                     "data": {"user_id": conn.user_id, "seq": current or 0, "node": self.node_id}})))
+            out.append(
+                (
+                    0,
+                    _control(
+                        {
+                            "type": "realtime.hello",
+                            "data": {"user_id": conn.user_id, "seq": current or 0, "node": self.node_id},
+                        }
+                    ),
+                )
+            )
             if since is not None:
                 replayed = await self.broker.replay(conn.user_id, since)
                 if replayed is None:
-                    out.append((0, _control({"type": "realtime.reload", "data": {"since": since, "seq": current}})))
+                    out.append(
+                        (0, _control({"type": "realtime.reload", "data": {"since": since, "seq": current}}))
+                    )
                 else:
                     conn._last_seq = since
                     out += ((frame_seq(f), f) for f in replayed)

@@ -16,8 +16,10 @@ router = make_router("/api/realtime", tags=["实时推送"])
 
 
 @router.get("/presence")
-async def presence(user_ids: str = Query(..., description="逗号分隔的用户 id，最多 500 个"),
-                   actor: Actor = Depends(current_actor)) -> dict[str, list[str]]:
+async def presence(
+    user_ids: str = Query(..., description="逗号分隔的用户 id，最多 500 个"),
+    actor: Actor = Depends(current_actor),
+) -> dict[str, list[str]]:
     ids = [u for u in user_ids.split(",") if u][:501]
     if len(ids) > 500:
         raise ValidationFailed("一次最多查询 500 人")

@@ -41,8 +41,12 @@ async def publisher_service(redis_url: str | None) -> AsyncIterator[Gateway | No
     if not redis_url:
         yield None
         return
-    gateway = Gateway(redis_url=redis_url, node_id=gateway_mod.node_id_from_env(), publish_only=True,
-                      retention=gateway_mod.retention_from_env())
+    gateway = Gateway(
+        redis_url=redis_url,
+        node_id=gateway_mod.node_id_from_env(),
+        publish_only=True,
+        retention=gateway_mod.retention_from_env(),
+    )
     await gateway.start()
     events.add_sink(gateway.sink)
     try:

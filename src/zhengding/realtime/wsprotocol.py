@@ -53,13 +53,20 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
         whatever is being pushed at that moment. Later pings follow each pong by the interval, so
         the spread lasts; a dead peer is still dropped within 1.5 × interval + the timeout."""
         if self.ping_interval is not None and self.ping_interval > 0:
-            self.ping_timer = self.loop.call_later(self.ping_interval * random.uniform(0.5, 1.5),
-                                                   self.send_keepalive_ping)
+            self.ping_timer = self.loop.call_later(
+                self.ping_interval * random.uniform(0.5, 1.5), self.send_keepalive_ping
+            )
 
     def _refresh_direct(self) -> None:
-        self._direct = (self.writable.is_set() and not self.close_sent and not self.disconnected
-                        and self.handshake_complete and self.initial_response is None
-                        and self.conn.state is _OPEN and not self.conn.extensions)
+        self._direct = (
+            self.writable.is_set()
+            and not self.close_sent
+            and not self.disconnected
+            and self.handshake_complete
+            and self.initial_response is None
+            and self.conn.state is _OPEN
+            and not self.conn.extensions
+        )
 
     def handle_connect(self, event):  # type: ignore[no-untyped-def]
         super().handle_connect(event)

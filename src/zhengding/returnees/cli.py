@@ -71,17 +71,22 @@ def register(app: typer.Typer) -> None:
         path = "/api/inbound/registrations" + ("/batch" if batch > 1 else "")
         with httpx.Client(base_url=url, timeout=30) as client:
             for start in range(0, len(items), batch):
-                chunk = items[start:start + batch]
+                chunk = items[start : start + batch]
                 body = orjson.dumps({"items": chunk} if batch > 1 else chunk[0])
-                r = client.post(path, content=body, headers=signing.signed_headers(kid, sec, "POST", path, body))
+                r = client.post(
+                    path, content=body, headers=signing.signed_headers(kid, sec, "POST", path, body)
+                )
                 if batch > 1 and r.status_code == 200:
                     for item in r.json()["items"]:
                         counts[item["status"]] = counts.get(item["status"], 0) + 1
                         if item.get("errors"):
-                            typer.echo(f"{item.get('registration_id')}: {item['status']} {item['errors']}", err=True)
+                            typer.echo(
+                                f"{item.get('registration_id')}: {item['status']} {item['errors']}", err=True
+                            )
                     continue
-                status = {201: "accepted", 200: "replayed", 409: "conflict", 422: "rejected"}.get(r.status_code,
-                                                                                                 f"http_{r.status_code}")
+                status = {201: "accepted", 200: "replayed", 409: "conflict", 422: "rejected"}.get(
+                    r.status_code, f"http_{r.status_code}"
+                )
                 counts[status] = counts.get(status, 0) + 1
                 if r.status_code >= 300:
                     typer.echo(f"{chunk[0].get('registration_id')}: {status} {r.text[:300]}", err=True)

@@ -17,11 +17,21 @@ from zhengding.divisions import service as division_service
 from zhengding.privacy.idcard import check_digit
 
 ORIGINS = [
-    ("广东省", "广州市", "440106"), ("广东省", "深圳市", "440305"), ("广东省", "湛江市", "440802"),
-    ("北京市", "北京市", "110105"), ("上海市", "上海市", "310115"), ("浙江省", "杭州市", "330106"),
-    ("湖南省", "长沙市", "430104"), ("湖北省", "武汉市", "420106"), ("四川省", "成都市", "510107"),
-    ("广西壮族自治区", "南宁市", "450103"), ("福建省", "厦门市", "350203"), ("江苏省", "南京市", "320106"),
-    ("河南省", "郑州市", "410105"), ("黑龙江省", "哈尔滨市", "230103"), ("陕西省", "西安市", "610113"),
+    ("广东省", "广州市", "440106"),
+    ("广东省", "深圳市", "440305"),
+    ("广东省", "湛江市", "440802"),
+    ("北京市", "北京市", "110105"),
+    ("上海市", "上海市", "310115"),
+    ("浙江省", "杭州市", "330106"),
+    ("湖南省", "长沙市", "430104"),
+    ("湖北省", "武汉市", "420106"),
+    ("四川省", "成都市", "510107"),
+    ("广西壮族自治区", "南宁市", "450103"),
+    ("福建省", "厦门市", "350203"),
+    ("江苏省", "南京市", "320106"),
+    ("河南省", "郑州市", "410105"),
+    ("黑龙江省", "哈尔滨市", "230103"),
+    ("陕西省", "西安市", "610113"),
 ]
 PORTS = [
     ("海口美兰国际机场", "flight", ["CZ", "HU", "MU", "CA", "3U", "ZH"]),
@@ -37,7 +47,20 @@ GIVEN = "海琼椰南明华国建文俊伟芳秀英丽强军平东红玉春兰�
 LEADS = ["", "", "", "回老家", "返乡至", "到", "回", "去"]
 STREETS = ["3队12号", "5栋302", "二组", "村口小卖部旁", "12号", "新村路8号", "东区7幢", ""]
 _FULLWIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
-_SUFFIXES = ("居民委员会", "村民委员会", "居委会", "村委会", "社区", "街道", "镇", "乡", "区", "县", "市", "省")
+_SUFFIXES = (
+    "居民委员会",
+    "村民委员会",
+    "居委会",
+    "村委会",
+    "社区",
+    "街道",
+    "镇",
+    "乡",
+    "区",
+    "县",
+    "市",
+    "省",
+)
 
 
 def _short(name: str) -> str:
@@ -85,7 +108,12 @@ class ArrivalFactory:
             parts = [n for i, n in enumerate(names[1:]) if i != len(names) - 3]  # a level skipped
         else:
             parts = [_short(n) for n in names[-3:]]
-        text = rng.choice(LEADS) + rng.choice(["", " "]).join(parts) + rng.choice(["", " ", "，"]) + rng.choice(STREETS)
+        text = (
+            rng.choice(LEADS)
+            + rng.choice(["", " "]).join(parts)
+            + rng.choice(["", " ", "，"])
+            + rng.choice(STREETS)
+        )
         if rng.random() < 0.15:
             text = text.translate(_FULLWIDTH)
         return text.strip()
@@ -101,10 +129,12 @@ class ArrivalFactory:
         self.n += 1
         province, city, region = rng.choice(ORIGINS)
         port, transport, carriers = rng.choice(PORTS)
-        number = {"flight": lambda: f"{rng.choice(carriers)}{rng.randint(1000, 8999)}",
-                  "train": lambda: f"{rng.choice(carriers)}{rng.randint(100, 7999)}",
-                  "ship": lambda: carriers[0],
-                  "car": lambda: f"{carriers[0]}{rng.choice('ABCDEFG')}{rng.randint(10000, 99999)}"}[transport]()
+        number = {
+            "flight": lambda: f"{rng.choice(carriers)}{rng.randint(1000, 8999)}",
+            "train": lambda: f"{rng.choice(carriers)}{rng.randint(100, 7999)}",
+            "ship": lambda: carriers[0],
+            "car": lambda: f"{carriers[0]}{rng.choice('ABCDEFG')}{rng.randint(10000, 99999)}",
+        }[transport]()
         item = {
             "registration_id": f"{self.prefix}-{self.n:07d}",
             "name": rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.choice((1, 2)))),

@@ -67,8 +67,14 @@ def _json_response(content: Any, status: int, headers: dict[str, str] | None = N
     return Response(orjson.dumps(content), status_code=status, headers=headers, media_type="application/json")
 
 
-router.add_api_route("/registrations", receive_one, methods=["POST"], status_code=201, route_class_override=APIRoute,
-                     responses={200: {"description": "重放：同一登记已受理过，原样回答（Idempotent-Replayed: true）"}})
+router.add_api_route(
+    "/registrations",
+    receive_one,
+    methods=["POST"],
+    status_code=201,
+    route_class_override=APIRoute,
+    responses={200: {"description": "重放：同一登记已受理过，原样回答（Idempotent-Replayed: true）"}},
+)
 
 
 @router.post("/registrations/batch")
@@ -79,9 +85,11 @@ async def receive_batch(request: Request, session: AsyncSession = Depends(get_se
         raise inbound.nonce_refused()
     data = strict_json(body)
     if not isinstance(data, dict) or set(data) != {"items"} or not isinstance(data["items"], list):
-        raise ValidationFailed("批量请求体应为 {\"items\": [...]}，不允许其他字段")
+        raise ValidationFailed('批量请求体应为 {"items": [...]}，不允许其他字段')
     if not 1 <= len(data["items"]) <= MAX_BATCH:
         raise ValidationFailed(f"每批 1 至 {MAX_BATCH} 条")
     results = (await ingest.receive_registrations(session, source, data["items"])).results
-    counts = {k: sum(1 for r in results if r.status == k) for k in ("accepted", "replayed", "rejected", "conflict")}
+    counts = {
+        k: sum(1 for r in results if r.status == k) for k in ("accepted", "replayed", "rejected", "conflict")
+    }
     return {**counts, "items": [r.to_dict() for r in results]}

@@ -73,7 +73,9 @@ class Returnee(Base):
     resolved_level: Mapped[int | None] = mapped_column(Integer)
     resolved_path: Mapped[str] = mapped_column(String(200), default="")
     status: Mapped[str] = mapped_column(String(20), index=True)
-    unit_id: Mapped[str] = mapped_column(ForeignKey("org_units.id"), index=True)  # village, or the routing unit
+    unit_id: Mapped[str] = mapped_column(
+        ForeignKey("org_units.id"), index=True
+    )  # village, or the routing unit
     unit_path: Mapped[str] = mapped_column(String(600))
     day: Mapped[str] = mapped_column(String(10))  # arrival date in Asia/Shanghai (statistics key)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -42,9 +42,15 @@ RESULT_LABELS = {NatResult.NEGATIVE: "阴性", NatResult.POSITIVE: "阳性"}
 
 
 async def link_nat_result(session: AsyncSession, id_number_bidx: str, row: dict[str, Any]) -> None:
-    returnees = list((await session.execute(
-        select(Returnee).where(Returnee.id_number_bidx == id_number_bidx).order_by(Returnee.received_at)
-    )).scalars())
+    returnees = list(
+        (
+            await session.execute(
+                select(Returnee)
+                .where(Returnee.id_number_bidx == id_number_bidx)
+                .order_by(Returnee.received_at)
+            )
+        ).scalars()
+    )
     if not returnees:
         return
     at = now()
@@ -52,13 +58,39 @@ async def link_nat_result(session: AsyncSession, id_number_bidx: str, row: dict[
     sampled = local_text(row["sampled_at"])
     note = f"核酸检测{label}（{row['lab']}，采样 {sampled}）"[:200]
     for r in returnees:
-        session.add(ReturneeNatResult(id=new_id(), returnee_id=r.id, nat_result_id=row["id"],
-                                      sampled_at=row["sampled_at"], result=str(row["result"]), lab=row["lab"],
-                                      source=row["source"], created_at=at))
-        session.add(ReturneeHistory(id=new_id(), returnee_id=r.id, kind="nat_result", actor_id=None, actor_name=None,
-                                    from_unit_id=None, to_unit_id=None, note=note, at=at))
-        audit.record(session, None, "returnees.nat.linked", target_type="returnee", target_id=r.id,
-                     detail={"nat_result_id": row["id"], "result": str(row["result"]), "source": row["source"]})
+        session.add(
+            ReturneeNatResult(
+                id=new_id(),
+                returnee_id=r.id,
+                nat_result_id=row["id"],
+                sampled_at=row["sampled_at"],
+                result=str(row["result"]),
+                lab=row["lab"],
+                source=row["source"],
+                created_at=at,
+            )
+        )
+        session.add(
+            ReturneeHistory(
+                id=new_id(),
+                returnee_id=r.id,
+                kind="nat_result",
+                actor_id=None,
+                actor_name=None,
+                from_unit_id=None,
+                to_unit_id=None,
+                note=note,
+                at=at,
+            )
+        )
+        audit.record(
+            session,
+            None,
+            "returnees.nat.linked",
+            target_type="returnee",
+            target_id=r.id,
+            detail={"nat_result_id": row["id"], "result": str(row["result"]), "source": row["source"]},
+        )
     await session.flush()
     if row["result"] == NatResult.POSITIVE:
         for r in returnees:
@@ -71,15 +103,36 @@ async def _alert(session: AsyncSession, r: Returnee, row: dict[str, Any], sample
         users = await repo.members_of(session, [r.unit_id])
     else:
         town = org_service.unit_ids_in_path(r.unit_path)[-2:-1]
-        users = sorted(set(await repo.members_under(session, r.unit_path)) | set(await repo.members_of(session, town)))
-    content = (f"【核酸阳性预警】{unit.name if unit else ''}返乡人员{mask_name(r.name)}核酸检测结果为阳性"
-               f"（{row['lab']}，采样 {sampled}），请立即核实处置。")
-    await inbox.notify_users(session, users, kind=ALERT_KIND, title="返乡人员核酸阳性预警", body=content,
-                             link=f"/returnees/{r.id}", object_type="returnee", object_id=r.id,
-                             sms_after=timedelta(minutes=policy.ding_escalate_minutes()))
-    publish_event(session, "returnees.nat.positive",
-                  {"returnee_id": r.id, "returnee_name_masked": mask_name(r.name), "unit_id": r.unit_id,
-                   "unit_name": unit.name if unit else None, "nat_result_id": row["id"]}, users=users)
+        users = sorted(
+            set(await repo.members_under(session, r.unit_path)) | set(await repo.members_of(session, town))
+        )
+    content = (
+        f"【核酸阳性预警】{unit.name if unit else ''}返乡人员{mask_name(r.name)}核酸检测结果为阳性"
+        f"（{row['lab']}，采样 {sampled}），请立即核实处置。"
+    )
+    await inbox.notify_users(
+        session,
+        users,
+        kind=ALERT_KIND,
+        title="返乡人员核酸阳性预警",
+        body=content,
+        link=f"/returnees/{r.id}",
+        object_type="returnee",
+        object_id=r.id,
+        sms_after=timedelta(minutes=policy.ding_escalate_minutes()),
+    )
+    publish_event(
+        session,
+        "returnees.nat.positive",
+        {
+            "returnee_id": r.id,
+            "returnee_name_masked": mask_name(r.name),
+            "unit_id": r.unit_id,
+            "unit_name": unit.name if unit else None,
+            "nat_result_id": row["id"],
+        },
+        users=users,
+    )
 
 
 nat.register_nat_listener(link_nat_result)

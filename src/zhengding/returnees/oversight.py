@@ -119,11 +119,21 @@ async def note_changes(session: AsyncSession, changes: list[Change]) -> None:
         if c.is_queue and c.returnee_id and c.deltas.get("routing", 0) < 0:
             routers = _holding(staff[c.unit_id], ROUTE)
             if routers:
-                publish_event(session, DEQUEUED, {"id": c.returnee_id, "from_unit_id": c.unit_id}, users=routers)
+                publish_event(
+                    session, DEQUEUED, {"id": c.returnee_id, "from_unit_id": c.unit_id}, users=routers
+                )
     for unit_id, entry in per_unit.items():
-        publish_event(session, STATS_CHANGED, {"unit_id": unit_id, "counters": entry["counters"],
-                                               "days": sorted(entry["days"]), "paths": sorted(entry["paths"])},
-                      users=watchers[unit_id])
+        publish_event(
+            session,
+            STATS_CHANGED,
+            {
+                "unit_id": unit_id,
+                "counters": entry["counters"],
+                "days": sorted(entry["days"]),
+                "paths": sorted(entry["paths"]),
+            },
+            users=watchers[unit_id],
+        )
 
 
 def _merge(first: Event, other: Event) -> Event:
@@ -131,9 +141,15 @@ def _merge(first: Event, other: Event) -> Event:
     counters = dict(a["counters"])
     for counter, delta in b["counters"].items():
         counters[counter] = counters.get(counter, 0) + delta
-    payload = {"unit_id": a["unit_id"], "counters": counters, "days": sorted({*a["days"], *b["days"]}),
-               "paths": sorted({*a["paths"], *b["paths"]})}
-    return dataclasses.replace(first, payload=payload, user_ids=tuple(dict.fromkeys(first.user_ids + other.user_ids)))
+    payload = {
+        "unit_id": a["unit_id"],
+        "counters": counters,
+        "days": sorted({*a["days"], *b["days"]}),
+        "paths": sorted({*a["paths"], *b["paths"]}),
+    }
+    return dataclasses.replace(
+        first, payload=payload, user_ids=tuple(dict.fromkeys(first.user_ids + other.user_ids))
+    )
 
 
 async def _coalesce(session: AsyncSession) -> None:

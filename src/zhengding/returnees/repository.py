@@ -14,20 +14,37 @@ from zhengding.returnees.models import Anomaly, CheckIn, InboundSource, Returnee
 
 
 async def source_by_key(session: AsyncSession, key_id: str) -> InboundSource | None:
-    return (await session.execute(select(InboundSource).where(InboundSource.key_id == key_id))).scalar_one_or_none()
+    return (
+        await session.execute(select(InboundSource).where(InboundSource.key_id == key_id))
+    ).scalar_one_or_none()
 
 
-async def by_registration(session: AsyncSession, source_id: str, registration_ids: list[str]) -> dict[str, Returnee]:
-    rows = (await session.execute(select(Returnee).where(
-        Returnee.source_id == source_id, Returnee.registration_id.in_(registration_ids)))).scalars().all()
+async def by_registration(
+    session: AsyncSession, source_id: str, registration_ids: list[str]
+) -> dict[str, Returnee]:
+    rows = (
+        (
+            await session.execute(
+                select(Returnee).where(
+                    Returnee.source_id == source_id, Returnee.registration_id.in_(registration_ids)
+                )
+            )
+        )
+        .scalars()
+        .all()
+    )
     return {r.registration_id: r for r in rows}
 
 
 async def members_under(session: AsyncSession, unit_path: str) -> list[str]:
     """Everyone in the unit and below (a village's staff and its grids' workers). A range on the
     indexed path rather than LIKE, which SQLite cannot serve from the index."""
-    stmt = (select(Membership.user_id).join(OrgUnit, OrgUnit.id == Membership.unit_id)
-            .where(OrgUnit.path >= unit_path, OrgUnit.path < unit_path + "\x7f").distinct())
+    stmt = (
+        select(Membership.user_id)
+        .join(OrgUnit, OrgUnit.id == Membership.unit_id)
+        .where(OrgUnit.path >= unit_path, OrgUnit.path < unit_path + "\x7f")
+        .distinct()
+    )
     return list((await session.execute(stmt)).scalars())
 
 
@@ -39,11 +56,15 @@ async def members_of(session: AsyncSession, unit_ids: list[str]) -> list[str]:
 async def command_staff(session: AsyncSession, unit_ids: list[str]) -> dict[str, list[tuple[str, str]]]:
     """(user id, role) of the members of those of these units that are commands, for each role
     they hold anchored at that unit (one query)."""
-    stmt = (select(Membership.unit_id, Membership.user_id, RoleAssignment.role)
-            .join(OrgUnit, OrgUnit.id == Membership.unit_id)
-            .join(RoleAssignment, and_(RoleAssignment.user_id == Membership.user_id,
-                                       RoleAssignment.unit_id == Membership.unit_id))
-            .where(Membership.unit_id.in_(unit_ids), OrgUnit.kind == UnitKind.COMMAND))
+    stmt = (
+        select(Membership.unit_id, Membership.user_id, RoleAssignment.role)
+        .join(OrgUnit, OrgUnit.id == Membership.unit_id)
+        .join(
+            RoleAssignment,
+            and_(RoleAssignment.user_id == Membership.user_id, RoleAssignment.unit_id == Membership.unit_id),
+        )
+        .where(Membership.unit_id.in_(unit_ids), OrgUnit.kind == UnitKind.COMMAND)
+    )
     out: dict[str, list[tuple[str, str]]] = {}
     for unit_id, user_id, role in (await session.execute(stmt)).all():
         out.setdefault(unit_id, []).append((user_id, role))
@@ -55,8 +76,9 @@ def returnees_in_scope(actor: Actor, permission: str) -> Select:
     return restrict(stmt, actor, permission, path=Returnee.unit_path)
 
 
-async def count_in_scope(session: AsyncSession, actor: Actor, permission: str,
-                         conditions: list[ColumnElement[bool]]) -> int:
+async def count_in_scope(
+    session: AsyncSession, actor: Actor, permission: str, conditions: list[ColumnElement[bool]]
+) -> int:
     stmt = restrict(select(func.count()).select_from(Returnee), actor, permission, path=Returnee.unit_path)
     return (await session.execute(stmt.where(*conditions))).scalar_one()
 
@@ -69,18 +91,35 @@ async def get(session: AsyncSession, returnee_id: str, *, for_update: bool = Fal
 
 
 async def history(session: AsyncSession, returnee_id: str) -> list[ReturneeHistory]:
-    return list((await session.execute(select(ReturneeHistory).where(ReturneeHistory.returnee_id == returnee_id)
-                                       .order_by(ReturneeHistory.at, ReturneeHistory.id))).scalars())
+    return list(
+        (
+            await session.execute(
+                select(ReturneeHistory)
+                .where(ReturneeHistory.returnee_id == returnee_id)
+                .order_by(ReturneeHistory.at, ReturneeHistory.id)
+            )
+        ).scalars()
+    )
 
 
 async def check_ins(session: AsyncSession, returnee_id: str) -> list[CheckIn]:
-    return list((await session.execute(select(CheckIn).where(CheckIn.returnee_id == returnee_id)
-                                       .order_by(CheckIn.day.desc()))).scalars())
+    return list(
+        (
+            await session.execute(
+                select(CheckIn).where(CheckIn.returnee_id == returnee_id).order_by(CheckIn.day.desc())
+            )
+        ).scalars()
+    )
 
 
 async def anomalies_of(session: AsyncSession, returnee_id: str) -> list[Anomaly]:
-    return list((await session.execute(select(Anomaly).where(Anomaly.returnee_id == returnee_id)
-                                       .order_by(Anomaly.reported_at.desc()))).scalars())
+    return list(
+        (
+            await session.execute(
+                select(Anomaly).where(Anomaly.returnee_id == returnee_id).order_by(Anomaly.reported_at.desc())
+            )
+        ).scalars()
+    )
 
 
 async def unit_names(session: AsyncSession, unit_ids: list[str]) -> dict[str, str]:

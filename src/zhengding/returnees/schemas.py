@@ -109,7 +109,9 @@ def parse_registration(item: Any) -> tuple[Registration | None, list[dict[str, s
             else:
                 clean["arrived_at"] = to_utc(at)
         except ValueError:
-            errors.append({"field": "arrived_at", "reason": "时间格式应为 ISO 8601，如 2022-01-25T14:30:00+08:00"})
+            errors.append(
+                {"field": "arrived_at", "reason": "时间格式应为 ISO 8601，如 2022-01-25T14:30:00+08:00"}
+            )
     if "transport" in clean and clean["transport"] not in {t.value for t in Transport}:
         errors.append({"field": "transport", "reason": "应为 flight、train、ship、car 或 other"})
     if "health_code" in clean and clean["health_code"] not in {h.value for h in HealthCode}:
@@ -117,15 +119,24 @@ def parse_registration(item: Any) -> tuple[Registration | None, list[dict[str, s
     if errors:
         return None, errors
     return Registration(
-        registration_id=clean["registration_id"], name=clean["name"], id_number=clean["id_number"],
-        phone=clean["phone"], origin_province=clean["origin_province"], origin_city=clean.get("origin_city", ""),
-        origin_risk_area=clean["origin_risk_area"], port_of_entry=clean["port_of_entry"],
-        arrived_at=clean["arrived_at"], transport=clean["transport"], transport_no=clean.get("transport_no", ""),
-        destination=clean["destination"], health_code=clean["health_code"],
+        registration_id=clean["registration_id"],
+        name=clean["name"],
+        id_number=clean["id_number"],
+        phone=clean["phone"],
+        origin_province=clean["origin_province"],
+        origin_city=clean.get("origin_city", ""),
+        origin_risk_area=clean["origin_risk_area"],
+        port_of_entry=clean["port_of_entry"],
+        arrived_at=clean["arrived_at"],
+        transport=clean["transport"],
+        transport_no=clean.get("transport_no", ""),
+        destination=clean["destination"],
+        health_code=clean["health_code"],
     ), []
 
 
 # --- request bodies of the staff endpoints -------------------------------------------------------
+
 
 class _Body(RequestModel):
     model_config = ConfigDict(extra="forbid")
@@ -143,7 +154,9 @@ class ReturneeEnrol(_Body):
 
 class CheckInCreate(_Body):
     temperature: float = Field(ge=34.0, le=43.0)
-    symptoms: list[Literal["fever", "cough", "fatigue", "sore_throat", "loss_of_taste", "diarrhea", "other"]] = []
+    symptoms: list[
+        Literal["fever", "cough", "fatigue", "sore_throat", "loss_of_taste", "diarrhea", "other"]
+    ] = []
     note: str = Field("", max_length=500)
 
 

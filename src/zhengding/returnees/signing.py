@@ -39,14 +39,29 @@ def sign(secret: str, method: str, path: str, timestamp: str, nonce: str, body: 
     return mac.finalize().hex()
 
 
-def verify(secret: str, signature: str, method: str, path: str, timestamp: str, nonce: str, body: bytes) -> bool:
+def verify(
+    secret: str, signature: str, method: str, path: str, timestamp: str, nonce: str, body: bytes
+) -> bool:
     return hmac.compare_digest(sign(secret, method, path, timestamp, nonce, body), signature.lower())
 
 
-def signed_headers(key_id: str, secret: str, method: str, path: str, body: bytes,
-                   *, timestamp: int | None = None, nonce: str | None = None) -> dict[str, str]:
+def signed_headers(
+    key_id: str,
+    secret: str,
+    method: str,
+    path: str,
+    body: bytes,
+    *,
+    timestamp: int | None = None,
+    nonce: str | None = None,
+) -> dict[str, str]:
     """The headers of a signed request (what the reference sender and the tests use)."""
     ts = str(int(now().timestamp()) if timestamp is None else timestamp)
     nonce = nonce or os.urandom(16).hex()
-    return {KEY_ID: key_id, TIMESTAMP: ts, NONCE: nonce,
-            SIGNATURE: sign(secret, method, path, ts, nonce, body), "Content-Type": "application/json"}
+    return {
+        KEY_ID: key_id,
+        TIMESTAMP: ts,
+        NONCE: nonce,
+        SIGNATURE: sign(secret, method, path, ts, nonce, body),
+        "Content-Type": "application/json",
+    }

@@ -13,7 +13,16 @@ from zhengding.returnees import oversight
 from zhengding.returnees.enums import ReturneeStatus
 from zhengding.returnees.models import Returnee, ReturneeStat
 
-COUNTERS = ("arrivals", "routing", "acknowledged", "enrolled", "released", "anomalies", "open_anomalies", "overdue")
+COUNTERS = (
+    "arrivals",
+    "routing",
+    "acknowledged",
+    "enrolled",
+    "released",
+    "anomalies",
+    "open_anomalies",
+    "overdue",
+)
 
 
 def contributions(r: Returnee) -> dict[str, int]:
@@ -55,16 +64,28 @@ def _upsert(dialect_name: str) -> Any:
 async def bump(session: AsyncSession, r: Returnee, deltas: dict[str, int]) -> None:
     if not any(deltas.values()):
         return
-    values: dict[str, Any] = {"id": new_id(), "unit_id": r.unit_id, "unit_path": r.unit_path, "day": r.day,
-                              "port_of_entry": r.port_of_entry, "origin_province": r.origin_province,
-                              **{c: deltas.get(c, 0) for c in COUNTERS}}
+    values: dict[str, Any] = {
+        "id": new_id(),
+        "unit_id": r.unit_id,
+        "unit_path": r.unit_path,
+        "day": r.day,
+        "port_of_entry": r.port_of_entry,
+        "origin_province": r.origin_province,
+        **{c: deltas.get(c, 0) for c in COUNTERS},
+    }
     await (await session.connection()).execute(_upsert(session.bind.dialect.name), values)  # type: ignore[union-attr]
     await oversight.note_changes(session, [change_of(r, deltas)])
 
 
 def change_of(r: Returnee, deltas: dict[str, int]) -> oversight.Change:
-    return oversight.Change(unit_id=r.unit_id, unit_path=r.unit_path, is_queue=r.status == ReturneeStatus.ROUTING,
-                            day=r.day, deltas={c: v for c, v in deltas.items() if v}, returnee_id=r.id)
+    return oversight.Change(
+        unit_id=r.unit_id,
+        unit_path=r.unit_path,
+        is_queue=r.status == ReturneeStatus.ROUTING,
+        day=r.day,
+        deltas={c: v for c, v in deltas.items() if v},
+        returnee_id=r.id,
+    )
 
 
 async def move(session: AsyncSession, r: Returnee, new_unit_id: str, new_unit_path: str) -> None:
@@ -83,9 +104,15 @@ def add_arrivals(returnees: list[Returnee]) -> list[dict[str, Any]]:
         key = (r.unit_id, r.day, r.port_of_entry, r.origin_province)
         row = sums.get(key)
         if row is None:
-            row = sums[key] = {"id": new_id(), "unit_id": r.unit_id, "unit_path": r.unit_path, "day": r.day,
-                               "port_of_entry": r.port_of_entry, "origin_province": r.origin_province,
-                               **{c: 0 for c in COUNTERS}}
+            row = sums[key] = {
+                "id": new_id(),
+                "unit_id": r.unit_id,
+                "unit_path": r.unit_path,
+                "day": r.day,
+                "port_of_entry": r.port_of_entry,
+                "origin_province": r.origin_province,
+                **{c: 0 for c in COUNTERS},
+            }
         for k, v in contributions(r).items():
             row[k] += v
     return list(sums.values())
@@ -95,6 +122,16 @@ async def upsert(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
     """Several counter rows in one executemany (keys must be distinct: see `add_arrivals`)."""
     if rows:
         await (await session.connection()).execute(_upsert(session.bind.dialect.name), rows)  # type: ignore[union-attr]
-        await oversight.note_changes(session, [
-            oversight.Change(unit_id=row["unit_id"], unit_path=row["unit_path"], is_queue=row["routing"] > 0,
-                             day=row["day"], deltas={c: row[c] for c in COUNTERS if row[c]}) for row in rows])
+        await oversight.note_changes(
+            session,
+            [
+                oversight.Change(
+                    unit_id=row["unit_id"],
+                    unit_path=row["unit_path"],
+                    is_queue=row["routing"] > 0,
+                    day=row["day"],
+                    deltas={c: row[c] for c in COUNTERS if row[c]},
+                )
+                for row in rows
+            ],
+        )

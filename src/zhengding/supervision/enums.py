@@ -66,6 +66,10 @@ class UpdateKind(StrEnum):
 
 
 LABELS = {
-    OwnerStatus.ASSIGNED: "待办理", OwnerStatus.IN_PROGRESS: "办理中", OwnerStatus.SUBMITTED: "待审核",
-    OwnerStatus.RETURNED: "已退回", OwnerStatus.ACCEPTED: "已办结", OwnerStatus.CANCELLED: "已撤销",
+    OwnerStatus.ASSIGNED: "待办理",
+    OwnerStatus.IN_PROGRESS: "办理中",
+    OwnerStatus.SUBMITTED: "待审核",
+    OwnerStatus.RETURNED: "已退回",
+    OwnerStatus.ACCEPTED: "已办结",
+    OwnerStatus.CANCELLED: "已撤销",
 }

@@ -68,38 +68,69 @@ async def get_item(session: AsyncSession, item_id: str) -> SupervisionItem | Non
 
 
 async def visible_item(session: AsyncSession, actor: Actor, item_id: str) -> SupervisionItem | None:
-    return (await session.scalars(
-        select(SupervisionItem).where(SupervisionItem.id == item_id, visible_condition(actor))
-    )).one_or_none()
+    return (
+        await session.scalars(
+            select(SupervisionItem).where(SupervisionItem.id == item_id, visible_condition(actor))
+        )
+    ).one_or_none()
 
 
 async def owners_of(session: AsyncSession, item_ids: Sequence[str]) -> list[SupervisionOwner]:
     if not item_ids:
         return []
-    stmt = (select(SupervisionOwner).where(SupervisionOwner.item_id.in_(list(item_ids)))
-            .order_by(SupervisionOwner.item_id, SupervisionOwner.role.desc(), SupervisionOwner.created_at))
+    stmt = (
+        select(SupervisionOwner)
+        .where(SupervisionOwner.item_id.in_(list(item_ids)))
+        .order_by(SupervisionOwner.item_id, SupervisionOwner.role.desc(), SupervisionOwner.created_at)
+    )
     return list((await session.scalars(stmt)).all())
 
 
 async def copies_of(session: AsyncSession, item_id: str) -> list[tuple[str, str]]:
-    rows = await session.execute(select(User.id, User.name).join(SupervisionCopy, SupervisionCopy.user_id == User.id)
-                                 .where(SupervisionCopy.item_id == item_id).order_by(User.name))
+    rows = await session.execute(
+        select(User.id, User.name)
+        .join(SupervisionCopy, SupervisionCopy.user_id == User.id)
+        .where(SupervisionCopy.item_id == item_id)
+        .order_by(User.name)
+    )
     return [(r.id, r.name) for r in rows]
 
 
 async def updates_of(session: AsyncSession, item_id: str) -> list[SupervisionUpdate]:
-    return list((await session.scalars(select(SupervisionUpdate).where(SupervisionUpdate.item_id == item_id)
-                                       .order_by(SupervisionUpdate.created_at, SupervisionUpdate.id))).all())
+    return list(
+        (
+            await session.scalars(
+                select(SupervisionUpdate)
+                .where(SupervisionUpdate.item_id == item_id)
+                .order_by(SupervisionUpdate.created_at, SupervisionUpdate.id)
+            )
+        ).all()
+    )
 
 
 async def children_of(session: AsyncSession, item_id: str) -> list[SupervisionItem]:
-    return list((await session.scalars(select(SupervisionItem).where(SupervisionItem.parent_id == item_id)
-                                       .order_by(SupervisionItem.created_at))).all())
+    return list(
+        (
+            await session.scalars(
+                select(SupervisionItem)
+                .where(SupervisionItem.parent_id == item_id)
+                .order_by(SupervisionItem.created_at)
+            )
+        ).all()
+    )
 
 
 async def instances_of(session: AsyncSession, template_id: str, limit: int = 31) -> list[SupervisionItem]:
-    return list((await session.scalars(select(SupervisionItem).where(SupervisionItem.template_id == template_id)
-                                       .order_by(SupervisionItem.period_key.desc()).limit(limit))).all())
+    return list(
+        (
+            await session.scalars(
+                select(SupervisionItem)
+                .where(SupervisionItem.template_id == template_id)
+                .order_by(SupervisionItem.period_key.desc())
+                .limit(limit)
+            )
+        ).all()
+    )
 
 
 async def units_by_ids(session: AsyncSession, ids: Sequence[str]) -> dict[str, OrgUnit]:
@@ -120,7 +151,8 @@ async def primary_units(session: AsyncSession, user_ids: Sequence[str]) -> dict[
     if not user_ids:
         return {}
     rows = await session.execute(
-        select(Membership.user_id, OrgUnit).join(OrgUnit, OrgUnit.id == Membership.unit_id)
+        select(Membership.user_id, OrgUnit)
+        .join(OrgUnit, OrgUnit.id == Membership.unit_id)
         .where(Membership.user_id.in_(list(user_ids)))
         .order_by(Membership.is_primary, Membership.created_at.desc())
     )
@@ -130,11 +162,16 @@ async def primary_units(session: AsyncSession, user_ids: Sequence[str]) -> dict[
     return out
 
 
-async def users_in_scope(session: AsyncSession, actor: Actor, permission: str, user_ids: Sequence[str]) -> set[str]:
+async def users_in_scope(
+    session: AsyncSession, actor: Actor, permission: str, user_ids: Sequence[str]
+) -> set[str]:
     if not user_ids:
         return set()
-    stmt = (select(Membership.user_id).join(OrgUnit, OrgUnit.id == Membership.unit_id)
-            .where(Membership.user_id.in_(list(user_ids))))
+    stmt = (
+        select(Membership.user_id)
+        .join(OrgUnit, OrgUnit.id == Membership.unit_id)
+        .where(Membership.user_id.in_(list(user_ids)))
+    )
     cond = scope_condition(actor, permission, path=OrgUnit.path)
     if cond is not None:
         stmt = stmt.where(cond)
@@ -146,9 +183,13 @@ async def acting_user_ids(session: AsyncSession, unit_ids: Sequence[str]) -> dic
     if not unit_ids:
         return {}
     rows = await session.execute(
-        select(RoleAssignment.unit_id, RoleAssignment.user_id).join(User, User.id == RoleAssignment.user_id)
-        .where(RoleAssignment.unit_id.in_(list(unit_ids)), RoleAssignment.role.not_in(sorted(ADMIN_ROLES)),
-               User.status != UserStatus.DISABLED)
+        select(RoleAssignment.unit_id, RoleAssignment.user_id)
+        .join(User, User.id == RoleAssignment.user_id)
+        .where(
+            RoleAssignment.unit_id.in_(list(unit_ids)),
+            RoleAssignment.role.not_in(sorted(ADMIN_ROLES)),
+            User.status != UserStatus.DISABLED,
+        )
     )
     out: dict[str, list[str]] = {}
     for unit_id, user_id in rows.all():
@@ -161,8 +202,11 @@ async def acting_user_ids(session: AsyncSession, unit_ids: Sequence[str]) -> dic
 async def leaders_of(session: AsyncSession, unit_ids: Sequence[str]) -> dict[str, list[str]]:
     if not unit_ids:
         return {}
-    rows = await session.execute(select(SupervisionLeader.unit_id, SupervisionLeader.user_id)
-                                 .where(SupervisionLeader.unit_id.in_(list(unit_ids))))
+    rows = await session.execute(
+        select(SupervisionLeader.unit_id, SupervisionLeader.user_id).where(
+            SupervisionLeader.unit_id.in_(list(unit_ids))
+        )
+    )
     out: dict[str, list[str]] = {}
     for unit_id, user_id in rows.all():
         out.setdefault(unit_id, []).append(user_id)
@@ -170,12 +214,18 @@ async def leaders_of(session: AsyncSession, unit_ids: Sequence[str]) -> dict[str
 
 
 def todo_stmt(actor: Actor) -> Select[SupervisionOwner, SupervisionItem]:
-    return (select(SupervisionOwner, SupervisionItem)
-            .join(SupervisionItem, SupervisionItem.id == SupervisionOwner.item_id)
-            .where(owner_condition(actor), SupervisionItem.status != "recurring",
-                   SupervisionItem.status != "stopped"))
+    return (
+        select(SupervisionOwner, SupervisionItem)
+        .join(SupervisionItem, SupervisionItem.id == SupervisionOwner.item_id)
+        .where(
+            owner_condition(actor), SupervisionItem.status != "recurring", SupervisionItem.status != "stopped"
+        )
+    )
 
 
 def copied_stmt(actor: Actor) -> Select[SupervisionItem]:
-    return (select(SupervisionItem).join(SupervisionCopy, SupervisionCopy.item_id == SupervisionItem.id)
-            .where(SupervisionCopy.user_id == actor.user_id))
+    return (
+        select(SupervisionItem)
+        .join(SupervisionCopy, SupervisionCopy.item_id == SupervisionItem.id)
+        .where(SupervisionCopy.user_id == actor.user_id)
+    )

@@ -32,96 +32,150 @@ router = make_router("/api/supervision", tags=["督办"])
 
 
 @router.post("/items", status_code=201)
-async def create_item(body: ItemCreate, actor: Actor = Depends(current_actor),
-                      session: AsyncSession = Depends(get_session)) -> dict[str, Any]:
+async def create_item(
+    body: ItemCreate, actor: Actor = Depends(current_actor), session: AsyncSession = Depends(get_session)
+) -> dict[str, Any]:
     item = await items.create_item(session, actor, body)
     return await items.item_detail(session, actor, item.id)
 
 
 @router.get("/items")
-async def board(status: str | None = Query(None, pattern="^(open|closed|review|cancelled)$"), overdue: bool | None = None,
-                owner_unit_id: str | None = None, q: str | None = Query(None, max_length=100),
-                recurring: bool = False, p: Page = paging(size=20, max_size=100),
-                actor: Actor = Depends(current_actor), session: AsyncSession = Depends(get_session)) -> dict[str, Any]:
-    return await boards.assigner_board(session, actor, status=status, overdue=overdue, owner_unit_id=owner_unit_id,
-                                       q=q, recurring=recurring, page=p.page, page_size=p.size)
+async def board(
+    status: str | None = Query(None, pattern="^(open|closed|review|cancelled)$"),
+    overdue: bool | None = None,
+    owner_unit_id: str | None = None,
+    q: str | None = Query(None, max_length=100),
+    recurring: bool = False,
+    p: Page = paging(size=20, max_size=100),
+    actor: Actor = Depends(current_actor),
+    session: AsyncSession = Depends(get_session),
+) -> dict[str, Any]:
+    return await boards.assigner_board(
+        session,
+        actor,
+        status=status,
+        overdue=overdue,
+        owner_unit_id=owner_unit_id,
+        q=q,
+        recurring=recurring,
+        page=p.page,
+        page_size=p.size,
+    )
 
 
 @router.get("/todos")
-async def todos(done: bool = False, actor: Actor = Depends(current_actor),
-                session: AsyncSession = Depends(get_session)) -> dict[str, Any]:
+async def todos(
+    done: bool = False, actor: Actor = Depends(current_actor), session: AsyncSession = Depends(get_session)
+) -> dict[str, Any]:
     return await boards.todo_list(session, actor, done=done)
 
 
 @router.get("/stats")
-async def stats(unit_id: str | None = None, start: str | None = None, end: str | None = None,
-                actor: Actor = Depends(current_actor), session: AsyncSession = Depends(get_session)) -> dict[str, Any]:
+async def stats(
+    unit_id: str | None = None,
+    start: str | None = None,
+    end: str | None = None,
+    actor: Actor = Depends(current_actor),
+    session: AsyncSession = Depends(get_session),
+) -> dict[str, Any]:
     return await boards.statistics(session, actor, unit_id=unit_id, start=start, end=end)
 
 
 @router.get("/items/{item_id}")
-async def item_detail(item_id: str, actor: Actor = Depends(current_actor),
-                      session: AsyncSession = Depends(get_session)) -> dict[str, Any]:
+async def item_detail(
+    item_id: str, actor: Actor = Depends(current_actor), session: AsyncSession = Depends(get_session)
+) -> dict[str, Any]:
     return await items.item_detail(session, actor, item_id)
 
 
 @router.post("/items/{item_id}/split", status_code=201)
-async def split_item(item_id: str, body: SplitCreate, actor: Actor = Depends(current_actor),
-                     session: AsyncSession = Depends(get_session)) -> dict[str, Any]:
+async def split_item(
+    item_id: str,
+    body: SplitCreate,
+    actor: Actor = Depends(current_actor),
+    session: AsyncSession = Depends(get_session),
+) -> dict[str, Any]:
     child = await items.split_item(session, actor, item_id, body)
     return await items.item_detail(session, actor, child.id)
 
 
 @router.post("/items/{item_id}/progress")
-async def report_progress(item_id: str, body: ProgressCreate, actor: Actor = Depends(current_actor),
-                          session: AsyncSession = Depends(get_session)) -> dict[str, Any]:
+async def report_progress(
+    item_id: str,
+    body: ProgressCreate,
+    actor: Actor = Depends(current_actor),
+    session: AsyncSession = Depends(get_session),
+) -> dict[str, Any]:
     return await progress.report_progress(session, actor, item_id, body)
 
 
 @router.post("/items/{item_id}/review")
-async def review_report(item_id: str, body: ReviewCreate, actor: Actor = Depends(current_actor),
-                        session: AsyncSession = Depends(get_session)) -> dict[str, Any]:
+async def review_report(
+    item_id: str,
+    body: ReviewCreate,
+    actor: Actor = Depends(current_actor),
+    session: AsyncSession = Depends(get_session),
+) -> dict[str, Any]:
     return await progress.review_report(session, actor, item_id, body)
 
 
 @router.post("/items/{item_id}/urge")
-async def urge_item(item_id: str, body: UrgeCreate | None = Body(None), actor: Actor = Depends(current_actor),
-                    session: AsyncSession = Depends(get_session)) -> dict[str, Any]:
+async def urge_item(
+    item_id: str,
+    body: UrgeCreate | None = Body(None),
+    actor: Actor = Depends(current_actor),
+    session: AsyncSession = Depends(get_session),
+) -> dict[str, Any]:
     return await progress.urge_item(session, actor, item_id, body)
 
 
 @router.post("/items/{item_id}/deadline")
-async def change_deadline(item_id: str, body: DeadlineChange, actor: Actor = Depends(current_actor),
-                          session: AsyncSession = Depends(get_session)) -> dict[str, Any]:
+async def change_deadline(
+    item_id: str,
+    body: DeadlineChange,
+    actor: Actor = Depends(current_actor),
+    session: AsyncSession = Depends(get_session),
+) -> dict[str, Any]:
     return await changes.change_deadline(session, actor, item_id, body)
 
 
 @router.post("/items/{item_id}/cancel")
-async def cancel_item(item_id: str, body: CancelCreate, actor: Actor = Depends(current_actor),
-                      session: AsyncSession = Depends(get_session)) -> dict[str, Any]:
+async def cancel_item(
+    item_id: str,
+    body: CancelCreate,
+    actor: Actor = Depends(current_actor),
+    session: AsyncSession = Depends(get_session),
+) -> dict[str, Any]:
     return await changes.cancel_item(session, actor, item_id, body)
 
 
 @router.post("/items/{item_id}/stop")
-async def stop_recurring(item_id: str, actor: Actor = Depends(current_actor),
-                         session: AsyncSession = Depends(get_session)) -> dict[str, Any]:
+async def stop_recurring(
+    item_id: str, actor: Actor = Depends(current_actor), session: AsyncSession = Depends(get_session)
+) -> dict[str, Any]:
     item = await items.stop_recurring(session, actor, item_id)
     return {"id": item.id, "status": item.status}
 
 
 @router.get("/leaders")
-async def list_leaders(unit_id: str, actor: Actor = Depends(current_actor),
-                       session: AsyncSession = Depends(get_session)) -> list[dict[str, Any]]:
+async def list_leaders(
+    unit_id: str, actor: Actor = Depends(current_actor), session: AsyncSession = Depends(get_session)
+) -> list[dict[str, Any]]:
     return await boards.list_leaders(session, actor, unit_id)
 
 
 @router.post("/leaders", status_code=201)
-async def add_leader(body: LeaderCreate, actor: Actor = Depends(current_actor),
-                     session: AsyncSession = Depends(get_session)) -> list[dict[str, Any]]:
+async def add_leader(
+    body: LeaderCreate, actor: Actor = Depends(current_actor), session: AsyncSession = Depends(get_session)
+) -> list[dict[str, Any]]:
     return await boards.add_leader(session, actor, body.unit_id, body.user_id)
 
 
 @router.delete("/leaders/{unit_id}/{user_id}")
-async def remove_leader(unit_id: str, user_id: str, actor: Actor = Depends(current_actor),
-                        session: AsyncSession = Depends(get_session)) -> list[dict[str, Any]]:
+async def remove_leader(
+    unit_id: str,
+    user_id: str,
+    actor: Actor = Depends(current_actor),
+    session: AsyncSession = Depends(get_session),
+) -> list[dict[str, Any]]:
     return await boards.remove_leader(session, actor, unit_id, user_id)

@@ -14,9 +14,23 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from zhengding.verification.models import StatCell
 
-COUNTERS = ("total", "pending", "dispatched", "in_progress", "replied", "closed", "overdue", "transferring",
-            "transfer_in", "transfer_out", "transfer_rejected", "transfer_refused", "reply_count", "reply_seconds",
-            *(f"r{i}" for i in range(10)))
+COUNTERS = (
+    "total",
+    "pending",
+    "dispatched",
+    "in_progress",
+    "replied",
+    "closed",
+    "overdue",
+    "transferring",
+    "transfer_in",
+    "transfer_out",
+    "transfer_rejected",
+    "transfer_refused",
+    "reply_count",
+    "reply_seconds",
+    *(f"r{i}" for i in range(10)),
+)
 # Upper bounds (seconds) of the time-to-reply buckets r0..r9; the last is open.
 REPLY_BUCKETS = (3600, 7200, 14400, 28800, 43200, 86400, 172800, 259200, 604800, None)
 
@@ -61,15 +75,35 @@ class Deltas:
     def add_path(self, path: str, batch_id: str, day: str, column: str, n: int = 1) -> None:
         self.add(path_units(path), batch_id, day, column, n)
 
-    def move(self, old_path: str, old_status: str, new_path: str, new_status: str, batch_id: str, day: str,
-             *, overdue: bool = False, transferring: bool = False) -> None:
+    def move(
+        self,
+        old_path: str,
+        old_status: str,
+        new_path: str,
+        new_status: str,
+        batch_id: str,
+        day: str,
+        *,
+        overdue: bool = False,
+        transferring: bool = False,
+    ) -> None:
         """A task leaves (old holder, old status) for (new holder, new status)."""
         if old_path == new_path and old_status == new_status:
             return
-        for col, flag in (("total", True), (old_status, True), ("overdue", overdue), ("transferring", transferring)):
+        for col, flag in (
+            ("total", True),
+            (old_status, True),
+            ("overdue", overdue),
+            ("transferring", transferring),
+        ):
             if flag:
                 self.add_path(old_path, batch_id, day, col, -1)
-        for col, flag in (("total", True), (new_status, True), ("overdue", overdue), ("transferring", transferring)):
+        for col, flag in (
+            ("total", True),
+            (new_status, True),
+            ("overdue", overdue),
+            ("transferring", transferring),
+        ):
             if flag:
                 self.add_path(new_path, batch_id, day, col, 1)
 
@@ -82,7 +116,9 @@ class Deltas:
         for (unit, batch, day), cols in sorted(self._cells.items()):
             if not any(cols.values()):
                 continue
-            rows.append({"unit_id": unit, "batch_id": batch, "day": day, **{c: cols.get(c, 0) for c in COUNTERS}})
+            rows.append(
+                {"unit_id": unit, "batch_id": batch, "day": day, **{c: cols.get(c, 0) for c in COUNTERS}}
+            )
         self._cells.clear()
         return rows
 
@@ -93,7 +129,9 @@ class Deltas:
         table = cast(Table, StatCell.__table__)
         dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
         stmt = dialect.insert(table)
-        stmt = stmt.on_conflict_do_update(index_elements=["unit_id", "batch_id", "day"],
-                                          set_={c: table.c[c] + stmt.excluded[c] for c in COUNTERS})
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["unit_id", "batch_id", "day"],
+            set_={c: table.c[c] + stmt.excluded[c] for c in COUNTERS},
+        )
         for start in range(0, len(rows), 1000):
-            await session.execute(stmt, rows[start:start + 1000])
+            await session.execute(stmt, rows[start : start + 1000])

@@ -41,8 +41,20 @@ class NatResult(StrEnum):
     POSITIVE = "positive"
 
 
-NAT_LABELS = {"阴性": NatResult.NEGATIVE, "阳性": NatResult.POSITIVE, "negative": NatResult.NEGATIVE,
-              "positive": NatResult.POSITIVE, "-": NatResult.NEGATIVE, "+": NatResult.POSITIVE,
-              "neg": NatResult.NEGATIVE, "pos": NatResult.POSITIVE}
-STATUS_LABELS = {"pending": "待派发", "dispatched": "已派发", "in_progress": "核查中", "replied": "已回单",
-                 "closed": "已办结"}
+NAT_LABELS = {
+    "阴性": NatResult.NEGATIVE,
+    "阳性": NatResult.POSITIVE,
+    "negative": NatResult.NEGATIVE,
+    "positive": NatResult.POSITIVE,
+    "-": NatResult.NEGATIVE,
+    "+": NatResult.POSITIVE,
+    "neg": NatResult.NEGATIVE,
+    "pos": NatResult.POSITIVE,
+}
+STATUS_LABELS = {
+    "pending": "待派发",
+    "dispatched": "已派发",
+    "in_progress": "核查中",
+    "replied": "已回单",
+    "closed": "已办结",
+}

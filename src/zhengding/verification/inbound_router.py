@@ -19,8 +19,11 @@ from zhengding.verification.service.inbound import MAX_BATCH, receive_results
 router = make_router("/api/inbound", tags=["核酸检测结果接口（检测机构/健康码系统）"])
 
 
-@router.post("/nat-results", status_code=201,
-             responses={200: {"description": "批量的逐条结果，或单条的重放（Idempotent-Replayed: true）"}})
+@router.post(
+    "/nat-results",
+    status_code=201,
+    responses={200: {"description": "批量的逐条结果，或单条的重放（Idempotent-Replayed: true）"}},
+)
 async def receive_nat_results(request: Request, session: AsyncSession = Depends(get_session)) -> Any:
     """One result (an object, `201`) or a batch (`{"items": [...]}`, 1–500, `200` per item)."""
     body = await request.body()
@@ -28,11 +31,14 @@ async def receive_nat_results(request: Request, session: AsyncSession = Depends(
     data = strict_json(body)  # duplicate keys refused: the signed bytes have one reading only
     if isinstance(data, dict) and "items" in data:
         if set(data) != {"items"} or not isinstance(data["items"], list):
-            raise ValidationFailed("批量请求体应为 {\"items\": [...]}，不允许其他字段")
+            raise ValidationFailed('批量请求体应为 {"items": [...]}，不允许其他字段')
         if not 1 <= len(data["items"]) <= MAX_BATCH:
             raise ValidationFailed(f"每批 1 至 {MAX_BATCH} 条")
         answers = await receive_results(session, source, data["items"])
-        counts = {k: sum(1 for a in answers if a.status == k) for k in ("accepted", "replayed", "rejected", "conflict")}
+        counts = {
+            k: sum(1 for a in answers if a.status == k)
+            for k in ("accepted", "replayed", "rejected", "conflict")
+        }
         return JSONResponse({**counts, "items": [a.to_dict() for a in answers]}, status_code=200)
     (answer,) = await receive_results(session, source, [data])
     if answer.status == "rejected":

@@ -30,11 +30,22 @@ async def mark_overdue(session: AsyncSession) -> int:
     at = now()
     t = VerificationTask
     cols = (t.id, t.version, t.owner_path, t.owner_unit_id, t.batch_id, t.stat_day)
-    late = (await session.execute(select(*cols).where(
-        t.overdue.is_(False), t.deadline < at, t.status.in_(WORKING)).limit(LIMIT).with_for_update())).all()
-    back = (await session.execute(select(*cols).where(
-        t.overdue.is_(True), (t.deadline >= at) | t.deadline.is_(None) | t.status.not_in(WORKING))
-        .limit(LIMIT).with_for_update())).all()
+    late = (
+        await session.execute(
+            select(*cols)
+            .where(t.overdue.is_(False), t.deadline < at, t.status.in_(WORKING))
+            .limit(LIMIT)
+            .with_for_update()
+        )
+    ).all()
+    back = (
+        await session.execute(
+            select(*cols)
+            .where(t.overdue.is_(True), (t.deadline >= at) | t.deadline.is_(None) | t.status.not_in(WORKING))
+            .limit(LIMIT)
+            .with_for_update()
+        )
+    ).all()
     deltas = Deltas()
     updates: list[dict[str, Any]] = []
     events = []
@@ -53,8 +64,14 @@ async def mark_overdue(session: AsyncSession) -> int:
     await deltas.apply(session)
     for unit_id, n in units.items():
         members = await org_service.member_user_ids(session, [unit_id], subtree=False)
-        await inbox.notify_users(session, members, kind="verification", title=f"{n} 条核查任务已逾期",
-                                 body="请尽快督促核查并回单。", link="/verification/tasks?overdue=1")
+        await inbox.notify_users(
+            session,
+            members,
+            kind="verification",
+            title=f"{n} 条核查任务已逾期",
+            body="请尽快督促核查并回单。",
+            link="/verification/tasks?overdue=1",
+        )
     return len(late)
 
 

@@ -229,7 +229,9 @@ class NatInboundReceipt(Base):
     __table_args__ = (UniqueConstraint("source_id", "item_key"),)
 
     id: Mapped[str] = id_column()
-    source_id: Mapped[str] = mapped_column(String(26))  # returnees' inbound_sources.id (no FK: parallel heads)
+    source_id: Mapped[str] = mapped_column(
+        String(26)
+    )  # returnees' inbound_sources.id (no FK: parallel heads)
     item_key: Mapped[str] = mapped_column(String(120))
     digest: Mapped[str] = mapped_column(String(64))
     result_id: Mapped[str | None] = mapped_column(String(26))

@@ -51,10 +51,25 @@ NatListener = Callable[[AsyncSession, str, dict[str, Any]], Awaitable[None]]
 _listeners: list[NatListener] = []
 
 MAX_ROWS = 200_000
-COLUMNS = {"身份证号": "id_number", "身份证号码": "id_number", "证件号码": "id_number", "姓名": "name",
-           "采样时间": "sampled_at", "检测结果": "result", "结果": "result", "检测机构": "lab", "检测单位": "lab"}
+COLUMNS = {
+    "身份证号": "id_number",
+    "身份证号码": "id_number",
+    "证件号码": "id_number",
+    "姓名": "name",
+    "采样时间": "sampled_at",
+    "检测结果": "result",
+    "结果": "result",
+    "检测机构": "lab",
+    "检测单位": "lab",
+}
 REQUIRED = {"id_number": "身份证号", "sampled_at": "采样时间", "result": "检测结果", "lab": "检测机构"}
-LABELS = {"id_number": "身份证号", "name": "姓名", "sampled_at": "采样时间", "result": "检测结果", "lab": "检测机构"}
+LABELS = {
+    "id_number": "身份证号",
+    "name": "姓名",
+    "sampled_at": "采样时间",
+    "result": "检测结果",
+    "lab": "检测机构",
+}
 
 
 def register_nat_listener(listener: NatListener) -> None:
@@ -68,6 +83,7 @@ def unregister_nat_listener(listener: NatListener) -> None:
 
 
 # --- cleaning ------------------------------------------------------------------------------
+
 
 def parse_time(value: Any) -> datetime | None:
     if isinstance(value, datetime):
@@ -114,36 +130,68 @@ def clean_result(values: dict[str, Any], number: int | None = None) -> tuple[dic
 
 # --- recording -----------------------------------------------------------------------------
 
-async def record_results(session: AsyncSession, actor: Actor | None, items: list[dict[str, Any]], *,
-                         source: str, import_id: str | None = None) -> dict[str, int]:
+
+async def record_results(
+    session: AsyncSession,
+    actor: Actor | None,
+    items: list[dict[str, Any]],
+    *,
+    source: str,
+    import_id: str | None = None,
+) -> dict[str, int]:
     """Insert clean results (duplicates skipped), link them, alert on positives, call listeners.
 
     An item may carry its own "id" (the inbound API answers with it); a duplicate of a result
     already recorded keeps no row, so its id is absent from the table afterwards."""
     at = now()
-    rows = [{"id": i.get("id") or new_id(), "id_number": i["id_number"], "id_number_bidx": blind_index("id_number", i["id_number"]),
-             "name": i.get("name"), "sampled_at": i["sampled_at"], "result": str(i["result"]), "lab": i["lab"],
-             "source": source, "import_id": import_id, "linked_tasks": 0, "created_at": at} for i in items]
+    rows = [
+        {
+            "id": i.get("id") or new_id(),
+            "id_number": i["id_number"],
+            "id_number_bidx": blind_index("id_number", i["id_number"]),
+            "name": i.get("name"),
+            "sampled_at": i["sampled_at"],
+            "result": str(i["result"]),
+            "lab": i["lab"],
+            "source": source,
+            "import_id": import_id,
+            "linked_tasks": 0,
+            "created_at": at,
+        }
+        for i in items
+    ]
     table = cast(Table, NatTestResult.__table__)
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     inserted: set[str] = set()
     for start in range(0, len(rows), 1000):
-        chunk = rows[start:start + 1000]
-        stmt = dialect.insert(table).on_conflict_do_nothing(
-            index_elements=["id_number_bidx", "sampled_at", "lab"]).returning(table.c.id)
+        chunk = rows[start : start + 1000]
+        stmt = (
+            dialect.insert(table)
+            .on_conflict_do_nothing(index_elements=["id_number_bidx", "sampled_at", "lab"])
+            .returning(table.c.id)
+        )
         # One multi-row INSERT … RETURNING per chunk (RETURNING with executemany is not portable).
         result = await session.execute(stmt.values(chunk))
         inserted |= set(result.scalars())
     fresh = [r for r in rows if r["id"] in inserted]
     linked = await _link(session, actor, fresh)
     for r in fresh:
-        result_row = {"id": r["id"], "sampled_at": r["sampled_at"], "result": r["result"], "lab": r["lab"],
-                      "source": source}
+        result_row = {
+            "id": r["id"],
+            "sampled_at": r["sampled_at"],
+            "result": r["result"],
+            "lab": r["lab"],
+            "source": source,
+        }
         for listener in list(_listeners):
             await listener(session, r["id_number_bidx"], result_row)
     positives = sum(1 for r in fresh if r["result"] == NatResult.POSITIVE)
-    return {"recorded": len(fresh), "duplicates": len(rows) - len(fresh), "linked_tasks": linked,
-            "positive": positives}
+    return {
+        "recorded": len(fresh),
+        "duplicates": len(rows) - len(fresh),
+        "linked_tasks": linked,
+        "positive": positives,
+    }
 
 
 async def _link(session: AsyncSession, actor: Actor | None, fresh: list[dict[str, Any]]) -> int:
@@ -156,9 +204,13 @@ async def _link(session: AsyncSession, actor: Actor | None, fresh: list[dict[str
     t = VerificationTask
     tasks: list[Any] = []
     for start in range(0, len(bidx), 1000):
-        tasks += (await session.execute(select(t.id, t.version, t.id_number_bidx, t.owner_unit_id, t.nat_sampled_at,
-                                               t.nat_result)
-                                        .where(t.id_number_bidx.in_(bidx[start:start + 1000])).with_for_update())).all()
+        tasks += (
+            await session.execute(
+                select(t.id, t.version, t.id_number_bidx, t.owner_unit_id, t.nat_sampled_at, t.nat_result)
+                .where(t.id_number_bidx.in_(bidx[start : start + 1000]))
+                .with_for_update()
+            )
+        ).all()
     updates, events = [], []
     alerts: dict[str, list[str]] = {}
     linked_count: dict[str, int] = {}
@@ -166,15 +218,27 @@ async def _link(session: AsyncSession, actor: Actor | None, fresh: list[dict[str
         r = latest[b]
         linked_count[r["id"]] = linked_count.get(r["id"], 0) + 1
         state = {"id": task_id, "version": version}
-        events.append(event_row(state, EventKind.NAT_RESULT, actor, detail={
-            "result": r["result"], "lab": r["lab"], "sampled_at": r["sampled_at"].isoformat()}))
+        events.append(
+            event_row(
+                state,
+                EventKind.NAT_RESULT,
+                actor,
+                detail={"result": r["result"], "lab": r["lab"], "sampled_at": r["sampled_at"].isoformat()},
+            )
+        )
         newer = sampled is None or sampled <= r["sampled_at"]
         result, when = (r["result"], r["sampled_at"]) if newer else (current, sampled)
         if b in positive_bidx:  # a positive in this upload marks the task, whatever came with it
             result = NatResult.POSITIVE
             alerts.setdefault(owner, []).append(task_id)
-        updates.append({"id": task_id, "version": state["version"], "nat_result": str(result) if result else None,
-                        "nat_sampled_at": when})
+        updates.append(
+            {
+                "id": task_id,
+                "version": state["version"],
+                "nat_result": str(result) if result else None,
+                "nat_sampled_at": when,
+            }
+        )
     await bulk_update_tasks(session, updates, ["version", "nat_result", "nat_sampled_at"])
     await insert_events(session, events)
     if linked_count:
@@ -192,28 +256,52 @@ def table_update_linked() -> Any:
 
 
 async def _alert(session: AsyncSession, actor: Actor | None, unit_id: str, task_ids: list[str]) -> None:
-    content = (f"【核酸阳性预警】本单位承办的 {len(task_ids)} 条核查任务人员核酸检测结果为阳性，请立即核实处置。"
-               f"任务编号：{'、'.join(task_ids[:5])}{' 等' if len(task_ids) > 5 else ''}")
+    content = (
+        f"【核酸阳性预警】本单位承办的 {len(task_ids)} 条核查任务人员核酸检测结果为阳性，请立即核实处置。"
+        f"任务编号：{'、'.join(task_ids[:5])}{' 等' if len(task_ids) > 5 else ''}"
+    )
     sent = False
     if actor is not None and actor.can(ding_service.DING_SEND):
         try:
-            await ding_service.send_ding(session, actor, content=content, user_ids=[], unit_ids=[unit_id],
-                                         object_type="verification_task", object_id=task_ids[0])
+            await ding_service.send_ding(
+                session,
+                actor,
+                content=content,
+                user_ids=[],
+                unit_ids=[unit_id],
+                object_type="verification_task",
+                object_id=task_ids[0],
+            )
             sent = True
         except (NotFound, ValidationFailed):
             sent = False
     if not sent:
         members = await org_service.member_user_ids(session, [unit_id], subtree=True)
-        await inbox.notify_users(session, members, kind=ALERT_KIND, title="核酸阳性预警", body=content,
-                                 link=f"/verification/tasks/{task_ids[0]}", object_type="verification_task",
-                                 object_id=task_ids[0], sms_after=timedelta(minutes=ding_service.default_escalate_minutes()))
-    publish_event(session, "verification.nat.positive", {"task_ids": task_ids[:50], "count": len(task_ids)},
-                  units=[unit_id])
+        await inbox.notify_users(
+            session,
+            members,
+            kind=ALERT_KIND,
+            title="核酸阳性预警",
+            body=content,
+            link=f"/verification/tasks/{task_ids[0]}",
+            object_type="verification_task",
+            object_id=task_ids[0],
+            sms_after=timedelta(minutes=ding_service.default_escalate_minutes()),
+        )
+    publish_event(
+        session,
+        "verification.nat.positive",
+        {"task_ids": task_ids[:50], "count": len(task_ids)},
+        units=[unit_id],
+    )
 
 
 # --- file import ---------------------------------------------------------------------------
 
-async def import_results(session: AsyncSession, actor: Actor, content: bytes, filename: str) -> dict[str, Any]:
+
+async def import_results(
+    session: AsyncSession, actor: Actor, content: bytes, filename: str
+) -> dict[str, Any]:
     if not actor.grants_for(NAT_IMPORT):
         raise NotFound()
     if not content.strip():
@@ -240,8 +328,9 @@ async def import_results(session: AsyncSession, actor: Actor, content: bytes, fi
             unknown.append(text)
     missing = [label for f, label in REQUIRED.items() if f not in fields.values()]
     if missing:
-        raise ValidationFailed(f"表头缺少必填列：{'、'.join(missing)}",
-                               [field_error("header", f"缺少列：{h}") for h in missing])
+        raise ValidationFailed(
+            f"表头缺少必填列：{'、'.join(missing)}", [field_error("header", f"缺少列：{h}") for h in missing]
+        )
     good: list[dict[str, Any]] = []
     bad: list[tuple[int, list[str], list[dict]]] = []
     for number, raw in enumerate(rows, start=line + 1):
@@ -255,16 +344,33 @@ async def import_results(session: AsyncSession, actor: Actor, content: bytes, fi
             bad.append((number, [spreadsheets.cell_text(values.get(f)) for f in LABELS], errors))
         else:
             good.append(clean)
-    record = NatImport(id=new_id(), created_by=actor.user_id, filename=(filename or "核酸结果")[:200],
-                       accepted=0, rejected=len(bad), report=_report(bad) if bad else None)
+    record = NatImport(
+        id=new_id(),
+        created_by=actor.user_id,
+        filename=(filename or "核酸结果")[:200],
+        accepted=0,
+        rejected=len(bad),
+        report=_report(bad) if bad else None,
+    )
     session.add(record)
     await session.flush()
     counts = await record_results(session, actor, good, source="file", import_id=record.id)
     record.accepted = counts["recorded"]
-    audit.record(session, actor, "verification.nat.imported", target_type="nat_import", target_id=record.id,
-                 detail={**counts, "rejected": len(bad), "unknown_columns": unknown})
-    return {"import_id": record.id, **counts, "rejected": len(bad), "unknown_columns": unknown,
-            "errors": [e for _, _, errs in bad for e in errs][:500]}
+    audit.record(
+        session,
+        actor,
+        "verification.nat.imported",
+        target_type="nat_import",
+        target_id=record.id,
+        detail={**counts, "rejected": len(bad), "unknown_columns": unknown},
+    )
+    return {
+        "import_id": record.id,
+        **counts,
+        "rejected": len(bad),
+        "unknown_columns": unknown,
+        "errors": [e for _, _, errs in bad for e in errs][:500],
+    }
 
 
 def _report(bad: list[tuple[int, list[str], list[dict]]]) -> bytes:
@@ -276,8 +382,11 @@ def _report(bad: list[tuple[int, list[str], list[dict]]]) -> bytes:
         for c, value in enumerate(cells):
             sheet.text(r, c, value, text)
         sheet.cell(r, len(cells), number)
-        sheet.text(r, len(cells) + 1, "；".join(f"{LABELS.get(e['field'], e['field'])}：{e['reason']}"
-                                                for e in errors))
+        sheet.text(
+            r,
+            len(cells) + 1,
+            "；".join(f"{LABELS.get(e['field'], e['field'])}：{e['reason']}" for e in errors),
+        )
     return xlsx.close()
 
 
@@ -288,5 +397,7 @@ async def import_report(session: AsyncSession, actor: Actor, import_id: str) -> 
     report = (await session.execute(select(NatImport.report).where(NatImport.id == import_id))).scalar()
     if report is None:
         raise NotFound("本次导入没有被拒绝的行")
-    audit.record(session, actor, "verification.nat_report.downloaded", target_type="nat_import", target_id=import_id)
+    audit.record(
+        session, actor, "verification.nat_report.downloaded", target_type="nat_import", target_id=import_id
+    )
     return "核酸结果-错误行.xlsx", report

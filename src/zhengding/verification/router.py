@@ -42,11 +42,25 @@ async def _read_upload(file: UploadFile) -> bytes:
 
 
 @router.post("/imports")
-async def import_batch(file: UploadFile = File(...), name: str | None = Form(None), deadline: ClientTime | None = Form(None),
-                       batch_id: str | None = Form(None), progress_token: str | None = Form(None),
-                       actor: Actor = Me, session: AsyncSession = Session) -> dict[str, Any]:
-    result = await imports.import_batch(session, actor, await _read_upload(file), file.filename or "", name=name,
-                                        deadline=deadline, batch_id=batch_id, progress_token=progress_token)
+async def import_batch(
+    file: UploadFile = File(...),
+    name: str | None = Form(None),
+    deadline: ClientTime | None = Form(None),
+    batch_id: str | None = Form(None),
+    progress_token: str | None = Form(None),
+    actor: Actor = Me,
+    session: AsyncSession = Session,
+) -> dict[str, Any]:
+    result = await imports.import_batch(
+        session,
+        actor,
+        await _read_upload(file),
+        file.filename or "",
+        name=name,
+        deadline=deadline,
+        batch_id=batch_id,
+        progress_token=progress_token,
+    )
     return result.__dict__
 
 
@@ -56,8 +70,9 @@ async def list_batches(actor: Actor = Me, session: AsyncSession = Session) -> li
 
 
 @router.post("/batches/{batch_id}/deadline")
-async def set_batch_deadline(batch_id: str, body: BatchDeadline, actor: Actor = Me,
-                             session: AsyncSession = Session) -> dict[str, Any]:
+async def set_batch_deadline(
+    batch_id: str, body: BatchDeadline, actor: Actor = Me, session: AsyncSession = Session
+) -> dict[str, Any]:
     return await imports.set_batch_deadline(session, actor, batch_id, body.deadline)
 
 
@@ -68,26 +83,63 @@ async def batch_report(batch_id: str, actor: Actor = Me, session: AsyncSession =
 
 
 @router.get("/tasks")
-async def list_tasks(batch_id: str | None = None, status: str | None = None, unit_id: str | None = None,
-                     mine: bool = False, review: bool = False, overdue: bool = False, waiting: bool = False,
-                     q: str | None = Query(None, max_length=100), p: Page = paging(size=50, max_size=500),
-                     actor: Actor = Me, session: AsyncSession = Session) -> dict[str, Any]:
-    return await tasks.list_tasks(session, actor, batch_id=batch_id, status=status, unit_id=unit_id, mine=mine,
-                                  review=review, overdue=overdue, waiting=waiting, q=q, page=p.page, page_size=p.size)
+async def list_tasks(
+    batch_id: str | None = None,
+    status: str | None = None,
+    unit_id: str | None = None,
+    mine: bool = False,
+    review: bool = False,
+    overdue: bool = False,
+    waiting: bool = False,
+    q: str | None = Query(None, max_length=100),
+    p: Page = paging(size=50, max_size=500),
+    actor: Actor = Me,
+    session: AsyncSession = Session,
+) -> dict[str, Any]:
+    return await tasks.list_tasks(
+        session,
+        actor,
+        batch_id=batch_id,
+        status=status,
+        unit_id=unit_id,
+        mine=mine,
+        review=review,
+        overdue=overdue,
+        waiting=waiting,
+        q=q,
+        page=p.page,
+        page_size=p.size,
+    )
 
 
 @router.get("/tasks/export", response_class=Response)
-async def export_tasks(batch_id: str | None = None, status: str | None = None, unit_id: str | None = None,
-                       actor: Actor = Me, session: AsyncSession = Session) -> Response:
-    filename, content = await export.export_tasks(session, actor, batch_id=batch_id, status=status, unit_id=unit_id)
+async def export_tasks(
+    batch_id: str | None = None,
+    status: str | None = None,
+    unit_id: str | None = None,
+    actor: Actor = Me,
+    session: AsyncSession = Session,
+) -> Response:
+    filename, content = await export.export_tasks(
+        session, actor, batch_id=batch_id, status=status, unit_id=unit_id
+    )
     return Response(content, media_type=XLSX, headers=attachment(filename))
 
 
 @router.post("/tasks/dispatch")
-async def dispatch_tasks(body: DispatchRequest, actor: Actor = Me, session: AsyncSession = Session) -> dict[str, Any]:
-    return await dispatch.dispatch_tasks(session, actor, task_ids=body.task_ids, batch_id=body.batch_id,
-                                         unit_id=body.unit_id, user_id=body.user_id, by_clue=body.by_clue,
-                                         deadline=body.deadline)
+async def dispatch_tasks(
+    body: DispatchRequest, actor: Actor = Me, session: AsyncSession = Session
+) -> dict[str, Any]:
+    return await dispatch.dispatch_tasks(
+        session,
+        actor,
+        task_ids=body.task_ids,
+        batch_id=body.batch_id,
+        unit_id=body.unit_id,
+        user_id=body.user_id,
+        by_clue=body.by_clue,
+        deadline=body.deadline,
+    )
 
 
 @router.get("/units/{unit_id}/assignees")
@@ -101,14 +153,17 @@ async def task_detail(task_id: str, actor: Actor = Me, session: AsyncSession = S
 
 
 @router.post("/tasks/{task_id}/reply")
-async def reply_task(task_id: str, body: ReplyCreate, actor: Actor = Me, session: AsyncSession = Session) -> dict:
+async def reply_task(
+    task_id: str, body: ReplyCreate, actor: Actor = Me, session: AsyncSession = Session
+) -> dict:
     await reply.reply_task(session, actor, task_id, **body.model_dump())
     return {"ok": True}
 
 
 @router.post("/tasks/{task_id}/photos")
-async def upload_photo(task_id: str, file: UploadFile = File(...), actor: Actor = Me,
-                       session: AsyncSession = Session) -> dict[str, Any]:
+async def upload_photo(
+    task_id: str, file: UploadFile = File(...), actor: Actor = Me, session: AsyncSession = Session
+) -> dict[str, Any]:
     return await reply.add_photo(session, actor, task_id, await _read_upload(file))
 
 
@@ -119,76 +174,108 @@ async def photo(photo_id: str, actor: Actor = Me, session: AsyncSession = Sessio
 
 
 @router.post("/tasks/{task_id}/review")
-async def review(task_id: str, body: ReviewDecision, actor: Actor = Me, session: AsyncSession = Session) -> dict:
+async def review(
+    task_id: str, body: ReviewDecision, actor: Actor = Me, session: AsyncSession = Session
+) -> dict:
     task = await reply.review_reply(session, actor, task_id, accept=body.accept, reason=body.reason)
     return {"ok": True, "status": task.status}
 
 
 @router.post("/tasks/{task_id}/transfer")
-async def request_transfer(task_id: str, body: TransferCreate, actor: Actor = Me,
-                           session: AsyncSession = Session) -> dict[str, Any]:
+async def request_transfer(
+    task_id: str, body: TransferCreate, actor: Actor = Me, session: AsyncSession = Session
+) -> dict[str, Any]:
     t = await transfer.request_transfer(session, actor, task_id, body.to_unit_id, body.reason)
     return {"id": t.id, "status": t.status}
 
 
 @router.get("/transfer-targets")
-async def transfer_targets(task_id: str, q: str = Query("", max_length=50), actor: Actor = Me,
-                           session: AsyncSession = Session) -> list[dict[str, Any]]:
+async def transfer_targets(
+    task_id: str, q: str = Query("", max_length=50), actor: Actor = Me, session: AsyncSession = Session
+) -> list[dict[str, Any]]:
     return await transfer.transfer_targets(session, actor, task_id, q)
 
 
 @router.get("/transfers")
-async def list_transfers(box: str = Query("in", pattern="^(in|out|all)$"), status: str | None = None,
-                         p: Page = paging(size=50, max_size=200), actor: Actor = Me,
-                         session: AsyncSession = Session) -> dict[str, Any]:
-    return await transfer.list_transfers(session, actor, box=box, status=status, page=p.page, page_size=p.size)
+async def list_transfers(
+    box: str = Query("in", pattern="^(in|out|all)$"),
+    status: str | None = None,
+    p: Page = paging(size=50, max_size=200),
+    actor: Actor = Me,
+    session: AsyncSession = Session,
+) -> dict[str, Any]:
+    return await transfer.list_transfers(
+        session, actor, box=box, status=status, page=p.page, page_size=p.size
+    )
 
 
 @router.post("/transfers/{transfer_id}/accept")
-async def accept_transfer(transfer_id: str, actor: Actor = Me, session: AsyncSession = Session) -> dict[str, Any]:
+async def accept_transfer(
+    transfer_id: str, actor: Actor = Me, session: AsyncSession = Session
+) -> dict[str, Any]:
     t = await transfer.decide_transfer(session, actor, transfer_id, accept=True)
     return {"id": t.id, "status": t.status}
 
 
 @router.post("/transfers/{transfer_id}/reject")
-async def reject_transfer(transfer_id: str, body: TransferDecision, actor: Actor = Me,
-                          session: AsyncSession = Session) -> dict[str, Any]:
+async def reject_transfer(
+    transfer_id: str, body: TransferDecision, actor: Actor = Me, session: AsyncSession = Session
+) -> dict[str, Any]:
     t = await transfer.decide_transfer(session, actor, transfer_id, accept=False, reason=body.reason)
     return {"id": t.id, "status": t.status}
 
 
 @router.get("/stats")
-async def unit_stats(unit_id: str | None = None, batch_id: str | None = None,
-                     d: Days = days(),
-                     actor: Actor = Me, session: AsyncSession = Session) -> dict[str, Any]:
-    return await stats.unit_stats(session, actor, unit_id, batch_id=batch_id, day_from=d.day_from, day_to=d.day_to)
+async def unit_stats(
+    unit_id: str | None = None,
+    batch_id: str | None = None,
+    d: Days = days(),
+    actor: Actor = Me,
+    session: AsyncSession = Session,
+) -> dict[str, Any]:
+    return await stats.unit_stats(
+        session, actor, unit_id, batch_id=batch_id, day_from=d.day_from, day_to=d.day_to
+    )
 
 
 @router.get("/stats/batches")
-async def batch_stats(unit_id: str | None = None,
-                      d: Days = days(),
-                      actor: Actor = Me, session: AsyncSession = Session) -> list[dict[str, Any]]:
+async def batch_stats(
+    unit_id: str | None = None, d: Days = days(), actor: Actor = Me, session: AsyncSession = Session
+) -> list[dict[str, Any]]:
     return await stats.batch_stats(session, actor, unit_id, day_from=d.day_from, day_to=d.day_to)
 
 
 @router.get("/stats/daily")
-async def daily_stats(unit_id: str | None = None, batch_id: str | None = None,
-                      d: Days = days(),
-                      actor: Actor = Me, session: AsyncSession = Session) -> list[dict[str, Any]]:
-    return await stats.daily_stats(session, actor, unit_id, batch_id=batch_id, day_from=d.day_from, day_to=d.day_to)
+async def daily_stats(
+    unit_id: str | None = None,
+    batch_id: str | None = None,
+    d: Days = days(),
+    actor: Actor = Me,
+    session: AsyncSession = Session,
+) -> list[dict[str, Any]]:
+    return await stats.daily_stats(
+        session, actor, unit_id, batch_id=batch_id, day_from=d.day_from, day_to=d.day_to
+    )
 
 
 @router.get("/stats/export", response_class=Response)
-async def export_stats(unit_id: str | None = None, batch_id: str | None = None,
-                       d: Days = days(),
-                       actor: Actor = Me, session: AsyncSession = Session) -> Response:
-    filename, content = await export.export_stats(session, actor, unit_id, batch_id=batch_id, day_from=d.day_from,
-                                                  day_to=d.day_to)
+async def export_stats(
+    unit_id: str | None = None,
+    batch_id: str | None = None,
+    d: Days = days(),
+    actor: Actor = Me,
+    session: AsyncSession = Session,
+) -> Response:
+    filename, content = await export.export_stats(
+        session, actor, unit_id, batch_id=batch_id, day_from=d.day_from, day_to=d.day_to
+    )
     return Response(content, media_type=XLSX, headers=attachment(filename))
 
 
 @router.post("/nat-results/import")
-async def import_nat(file: UploadFile = File(...), actor: Actor = Me, session: AsyncSession = Session) -> dict[str, Any]:
+async def import_nat(
+    file: UploadFile = File(...), actor: Actor = Me, session: AsyncSession = Session
+) -> dict[str, Any]:
     return await nat.import_results(session, actor, await _read_upload(file), file.filename or "")
 
 

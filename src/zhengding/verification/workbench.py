@@ -14,8 +14,9 @@ from zhengding.workbench.service import App, Todo, register_app, register_todo
 
 
 async def _my_tasks(session: AsyncSession, actor: Actor) -> int:
-    stmt = repo.tasks_in_scope(actor, perms.REPLY).where(VerificationTask.assignee_id == actor.user_id,
-                                                          VerificationTask.status == TaskStatus.IN_PROGRESS)
+    stmt = repo.tasks_in_scope(actor, perms.REPLY).where(
+        VerificationTask.assignee_id == actor.user_id, VerificationTask.status == TaskStatus.IN_PROGRESS
+    )
     return await repo.count(session, stmt)
 
 
@@ -31,4 +32,6 @@ async def _transfers(session: AsyncSession, actor: Actor) -> int:
 register_app(App("verification", "重点人员核查", "search", "/verification", perms.READ))
 register_todo(Todo("verification.mine", "待核查任务", "/verification", perms.REPLY, _my_tasks))
 register_todo(Todo("verification.review", "待审核回单", "/verification/review", perms.REVIEW, _reviews))
-register_todo(Todo("verification.transfers", "待接收转办", "/verification/transfers", perms.TRANSFER, _transfers))
+register_todo(
+    Todo("verification.transfers", "待接收转办", "/verification/transfers", perms.TRANSFER, _transfers)
+)

@@ -12,5 +12,7 @@ router = make_router("/api", tags=["工作台"])
 
 
 @router.get("/workbench")
-async def workbench(actor: Actor = Depends(current_actor), session: AsyncSession = Depends(get_session)) -> dict:
+async def workbench(
+    actor: Actor = Depends(current_actor), session: AsyncSession = Depends(get_session)
+) -> dict:
     return await service.workbench(session, actor)

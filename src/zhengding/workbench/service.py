@@ -70,5 +70,7 @@ async def workbench(session: AsyncSession, actor: Actor) -> dict:
             count = await todo.count(session, actor)
             if count:
                 todos.append({"key": todo.key, "label": todo.label, "count": count, "url": todo.url})
-    apps = [{"key": a.key, "name": a.name, "icon": a.icon, "url": a.url} for a in APPS if actor.can(a.permission)]
+    apps = [
+        {"key": a.key, "name": a.name, "icon": a.icon, "url": a.url} for a in APPS if actor.can(a.permission)
+    ]
     return {"todos": todos, "apps": apps}

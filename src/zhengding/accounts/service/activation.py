@@ -42,8 +42,10 @@ CODE_COLUMNS = ["单位", "姓名", "手机号", "职务", "激活码", "有效�
 
 # --- issue and download ---------------------------------------------------------------------
 
-async def pending_accounts(session: AsyncSession, actor: Actor, unit: OrgUnit
-                           ) -> list[tuple[str, str, str, str, str, str]]:
+
+async def pending_accounts(
+    session: AsyncSession, actor: Actor, unit: OrgUnit
+) -> list[tuple[str, str, str, str, str, str]]:
     """(user id, unit path, unit name, name, phone, position) of each pending account with a
     membership in the subtree, within the actor's scope; one row per account (its primary
     membership first)."""
@@ -73,17 +75,26 @@ class IssuedSet:
     expires_at: datetime
 
 
-async def _claim_set(session: AsyncSession, unit: OrgUnit, actor: Actor, issued_at: datetime,
-                     expires_at: datetime) -> None:
+async def _claim_set(
+    session: AsyncSession, unit: OrgUnit, actor: Actor, issued_at: datetime, expires_at: datetime
+) -> None:
     """Upsert the unit's set row before any code is issued: on PostgreSQL the row lock makes a
     second issue for the unit wait, so its revocation sees (and voids) the codes of the first."""
-    values = {"id": new_id(), "unit_id": unit.id, "issued_by": actor.user_id, "issued_at": issued_at,
-              "expires_at": expires_at, "count": 0, "content": b""}
+    values = {
+        "id": new_id(),
+        "unit_id": unit.id,
+        "issued_by": actor.user_id,
+        "issued_at": issued_at,
+        "expires_at": expires_at,
+        "count": 0,
+        "content": b"",
+    }
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     table = cast(Table, ActivationCodeSet.__table__)
     stmt = dialect.insert(table).values(values)
-    stmt = stmt.on_conflict_do_update(index_elements=["unit_id"],
-                                      set_={k: stmt.excluded[k] for k in values if k not in ("id", "unit_id")})
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["unit_id"], set_={k: stmt.excluded[k] for k in values if k not in ("id", "unit_id")}
+    )
     await session.execute(stmt)
 
 
@@ -99,12 +110,23 @@ async def issue_activation_codes(session: AsyncSession, actor: Actor, unit_id: s
     await _claim_set(session, unit, actor, issued_at, expires_at)
     accounts = await pending_accounts(session, actor, unit)
     codes = await issue_codes(session, actor, [a[0] for a in accounts])
-    rows = [[user_id, path, unit_name, name, mask_phone(phone) or "", position or "", codes[user_id]]
-            for user_id, path, unit_name, name, phone, position in accounts]
-    await session.execute(update(ActivationCodeSet).where(ActivationCodeSet.unit_id == unit.id)
-                          .values(count=len(rows), content=orjson.dumps(rows)))
-    audit.record(session, actor, "accounts.activation_codes.issued", target_type="org_unit", target_id=unit.id,
-                 detail={"unit_name": unit.name, "count": len(rows)})
+    rows = [
+        [user_id, path, unit_name, name, mask_phone(phone) or "", position or "", codes[user_id]]
+        for user_id, path, unit_name, name, phone, position in accounts
+    ]
+    await session.execute(
+        update(ActivationCodeSet)
+        .where(ActivationCodeSet.unit_id == unit.id)
+        .values(count=len(rows), content=orjson.dumps(rows))
+    )
+    audit.record(
+        session,
+        actor,
+        "accounts.activation_codes.issued",
+        target_type="org_unit",
+        target_id=unit.id,
+        detail={"unit_name": unit.name, "count": len(rows)},
+    )
     return IssuedSet(unit.id, unit.name, len(rows), issued_at, expires_at)
 
 
@@ -118,16 +140,29 @@ async def _code_states(session: AsyncSession, rows: list[list[str]]) -> dict[str
     by_hash = {code_hash(row[6]): row[6] for row in rows}
     user_ids = list({row[0] for row in rows})
     for start in range(0, len(user_ids), 900):
-        found = (await session.execute(
-            select(ActivationCode.code_hash, ActivationCode.used_at, ActivationCode.revoked_at, ActivationCode.expires_at)
-            .where(ActivationCode.user_id.in_(user_ids[start:start + 900]))
-        )).all()
+        found = (
+            await session.execute(
+                select(
+                    ActivationCode.code_hash,
+                    ActivationCode.used_at,
+                    ActivationCode.revoked_at,
+                    ActivationCode.expires_at,
+                ).where(ActivationCode.user_id.in_(user_ids[start : start + 900]))
+            )
+        ).all()
         for digest, used_at, revoked_at, expires_at in found:
             code = by_hash.get(digest)
             if code is None:
                 continue
-            states[code] = (USED if used_at is not None else REVOKED if revoked_at is not None
-                            else EXPIRED if expires_at <= t else VALID)
+            states[code] = (
+                USED
+                if used_at is not None
+                else REVOKED
+                if revoked_at is not None
+                else EXPIRED
+                if expires_at <= t
+                else VALID
+            )
     return states
 
 
@@ -136,16 +171,25 @@ async def download_activation_codes(session: AsyncSession, actor: Actor, unit_id
     nothing (the download is audited, as every download of personal data). The rows are
     limited to the downloader's scope."""
     unit = await org_service.access_unit(session, actor, unit_id, EXPORT)
-    issued = (await session.execute(
-        select(ActivationCodeSet).where(ActivationCodeSet.unit_id == unit.id)
-        .options(undefer(ActivationCodeSet.content))
-    )).scalar_one_or_none()
+    issued = (
+        await session.execute(
+            select(ActivationCodeSet)
+            .where(ActivationCodeSet.unit_id == unit.id)
+            .options(undefer(ActivationCodeSet.content))
+        )
+    ).scalar_one_or_none()
     if issued is None:
         raise NotFound("该单位尚未生成激活码，请先生成激活码再下载")
     rows = [row for row in orjson.loads(issued.content) if in_scope(actor, EXPORT, path=row[1])]
     states = await _code_states(session, rows)
-    audit.record(session, actor, "accounts.activation_codes.downloaded", target_type="org_unit", target_id=unit.id,
-                 detail={"unit_name": unit.name, "count": len(rows), "issued_at": issued.issued_at.isoformat()})
+    audit.record(
+        session,
+        actor,
+        "accounts.activation_codes.downloaded",
+        target_type="org_unit",
+        target_id=unit.id,
+        detail={"unit_name": unit.name, "count": len(rows), "issued_at": issued.issued_at.isoformat()},
+    )
     filename = f"{unit.name}-激活码-{local_text(issued.issued_at, '%Y%m%d')}.xlsx"
     return filename, _codes_xlsx(rows, states, local_text(issued.expires_at))
 
@@ -168,6 +212,7 @@ def _codes_xlsx(rows: list[list[str]], states: dict[str, str], until: str) -> by
 
 # --- statistics ----------------------------------------------------------------------------
 
+
 @dataclass
 class Stat:
     id: str | None
@@ -179,14 +224,23 @@ class Stat:
     def rate(self) -> float:
         if not self.total:
             return 0.0
-        return float((Decimal(self.activated * 100) / Decimal(self.total)).quantize(Decimal("0.01"), ROUND_HALF_UP))
+        return float(
+            (Decimal(self.activated * 100) / Decimal(self.total)).quantize(Decimal("0.01"), ROUND_HALF_UP)
+        )
 
     def as_dict(self) -> dict:
-        return {"id": self.id, "name": self.name, "total": self.total, "activated": self.activated, "rate": self.rate}
+        return {
+            "id": self.id,
+            "name": self.name,
+            "total": self.total,
+            "activated": self.activated,
+            "rate": self.rate,
+        }
 
 
-async def _subtree_counts(session: AsyncSession, units: list[OrgUnit], within: OrgUnit | None = None
-                          ) -> dict[str, tuple[int, int]]:
+async def _subtree_counts(
+    session: AsyncSession, units: list[OrgUnit], within: OrgUnit | None = None
+) -> dict[str, tuple[int, int]]:
     """unit id → (accounts, activated accounts) over each unit's subtree, in one GROUP BY.
 
     Disjoint units whose paths have one length (the children of one unit) are told apart by
@@ -218,8 +272,10 @@ async def _subtree_counts(session: AsyncSession, units: list[OrgUnit], within: O
         .join(below, func.substr(below.path, 1, func.length(top.path)) == top.path)
         .join(Membership, Membership.unit_id == below.id)
         .join(User, User.id == Membership.user_id)
-        .where(top.id.in_([u.id for u in units]),
-               or_(*[below.path.startswith(u.path, autoescape=True) for u in _outermost(units)]))
+        .where(
+            top.id.in_([u.id for u in units]),
+            or_(*[below.path.startswith(u.path, autoescape=True) for u in _outermost(units)]),
+        )
         .group_by(top.id)
     )
     return {uid: (total, activated) for uid, total, activated in (await session.execute(stmt)).all()}
@@ -255,21 +311,32 @@ async def activation_stats(session: AsyncSession, actor: Actor, unit_id: str | N
     shown with its children; several roots are the children of a summary row (id null)."""
     if unit_id:
         unit = await org_service.access_unit(session, actor, unit_id, STATS)
-        children = list((await session.execute(
-            select(OrgUnit).where(OrgUnit.parent_id == unit.id).order_by(OrgUnit.sort_key, OrgUnit.name)
-        )).scalars())
+        children = list(
+            (
+                await session.execute(
+                    select(OrgUnit)
+                    .where(OrgUnit.parent_id == unit.id)
+                    .order_by(OrgUnit.sort_key, OrgUnit.name)
+                )
+            ).scalars()
+        )
         children = [c for c in children if in_scope(actor, STATS, path=c.path)]
         counts = await _subtree_counts(session, children, within=unit)
         head = Stat(unit.id, unit.name, *await _union_counts(session, [unit]))
     else:
         roots = await org_service.root_units(session, actor, STATS)
         root_ids = [r.id for r in roots]
-        units = {u.id: u for u in (await session.execute(select(OrgUnit).where(OrgUnit.id.in_(root_ids)))).scalars()}
+        units = {
+            u.id: u
+            for u in (await session.execute(select(OrgUnit).where(OrgUnit.id.in_(root_ids)))).scalars()
+        }
         ordered = [units[i] for i in root_ids if i in units]
         if len(ordered) == 1:
             return await activation_stats(session, actor, ordered[0].id)
         children = ordered
         counts = await _subtree_counts(session, children)
         head = Stat(None, "全部", *(await _union_counts(session, children)) if children else (0, 0))
-    return {"unit": head.as_dict(),
-            "children": [Stat(c.id, c.name, *counts.get(c.id, (0, 0))).as_dict() for c in children]}
+    return {
+        "unit": head.as_dict(),
+        "children": [Stat(c.id, c.name, *counts.get(c.id, (0, 0))).as_dict() for c in children],
+    }

@@ -37,16 +37,20 @@ async def duties_violations(session: AsyncSession) -> list[DutiesViolation]:
     """Accounts holding an administrator role beside any other role, in user-id order."""
     admins = select(RoleAssignment.user_id).where(RoleAssignment.role.in_(sorted(ADMIN_ROLES)))
     rows = await session.execute(
-        select(RoleAssignment.user_id, User.name, RoleAssignment.role).distinct()
+        select(RoleAssignment.user_id, User.name, RoleAssignment.role)
+        .distinct()
         .join(User, User.id == RoleAssignment.user_id)
         .where(RoleAssignment.user_id.in_(admins))
-        .order_by(RoleAssignment.user_id, RoleAssignment.role))
+        .order_by(RoleAssignment.user_id, RoleAssignment.role)
+    )
     held: dict[str, tuple[str, list[str]]] = {}
     for user_id, name, role in rows.all():
         held.setdefault(user_id, (name, []))[1].append(role)
-    return [DutiesViolation(user_id, mask_name(name) or "", tuple(roles))
-            for user_id, (name, roles) in held.items()
-            if any(duties_conflict(a, b) for a, b in combinations(roles, 2))]
+    return [
+        DutiesViolation(user_id, mask_name(name) or "", tuple(roles))
+        for user_id, (name, roles) in held.items()
+        if any(duties_conflict(a, b) for a, b in combinations(roles, 2))
+    ]
 
 
 @asynccontextmanager

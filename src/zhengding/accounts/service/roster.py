@@ -36,20 +36,33 @@ MAX_ROWS = 50_000
 CHUNK = 1000  # rows per executemany; also the IN-list size of the look-ups
 
 # Header text → field. 身份证号 and 用户名 are optional columns.
-COLUMNS = {"姓名": "name", "手机号": "phone", "机构编码": "org_code", "职务": "position",
-           "身份证号": "id_number", "用户名": "username"}
+COLUMNS = {
+    "姓名": "name",
+    "手机号": "phone",
+    "机构编码": "org_code",
+    "职务": "position",
+    "身份证号": "id_number",
+    "用户名": "username",
+}
 REQUIRED = ("姓名", "手机号", "机构编码", "职务")
 NUMERIC_FIELDS = frozenset({"phone", "id_number", "org_code"})  # digit strings Excel may turn into numbers
 ROW_COLUMN = "行号"
 REASON_COLUMN = "错误原因"
 REPORT_COLUMNS = {ROW_COLUMN, REASON_COLUMN}  # added by our own report; ignored on re-import
-FIELD_LABELS = {"name": "姓名", "phone": "手机号", "org_code": "机构编码", "position": "职务",
-                "id_number": "身份证号", "username": "用户名"}
+FIELD_LABELS = {
+    "name": "姓名",
+    "phone": "手机号",
+    "org_code": "机构编码",
+    "position": "职务",
+    "id_number": "身份证号",
+    "username": "用户名",
+}
 
 USERNAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{2,49}")  # as for a single account (AccountCreate)
 
 
 # --- parsing -------------------------------------------------------------------------------
+
 
 @dataclass
 class RosterRow:
@@ -133,6 +146,7 @@ def parse_roster(raw_rows: list[list[Any]]) -> Roster:
 
 # --- validation ----------------------------------------------------------------------------
 
+
 @dataclass
 class Checked:
     row: RosterRow
@@ -151,9 +165,14 @@ async def _units_by_code(session: AsyncSession, codes: list[str]) -> dict[str, _
     """Org code → unit, by 12-digit division code or by unit id; one query per chunk."""
     found: dict[str, _Unit] = {}
     for start in range(0, len(codes), CHUNK):
-        chunk = codes[start:start + CHUNK]
-        rows = (await session.execute(select(OrgUnit.id, OrgUnit.path, OrgUnit.division_code).where(
-            or_(OrgUnit.division_code.in_(chunk), OrgUnit.id.in_(chunk))))).all()
+        chunk = codes[start : start + CHUNK]
+        rows = (
+            await session.execute(
+                select(OrgUnit.id, OrgUnit.path, OrgUnit.division_code).where(
+                    or_(OrgUnit.division_code.in_(chunk), OrgUnit.id.in_(chunk))
+                )
+            )
+        ).all()
         for unit_id, path, division_code in rows:
             unit = _Unit(unit_id, path)
             found[unit_id] = unit
@@ -165,7 +184,7 @@ async def _units_by_code(session: AsyncSession, codes: list[str]) -> dict[str, _
 async def _taken_usernames(session: AsyncSession, names: list[str]) -> set[str]:
     taken: set[str] = set()
     for start in range(0, len(names), CHUNK):
-        chunk = names[start:start + CHUNK]
+        chunk = names[start : start + CHUNK]
         result = await session.execute(select(User.username).where(User.username.in_(chunk)))
         taken |= {name for name in result.scalars() if name is not None}  # IN never matches NULL
     return taken
@@ -186,13 +205,23 @@ async def validate_roster(session: AsyncSession, actor: Actor, roster: Roster) -
         elif unit is None or not in_scope(actor, PERMISSION, path=unit.path):
             # The same answer for "no such unit" and "not yours", so existence does not leak.
             if "org_code" not in noted:
-                errors.append(field_error("org_code", f"机构编码 {code} 不存在或不在您的管理范围内", row.number))
-        item = validate_new_user(v.get("name", ""), v.get("phone", ""), unit.id if unit else "",
-                                 v.get("position", ""), v.get("id_number") or None, v.get("username") or None,
-                                 row=row.number)
+                errors.append(
+                    field_error("org_code", f"机构编码 {code} 不存在或不在您的管理范围内", row.number)
+                )
+        item = validate_new_user(
+            v.get("name", ""),
+            v.get("phone", ""),
+            unit.id if unit else "",
+            v.get("position", ""),
+            v.get("id_number") or None,
+            v.get("username") or None,
+            row=row.number,
+        )
         errors += [e for e in item.errors if e["field"] not in noted]
         if item.username and not USERNAME_RE.fullmatch(item.username):
-            errors.append(field_error("username", "用户名应以字母开头，由3–50位字母、数字、_ . - 组成", row.number))
+            errors.append(
+                field_error("username", "用户名应以字母开头，由3–50位字母、数字、_ . - 组成", row.number)
+            )
         checked.append(Checked(row=row, item=item, errors=errors))
 
     # Within the file, the first otherwise-valid row holding a phone / ID / username wins.
@@ -204,7 +233,9 @@ async def validate_roster(session: AsyncSession, actor: Actor, roster: Roster) -
         keys = [("phone", item.phone), ("id_number", item.id_number), ("username", item.username)]
         dups = [(f, seen[(f, value)]) for f, value in keys if value and (f, value) in seen]
         for f, first in dups:
-            c.errors.append(field_error(f, f"与第 {first} 行的{FIELD_LABELS[f]}重复（一人一号）", c.row.number))
+            c.errors.append(
+                field_error(f, f"与第 {first} 行的{FIELD_LABELS[f]}重复（一人一号）", c.row.number)
+            )
         if not dups:
             for f, value in keys:
                 if value:
@@ -214,8 +245,10 @@ async def validate_roster(session: AsyncSession, actor: Actor, roster: Roster) -
     valid = [c for c in checked if not c.errors]
     values = {id(c): user_row(c.item) for c in valid}
     phones, ids = await existing_identities(
-        session, [values[id(c)]["phone_bidx"] for c in valid],
-        [values[id(c)]["id_number_bidx"] for c in valid if values[id(c)]["id_number_bidx"]])
+        session,
+        [values[id(c)]["phone_bidx"] for c in valid],
+        [values[id(c)]["id_number_bidx"] for c in valid if values[id(c)]["id_number_bidx"]],
+    )
     names = await _taken_usernames(session, [c.item.username for c in valid if c.item.username])
     for c in valid:
         v = values[id(c)]
@@ -231,6 +264,7 @@ async def validate_roster(session: AsyncSession, actor: Actor, roster: Roster) -
 
 # --- import --------------------------------------------------------------------------------
 
+
 @dataclass
 class ImportResult:
     import_id: str
@@ -243,12 +277,21 @@ async def insert_accounts(session: AsyncSession, rows: list[tuple[dict, str, str
     """Bulk insert of users and their primary memberships: (user values, unit id, position)."""
     t = now()
     users = [values for values, _, _ in rows]
-    memberships = [{"id": new_id(), "user_id": values["id"], "unit_id": unit_id, "position": position,
-                    "is_primary": True, "created_at": t} for values, unit_id, position in rows]
+    memberships = [
+        {
+            "id": new_id(),
+            "user_id": values["id"],
+            "unit_id": unit_id,
+            "position": position,
+            "is_primary": True,
+            "created_at": t,
+        }
+        for values, unit_id, position in rows
+    ]
     for start in range(0, len(users), CHUNK):
-        await session.execute(cast(Table, User.__table__).insert(), users[start:start + CHUNK])
+        await session.execute(cast(Table, User.__table__).insert(), users[start : start + CHUNK])
     for start in range(0, len(memberships), CHUNK):
-        await session.execute(cast(Table, Membership.__table__).insert(), memberships[start:start + CHUNK])
+        await session.execute(cast(Table, Membership.__table__).insert(), memberships[start : start + CHUNK])
 
 
 def _insert_values(checked: Checked) -> dict:
@@ -268,16 +311,33 @@ async def import_roster(session: AsyncSession, actor: Actor, content: bytes, fil
         await insert_accounts(session, [(_insert_values(c), c.item.unit_id, c.item.position) for c in good])
     except IntegrityError:
         # Another import or administrator created one of these people meanwhile.
-        raise Conflict("导入期间其他管理员创建了相同手机号/身份证号/用户名的账号，本次导入未保存，请重新导入") from None
+        raise Conflict(
+            "导入期间其他管理员创建了相同手机号/身份证号/用户名的账号，本次导入未保存，请重新导入"
+        ) from None
     errors = [e for c in bad for e in c.errors]
-    record = RosterImport(id=new_id(), created_by=actor.user_id, filename=(filename or "名册")[:200],
-                          accepted=len(good), rejected=len(bad),
-                          report=build_report(roster.columns, bad) if bad else None)
+    record = RosterImport(
+        id=new_id(),
+        created_by=actor.user_id,
+        filename=(filename or "名册")[:200],
+        accepted=len(good),
+        rejected=len(bad),
+        report=build_report(roster.columns, bad) if bad else None,
+    )
     session.add(record)
     await session.flush()
-    audit.record(session, actor, "accounts.roster.imported", target_type="roster_import", target_id=record.id,
-                 detail={"filename": record.filename, "accepted": len(good), "rejected": len(bad),
-                         "unknown_columns": roster.unknown_columns})
+    audit.record(
+        session,
+        actor,
+        "accounts.roster.imported",
+        target_type="roster_import",
+        target_id=record.id,
+        detail={
+            "filename": record.filename,
+            "accepted": len(good),
+            "rejected": len(bad),
+            "unknown_columns": roster.unknown_columns,
+        },
+    )
     return ImportResult(import_id=record.id, accepted=len(good), rejected=len(bad), errors=errors)
 
 
@@ -309,7 +369,13 @@ async def import_report(session: AsyncSession, actor: Actor, import_id: str) -> 
         raise NotFound(kind="roster_import", target_id=import_id, exists=record is not None)
     if record.report is None:
         raise NotFound("本次导入没有被拒绝的行，无错误报告")
-    audit.record(session, actor, "accounts.roster_report.downloaded", target_type="roster_import",
-                 target_id=record.id, detail={"rejected": record.rejected})
+    audit.record(
+        session,
+        actor,
+        "accounts.roster_report.downloaded",
+        target_type="roster_import",
+        target_id=record.id,
+        detail={"rejected": record.rejected},
+    )
     stem = re.sub(r"\.(xlsx|xls|csv|txt)$", "", record.filename, flags=re.IGNORECASE)
     return f"{stem}-错误行.xlsx", record.report

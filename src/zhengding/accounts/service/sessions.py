@@ -57,11 +57,14 @@ async def find_user_by_login(session: AsyncSession, login: str) -> User | None:
     user = (await session.execute(select(User).where(User.username == login))).scalar_one_or_none()
     if user is None:
         phone = normalize_phone(login)
-        user = (await session.execute(select(User).where(User.phone_bidx == blind_index("phone", phone)))).scalar_one_or_none()
+        user = (
+            await session.execute(select(User).where(User.phone_bidx == blind_index("phone", phone)))
+        ).scalar_one_or_none()
     return user
 
 
 # --- lockout -------------------------------------------------------------------------------
+
 
 async def _throttle(session: AsyncSession, key: str) -> LoginThrottle | None:
     return await session.get(LoginThrottle, key)
@@ -83,7 +86,9 @@ async def register_failure(session: AsyncSession, key: str) -> bool:
     t = now()
     window = timedelta(minutes=settings.lockout_window_minutes)
     slot_keys = _slot_keys(key)
-    slots = list((await session.execute(select(LoginThrottle).where(LoginThrottle.key.in_(slot_keys)))).scalars())
+    slots = list(
+        (await session.execute(select(LoginThrottle).where(LoginThrottle.key.in_(slot_keys)))).scalars()
+    )
     if len(slots) < len(slot_keys):
         taken = {row.key for row in slots}
         row = LoginThrottle(key=next(k for k in slot_keys if k not in taken), failures=1, window_started_at=t)
@@ -99,7 +104,9 @@ async def register_failure(session: AsyncSession, key: str) -> bool:
         lock = LoginThrottle(key=key, failures=0, window_started_at=t)
         session.add(lock)
     lock.locked_until = t + timedelta(minutes=settings.lockout_minutes)
-    await session.execute(delete(LoginThrottle).where(LoginThrottle.key.in_(slot_keys)))  # counting starts afresh
+    await session.execute(
+        delete(LoginThrottle).where(LoginThrottle.key.in_(slot_keys))
+    )  # counting starts afresh
     return True
 
 
@@ -113,29 +120,53 @@ async def clear_failures(session: AsyncSession, key: str) -> None:
 
 # --- actor ---------------------------------------------------------------------------------
 
-async def build_actor(session: AsyncSession, user: User, *, session_id: str | None = None,
-                      ip: str | None = None, request_id: str | None = None) -> Actor:
-    rows = (await session.execute(
-        select(RoleAssignment.role, RoleAssignment.unit_id, OrgUnit.path)
-        .join(OrgUnit, OrgUnit.id == RoleAssignment.unit_id)
-        .where(RoleAssignment.user_id == user.id)
-    )).all()
+
+async def build_actor(
+    session: AsyncSession,
+    user: User,
+    *,
+    session_id: str | None = None,
+    ip: str | None = None,
+    request_id: str | None = None,
+) -> Actor:
+    rows = (
+        await session.execute(
+            select(RoleAssignment.role, RoleAssignment.unit_id, OrgUnit.path)
+            .join(OrgUnit, OrgUnit.id == RoleAssignment.unit_id)
+            .where(RoleAssignment.user_id == user.id)
+        )
+    ).all()
     grants = [Grant(role, ROLES[role].scope, unit_id, path) for role, unit_id, path in rows if role in ROLES]
-    primary = (await session.execute(
-        select(OrgUnit.id, OrgUnit.name).join(Membership, Membership.unit_id == OrgUnit.id)
-        .where(Membership.user_id == user.id).order_by(Membership.is_primary.desc(), Membership.created_at).limit(1)
-    )).first()
-    return Actor(user_id=user.id, name=user.name, grants=grants, session_id=session_id, ip=ip,
-                 request_id=request_id, unit_id=primary[0] if primary else None,
-                 unit_name=primary[1] if primary else None)
+    primary = (
+        await session.execute(
+            select(OrgUnit.id, OrgUnit.name)
+            .join(Membership, Membership.unit_id == OrgUnit.id)
+            .where(Membership.user_id == user.id)
+            .order_by(Membership.is_primary.desc(), Membership.created_at)
+            .limit(1)
+        )
+    ).first()
+    return Actor(
+        user_id=user.id,
+        name=user.name,
+        grants=grants,
+        session_id=session_id,
+        ip=ip,
+        request_id=request_id,
+        unit_id=primary[0] if primary else None,
+        unit_name=primary[1] if primary else None,
+    )
 
 
 async def is_admin_user(session: AsyncSession, user_id: str) -> bool:
-    roles = (await session.execute(select(RoleAssignment.role).where(RoleAssignment.user_id == user_id))).scalars()
+    roles = (
+        await session.execute(select(RoleAssignment.role).where(RoleAssignment.user_id == user_id))
+    ).scalars()
     return any(ROLES[r].admin for r in roles if r in ROLES)
 
 
 # --- login ---------------------------------------------------------------------------------
+
 
 @dataclass
 class LoginResult:
@@ -145,54 +176,96 @@ class LoginResult:
     actor: Actor
 
 
-async def _open_session(session: AsyncSession, user: User, mfa_state: str, *, ip: str | None,
-                        user_agent: str | None) -> tuple[str, AuthSession]:
+async def _open_session(
+    session: AsyncSession, user: User, mfa_state: str, *, ip: str | None, user_agent: str | None
+) -> tuple[str, AuthSession]:
     settings = get_settings()
     admin = await is_admin_user(session, user.id)
     idle = settings.admin_session_idle_minutes if admin else settings.session_idle_minutes
     token = secrets.token_urlsafe(32)
     t = now()
-    row = AuthSession(token_hash=token_hash(token), user_id=user.id, mfa_state=mfa_state, idle_seconds=idle * 60,
-                      created_at=t, last_seen_at=t, expires_at=t + timedelta(hours=settings.session_absolute_hours),
-                      ip=ip, user_agent=(user_agent or "")[:300])
+    row = AuthSession(
+        token_hash=token_hash(token),
+        user_id=user.id,
+        mfa_state=mfa_state,
+        idle_seconds=idle * 60,
+        created_at=t,
+        last_seen_at=t,
+        expires_at=t + timedelta(hours=settings.session_absolute_hours),
+        ip=ip,
+        user_agent=(user_agent or "")[:300],
+    )
     session.add(row)
     await session.flush()
     return token, row
 
 
-async def login(session: AsyncSession, login_name: str, password: str, *, ip: str | None,
-                user_agent: str | None) -> LoginResult:
+async def login(
+    session: AsyncSession, login_name: str, password: str, *, ip: str | None, user_agent: str | None
+) -> LoginResult:
     user = await find_user_by_login(session, login_name)
     key = f"user:{user.id}" if user else f"login:{blind_index('login', login_name.strip().lower())[:60]}"
     await check_not_locked(session, key)
-    ok = await verify_password_off_loop(user.password_hash if user else None, password) and user is not None \
+    ok = (
+        await verify_password_off_loop(user.password_hash if user else None, password)
+        and user is not None
         and user.status != UserStatus.PENDING
+    )
     if not ok:
         locked = await register_failure(session, key)
-        audit.record(session, None, "auth.login.failed", target_type="user", target_id=user.id if user else None,
-                     result="denied", detail={"locked": locked})
+        audit.record(
+            session,
+            None,
+            "auth.login.failed",
+            target_type="user",
+            target_id=user.id if user else None,
+            result="denied",
+            detail={"locked": locked},
+        )
         raise _persisting(Unauthenticated("账号或密码错误" + ("，账号已临时锁定 15 分钟" if locked else "")))
     assert user is not None
     if user.status == UserStatus.DISABLED:
-        audit.record(session, None, "auth.login.refused", target_type="user", target_id=user.id, result="denied",
-                     detail={"reason": "disabled"})
+        audit.record(
+            session,
+            None,
+            "auth.login.refused",
+            target_type="user",
+            target_id=user.id,
+            result="denied",
+            detail={"reason": "disabled"},
+        )
         raise _persisting(Unauthenticated("账号已停用，请联系管理员"))
     await clear_failures(session, key)
     admin = await is_admin_user(session, user.id)
     mfa = MfaState.REQUIRED if user.totp_enabled else (MfaState.SETUP_REQUIRED if admin else MfaState.NONE)
     token, row = await _open_session(session, user, mfa, ip=ip, user_agent=user_agent)
     actor = await build_actor(session, user, session_id=row.id, ip=ip)
-    audit.record(session, actor, "auth.login.succeeded", target_type="user", target_id=user.id,
-                 detail={"mfa": str(mfa)})
+    audit.record(
+        session,
+        actor,
+        "auth.login.succeeded",
+        target_type="user",
+        target_id=user.id,
+        detail={"mfa": str(mfa)},
+    )
     return LoginResult(token, row, user, actor)
 
 
-async def authenticate(session: AsyncSession, token: str, *, ip: str | None = None, request_id: str | None = None,
-                       allow_mfa_pending: bool = False) -> Actor:
-    found = (await session.execute(
-        select(AuthSession, User).join(User, User.id == AuthSession.user_id)
-        .where(AuthSession.token_hash == token_hash(token))
-    )).first()
+async def authenticate(
+    session: AsyncSession,
+    token: str,
+    *,
+    ip: str | None = None,
+    request_id: str | None = None,
+    allow_mfa_pending: bool = False,
+) -> Actor:
+    found = (
+        await session.execute(
+            select(AuthSession, User)
+            .join(User, User.id == AuthSession.user_id)
+            .where(AuthSession.token_hash == token_hash(token))
+        )
+    ).first()
     if found is None:
         raise Unauthenticated()
     row, user = found
@@ -207,7 +280,9 @@ async def authenticate(session: AsyncSession, token: str, *, ip: str | None = No
         session_id = row.id
 
         async def touch(writer: AsyncSession) -> None:
-            await writer.execute(update(AuthSession).where(AuthSession.id == session_id).values(last_seen_at=t))
+            await writer.execute(
+                update(AuthSession).where(AuthSession.id == session_id).values(last_seen_at=t)
+            )
 
         defer_write(session, touch)
     actor = await build_actor(session, user, session_id=row.id, ip=ip, request_id=request_id)
@@ -229,21 +304,39 @@ async def revoke_sessions(session: AsyncSession, user_id: str, *, except_id: str
 
 
 async def logout(session: AsyncSession, actor: Actor) -> None:
-    await session.execute(update(AuthSession).where(AuthSession.id == actor.session_id).values(revoked_at=now()))
+    await session.execute(
+        update(AuthSession).where(AuthSession.id == actor.session_id).values(revoked_at=now())
+    )
     # Open WebSockets of this session close at once (the gateway listens for this event).
-    publish_event(session, "accounts.session.revoked", {"session_id": actor.session_id}, users=[actor.user_id])
+    publish_event(
+        session, "accounts.session.revoked", {"session_id": actor.session_id}, users=[actor.user_id]
+    )
     audit.record(session, actor, "auth.logout", target_type="user", target_id=actor.user_id)
 
 
-async def change_password(session: AsyncSession, actor: Actor, old_password: str, new_password: str, *,
-                          ip: str | None, user_agent: str | None) -> tuple[str, AuthSession]:
+async def change_password(
+    session: AsyncSession,
+    actor: Actor,
+    old_password: str,
+    new_password: str,
+    *,
+    ip: str | None,
+    user_agent: str | None,
+) -> tuple[str, AuthSession]:
     _, user = await current_session(session)
     key = f"user:{user.id}"
     await check_not_locked(session, key)
     if not await verify_password_off_loop(user.password_hash, old_password):
         locked = await register_failure(session, key)
-        audit.record(session, actor, "accounts.password.change_failed", target_type="user", target_id=user.id,
-                     result="denied", detail={"locked": locked})
+        audit.record(
+            session,
+            actor,
+            "accounts.password.change_failed",
+            target_type="user",
+            target_id=user.id,
+            result="denied",
+            detail={"locked": locked},
+        )
         raise _persisting(ValidationFailed("原密码不正确", [field_error("old_password", "原密码不正确")]))
     problem = policy_error(new_password, personal=[user.username or "", user.phone])
     if problem:
@@ -257,6 +350,7 @@ async def change_password(session: AsyncSession, actor: Actor, old_password: str
 
 
 # --- TOTP ----------------------------------------------------------------------------------
+
 
 def _matching_step(secret: str, code: str, at: datetime, last_step: int) -> int | None:
     totp = pyotp.TOTP(secret)
@@ -288,9 +382,18 @@ async def _check_code(session: AsyncSession, actor: Actor, user: User, secret: s
     step = _matching_step(secret, code, now(), user.totp_last_step) if secret else None
     if step is None:
         locked = await register_failure(session, key)
-        audit.record(session, actor, "auth.totp.failed", target_type="user", target_id=user.id, result="denied",
-                     detail={"locked": locked})
-        raise _persisting(ValidationFailed("动态口令不正确或已使用", [field_error("code", "动态口令不正确或已使用")]))
+        audit.record(
+            session,
+            actor,
+            "auth.totp.failed",
+            target_type="user",
+            target_id=user.id,
+            result="denied",
+            detail={"locked": locked},
+        )
+        raise _persisting(
+            ValidationFailed("动态口令不正确或已使用", [field_error("code", "动态口令不正确或已使用")])
+        )
     await clear_failures(session, key)
     return step
 

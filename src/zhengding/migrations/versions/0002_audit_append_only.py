@@ -3,6 +3,7 @@
 Revision ID: 0002
 Revises: 0001
 """
+
 from alembic import op
 
 revision = "0002"
@@ -19,15 +20,23 @@ def upgrade() -> None:
                 RAISE EXCEPTION 'audit_log is append-only: % refused', TG_OP USING ERRCODE = 'insufficient_privilege';
             END $$;
         """)
-        op.execute("CREATE TRIGGER audit_log_no_change BEFORE UPDATE OR DELETE ON audit_log "
-                   "FOR EACH ROW EXECUTE FUNCTION zd_audit_refuse()")
-        op.execute("CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log "
-                   "FOR EACH STATEMENT EXECUTE FUNCTION zd_audit_refuse()")
+        op.execute(
+            "CREATE TRIGGER audit_log_no_change BEFORE UPDATE OR DELETE ON audit_log "
+            "FOR EACH ROW EXECUTE FUNCTION zd_audit_refuse()"
+        )
+        op.execute(
+            "CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log "
+            "FOR EACH STATEMENT EXECUTE FUNCTION zd_audit_refuse()"
+        )
     else:
-        op.execute("CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log "
-                   "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only: UPDATE refused'); END")
-        op.execute("CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log "
-                   "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only: DELETE refused'); END")
+        op.execute(
+            "CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log "
+            "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only: UPDATE refused'); END"
+        )
+        op.execute(
+            "CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log "
+            "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only: DELETE refused'); END"
+        )
 
 
 def downgrade() -> None:

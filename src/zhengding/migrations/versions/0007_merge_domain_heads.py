@@ -5,9 +5,8 @@ Revises: 0004, 0005, 0006
 Create Date: 2026-11-28 21:42:09.023688
 """
 
-
-revision = '0007'
-down_revision = ('0004', '0005', '0006')
+revision = "0007"
+down_revision = ("0004", "0005", "0006")
 branch_labels = None
 depends_on = None
 

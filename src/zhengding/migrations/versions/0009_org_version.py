@@ -4,11 +4,12 @@ Revision ID: 0009
 Revises: 0008
 Create Date: 2026-11-29
 """
+
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0009'
-down_revision = '0008'
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
@@ -16,10 +17,11 @@ TABLES = ("org_units", "memberships")
 
 
 def upgrade() -> None:
-    op.create_table('org_versions',
-    sa.Column('id', sa.Integer(), autoincrement=False, nullable=False),
-    sa.Column('version', sa.BigInteger(), nullable=False),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_org_versions'))
+    op.create_table(
+        "org_versions",
+        sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("version", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_org_versions")),
     )
     op.execute("INSERT INTO org_versions (id, version) VALUES (1, 0)")
     if op.get_bind().dialect.name == "postgresql":
@@ -32,13 +34,17 @@ def upgrade() -> None:
             END $$;
         """)
         for table in TABLES:
-            op.execute(f"CREATE TRIGGER {table}_bump_org_version AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE "
-                       f"ON {table} FOR EACH STATEMENT EXECUTE FUNCTION zd_org_version_bump()")
+            op.execute(
+                f"CREATE TRIGGER {table}_bump_org_version AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE "
+                f"ON {table} FOR EACH STATEMENT EXECUTE FUNCTION zd_org_version_bump()"
+            )
     else:  # SQLite has row triggers only
         for table in TABLES:
             for op_name in ("insert", "update", "delete"):
-                op.execute(f"CREATE TRIGGER {table}_{op_name}_bump_org_version AFTER {op_name.upper()} ON {table} "
-                           "BEGIN UPDATE org_versions SET version = version + 1 WHERE id = 1; END")
+                op.execute(
+                    f"CREATE TRIGGER {table}_{op_name}_bump_org_version AFTER {op_name.upper()} ON {table} "
+                    "BEGIN UPDATE org_versions SET version = version + 1 WHERE id = 1; END"
+                )
 
 
 def downgrade() -> None:
@@ -50,4 +56,4 @@ def downgrade() -> None:
         for table in TABLES:
             for op_name in ("insert", "update", "delete"):
                 op.execute(f"DROP TRIGGER {table}_{op_name}_bump_org_version")
-    op.drop_table('org_versions')
+    op.drop_table("org_versions")

@@ -9,10 +9,11 @@ Revision ID: 0010
 Revises: 0009
 Create Date: 2026-11-29
 """
+
 from alembic import op
 
-revision = '0010'
-down_revision = '0009'
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
@@ -25,15 +26,21 @@ def upgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         for table, columns in MEMBERSHIP_COLUMNS.items():
             op.execute(f"DROP TRIGGER {table}_bump_org_version ON {table}")
-            op.execute(f"CREATE TRIGGER {table}_bump_org_version AFTER INSERT OR DELETE OR TRUNCATE "
-                       f"ON {table} FOR EACH STATEMENT EXECUTE FUNCTION zd_org_version_bump()")
-            op.execute(f"CREATE TRIGGER {table}_update_bump_org_version AFTER UPDATE OF {columns} "
-                       f"ON {table} FOR EACH STATEMENT EXECUTE FUNCTION zd_org_version_bump()")
+            op.execute(
+                f"CREATE TRIGGER {table}_bump_org_version AFTER INSERT OR DELETE OR TRUNCATE "
+                f"ON {table} FOR EACH STATEMENT EXECUTE FUNCTION zd_org_version_bump()"
+            )
+            op.execute(
+                f"CREATE TRIGGER {table}_update_bump_org_version AFTER UPDATE OF {columns} "
+                f"ON {table} FOR EACH STATEMENT EXECUTE FUNCTION zd_org_version_bump()"
+            )
     else:
         for table, columns in MEMBERSHIP_COLUMNS.items():
             op.execute(f"DROP TRIGGER {table}_update_bump_org_version")
-            op.execute(f"CREATE TRIGGER {table}_update_bump_org_version AFTER UPDATE OF {columns} ON {table} "
-                       "BEGIN UPDATE org_versions SET version = version + 1 WHERE id = 1; END")
+            op.execute(
+                f"CREATE TRIGGER {table}_update_bump_org_version AFTER UPDATE OF {columns} ON {table} "
+                "BEGIN UPDATE org_versions SET version = version + 1 WHERE id = 1; END"
+            )
 
 
 def downgrade() -> None:
@@ -41,10 +48,14 @@ def downgrade() -> None:
         for table in MEMBERSHIP_COLUMNS:
             op.execute(f"DROP TRIGGER {table}_update_bump_org_version ON {table}")
             op.execute(f"DROP TRIGGER {table}_bump_org_version ON {table}")
-            op.execute(f"CREATE TRIGGER {table}_bump_org_version AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE "
-                       f"ON {table} FOR EACH STATEMENT EXECUTE FUNCTION zd_org_version_bump()")
+            op.execute(
+                f"CREATE TRIGGER {table}_bump_org_version AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE "
+                f"ON {table} FOR EACH STATEMENT EXECUTE FUNCTION zd_org_version_bump()"
+            )
     else:
         for table in MEMBERSHIP_COLUMNS:
             op.execute(f"DROP TRIGGER {table}_update_bump_org_version")
-            op.execute(f"CREATE TRIGGER {table}_update_bump_org_version AFTER UPDATE ON {table} "
-                       "BEGIN UPDATE org_versions SET version = version + 1 WHERE id = 1; END")
+            op.execute(
+                f"CREATE TRIGGER {table}_update_bump_org_version AFTER UPDATE ON {table} "
+                "BEGIN UPDATE org_versions SET version = version + 1 WHERE id = 1; END"
+            )

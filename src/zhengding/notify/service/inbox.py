@@ -53,40 +53,86 @@ async def notify_users(
         return {}
     at = now()
     ids = {u: new_id() for u in users}
-    await session.execute(insert(Notification), [
-        {"id": ids[u], "user_id": u, "kind": kind, "title": title, "body": body, "link": link,
-         "object_type": object_type, "object_id": object_id, "sender_id": sender_id, "source": source,
-         "read_at": None, "created_at": at}
-        for u in users
-    ])
+    await session.execute(
+        insert(Notification),
+        [
+            {
+                "id": ids[u],
+                "user_id": u,
+                "kind": kind,
+                "title": title,
+                "body": body,
+                "link": link,
+                "object_type": object_type,
+                "object_id": object_id,
+                "sender_id": sender_id,
+                "source": source,
+                "read_at": None,
+                "created_at": at,
+            }
+            for u in users
+        ],
+    )
     if push:
-        publish_event(session, "notify.notification.created",
-                      {"kind": kind, "title": title, "body": body[:200], "link": link, "object_type": object_type,
-                       "object_id": object_id, "created_at": at.isoformat()},
-                      users=users)
+        publish_event(
+            session,
+            "notify.notification.created",
+            {
+                "kind": kind,
+                "title": title,
+                "body": body[:200],
+                "link": link,
+                "object_type": object_type,
+                "object_id": object_id,
+                "created_at": at.isoformat(),
+            },
+            users=users,
+        )
     if sms_after is not None:
-        outbox.enqueue(session, ESCALATE_HANDLER,
-                       {"notification_ids": list(ids.values()), "template": sms_template, "title": title},
-                       delay=sms_after)
+        outbox.enqueue(
+            session,
+            ESCALATE_HANDLER,
+            {"notification_ids": list(ids.values()), "template": sms_template, "title": title},
+            delay=sms_after,
+        )
     return ids
 
 
 def read(n: Notification) -> dict[str, Any]:
-    return {"id": n.id, "kind": n.kind, "title": n.title, "body": n.body, "link": n.link,
-            "object_type": n.object_type, "object_id": n.object_id, "sender_id": n.sender_id,
-            "read": n.read_at is not None, "read_at": n.read_at, "created_at": n.created_at}
+    return {
+        "id": n.id,
+        "kind": n.kind,
+        "title": n.title,
+        "body": n.body,
+        "link": n.link,
+        "object_type": n.object_type,
+        "object_id": n.object_id,
+        "sender_id": n.sender_id,
+        "read": n.read_at is not None,
+        "read_at": n.read_at,
+        "created_at": n.created_at,
+    }
 
 
 async def unread_count(session: AsyncSession, user_id: str) -> int:
-    return (await session.execute(
-        select(func.count()).select_from(Notification)
-        .where(Notification.user_id == user_id, Notification.read_at.is_(None))
-    )).scalar_one()
+    return (
+        await session.execute(
+            select(func.count())
+            .select_from(Notification)
+            .where(Notification.user_id == user_id, Notification.read_at.is_(None))
+        )
+    ).scalar_one()
 
 
-async def list_notifications(session: AsyncSession, actor: Actor, *, unread_only: bool = False,
-                             kind: str | None = None, before: str | None = None,
-                             limit: int = 20) -> dict[str, Any]:
+async def list_notifications(
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    unread_only: bool = False,
+    kind: str | None = None,
+    before: str | None = None,
+    limit: int = 20,
+) -> dict[str, Any]:
     stmt = select(Notification).where(Notification.user_id == actor.user_id)
     if unread_only:
         stmt = stmt.where(Notification.read_at.is_(None))
@@ -97,8 +143,11 @@ async def list_notifications(session: AsyncSession, actor: Actor, *, unread_only
     rows = list((await session.scalars(stmt.order_by(Notification.id.desc()).limit(limit + 1))).all())
     more = len(rows) > limit
     rows = rows[:limit]
-    return {"items": [read(n) for n in rows], "unread_count": await unread_count(session, actor.user_id),
-            "next_before": rows[-1].id if more and rows else None}
+    return {
+        "items": [read(n) for n in rows],
+        "unread_count": await unread_count(session, actor.user_id),
+        "next_before": rows[-1].id if more and rows else None,
+    }
 
 
 DING_KIND = "ding"
@@ -107,22 +156,36 @@ DING_KIND = "ding"
 async def mark_read(session: AsyncSession, actor: Actor, notification_ids: Sequence[str]) -> int:
     """Mark the actor's own entries read (others' ids are 404, so existence does not leak)."""
     ids = list(dict.fromkeys(notification_ids))
-    owned = set((await session.scalars(
-        select(Notification.id).where(Notification.id.in_(ids), Notification.user_id == actor.user_id)
-    )).all())
+    owned = set(
+        (
+            await session.scalars(
+                select(Notification.id).where(Notification.id.in_(ids), Notification.user_id == actor.user_id)
+            )
+        ).all()
+    )
     if len(owned) != len(ids):
-        foreign = (await session.scalars(
-            select(Notification.id).where(Notification.id.in_([i for i in ids if i not in owned])).limit(1)
-        )).first()
-        raise NotFound(kind="notification", target_id=foreign or next(i for i in ids if i not in owned),
-                       exists=foreign is not None)
+        foreign = (
+            await session.scalars(
+                select(Notification.id)
+                .where(Notification.id.in_([i for i in ids if i not in owned]))
+                .limit(1)
+            )
+        ).first()
+        raise NotFound(
+            kind="notification",
+            target_id=foreign or next(i for i in ids if i not in owned),
+            exists=foreign is not None,
+        )
     # A DING's entry is read by confirming the DING (ding.confirm_ding), never by a plain "read".
     await session.execute(
-        update(Notification).where(Notification.id.in_(ids), Notification.read_at.is_(None),
-                                   Notification.kind != DING_KIND).values(read_at=now())
+        update(Notification)
+        .where(Notification.id.in_(ids), Notification.read_at.is_(None), Notification.kind != DING_KIND)
+        .values(read_at=now())
     )
     count = await unread_count(session, actor.user_id)
-    publish_event(session, "notify.notification.read", {"ids": ids, "unread_count": count}, users=[actor.user_id])
+    publish_event(
+        session, "notify.notification.read", {"ids": ids, "unread_count": count}, users=[actor.user_id]
+    )
     return count
 
 
@@ -131,8 +194,9 @@ async def mark_read_internal(session: AsyncSession, user_id: str, notification_i
     if not ids:
         return
     await session.execute(
-        update(Notification).where(Notification.id.in_(ids), Notification.user_id == user_id,
-                                   Notification.read_at.is_(None)).values(read_at=now())
+        update(Notification)
+        .where(Notification.id.in_(ids), Notification.user_id == user_id, Notification.read_at.is_(None))
+        .values(read_at=now())
     )
     count = await unread_count(session, user_id)
     publish_event(session, "notify.notification.read", {"ids": ids, "unread_count": count}, users=[user_id])
@@ -140,12 +204,17 @@ async def mark_read_internal(session: AsyncSession, user_id: str, notification_i
 
 async def mark_all_read(session: AsyncSession, actor: Actor, *, kind: str | None = None) -> int:
     """Read all (or all of one kind). DING entries stay unconfirmed: a DING needs its own confirmation."""
-    stmt = update(Notification).where(Notification.user_id == actor.user_id, Notification.read_at.is_(None),
-                                      Notification.kind != DING_KIND)
+    stmt = update(Notification).where(
+        Notification.user_id == actor.user_id, Notification.read_at.is_(None), Notification.kind != DING_KIND
+    )
     if kind:
         stmt = stmt.where(Notification.kind == kind)
     result = await session.execute(stmt.values(read_at=now()))
     count = await unread_count(session, actor.user_id)
-    publish_event(session, "notify.notification.read", {"all": True, "kind": kind, "unread_count": count},
-                  users=[actor.user_id])
+    publish_event(
+        session,
+        "notify.notification.read",
+        {"all": True, "kind": kind, "unread_count": count},
+        users=[actor.user_id],
+    )
     return cast(CursorResult[Any], result).rowcount or 0

@@ -66,7 +66,9 @@ class LogProvider:
 
     async def send(self, phone: str, template: SmsTemplate, params: dict[str, str], *, ref: str) -> str:
         text = template.render(params)
-        self.sent.append({"phone": phone, "template": template.name, "params": params, "text": text, "ref": ref})
+        self.sent.append(
+            {"phone": phone, "template": template.name, "params": params, "text": text, "ref": ref}
+        )
         del self.sent[:-1000]
         log.info("SMS (log provider) to %s: %s", phone[:3] + "****" + phone[-4:], text)
         print(f"[SMS] {phone[:3]}****{phone[-4:]} {text}", flush=True)
@@ -78,32 +80,56 @@ class LogProvider:
 
 # Error codes of the Tencent SMS API after which retrying cannot help.
 _PERMANENT_PREFIXES = (
-    "InvalidParameterValue", "FailedOperation.PhoneNumberInBlacklist", "FailedOperation.TemplateIncorrectOrUnapproved",
-    "FailedOperation.SignatureIncorrectOrUnapproved", "FailedOperation.ContainSensitiveWord",
-    "UnsupportedOperation", "FailedOperation.PhoneNumberParseFail", "LimitExceeded.PhoneNumberDailyLimit",
-    "LimitExceeded.PhoneNumberThirtySecondLimit", "LimitExceeded.PhoneNumberOneHourLimit",
+    "InvalidParameterValue",
+    "FailedOperation.PhoneNumberInBlacklist",
+    "FailedOperation.TemplateIncorrectOrUnapproved",
+    "FailedOperation.SignatureIncorrectOrUnapproved",
+    "FailedOperation.ContainSensitiveWord",
+    "UnsupportedOperation",
+    "FailedOperation.PhoneNumberParseFail",
+    "LimitExceeded.PhoneNumberDailyLimit",
+    "LimitExceeded.PhoneNumberThirtySecondLimit",
+    "LimitExceeded.PhoneNumberOneHourLimit",
     "LimitExceeded.PhoneNumberSameContentDailyLimit",
 )
 
 
-def tc3_authorization(*, secret_id: str, secret_key: str, host: str, payload: bytes, timestamp: int,
-                      service: str = "sms", content_type: str = "application/json; charset=utf-8") -> str:
+def tc3_authorization(
+    *,
+    secret_id: str,
+    secret_key: str,
+    host: str,
+    payload: bytes,
+    timestamp: int,
+    service: str = "sms",
+    content_type: str = "application/json; charset=utf-8",
+) -> str:
     """The TC3-HMAC-SHA256 Authorization header of a Tencent Cloud API 3.0 POST request."""
     date = datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d")
-    canonical = "\n".join([
-        "POST", "/", "", f"content-type:{content_type}\nhost:{host}\n", "content-type;host",
-        hashlib.sha256(payload).hexdigest(),
-    ])
+    canonical = "\n".join(
+        [
+            "POST",
+            "/",
+            "",
+            f"content-type:{content_type}\nhost:{host}\n",
+            "content-type;host",
+            hashlib.sha256(payload).hexdigest(),
+        ]
+    )
     scope = f"{date}/{service}/tc3_request"
-    to_sign = "\n".join(["TC3-HMAC-SHA256", str(timestamp), scope, hashlib.sha256(canonical.encode()).hexdigest()])
+    to_sign = "\n".join(
+        ["TC3-HMAC-SHA256", str(timestamp), scope, hashlib.sha256(canonical.encode()).hexdigest()]
+    )
 
     def _hmac(key: bytes, msg: str) -> bytes:
         return hmac.new(key, msg.encode(), hashlib.sha256).digest()
 
     signing = _hmac(_hmac(_hmac(("TC3" + secret_key).encode(), date), service), "tc3_request")
     signature = hmac.new(signing, to_sign.encode(), hashlib.sha256).hexdigest()
-    return (f"TC3-HMAC-SHA256 Credential={secret_id}/{scope}, SignedHeaders=content-type;host, "
-            f"Signature={signature}")
+    return (
+        f"TC3-HMAC-SHA256 Credential={secret_id}/{scope}, SignedHeaders=content-type;host, "
+        f"Signature={signature}"
+    )
 
 
 @dataclass
@@ -132,8 +158,13 @@ class TencentCloudProvider:
             "X-TC-Version": "2021-01-11",
             "X-TC-Timestamp": str(timestamp),
             "X-TC-Region": self.region,
-            "Authorization": tc3_authorization(secret_id=self.secret_id, secret_key=self.secret_key,
-                                               host=self._host(), payload=payload, timestamp=timestamp),
+            "Authorization": tc3_authorization(
+                secret_id=self.secret_id,
+                secret_key=self.secret_key,
+                host=self._host(),
+                payload=payload,
+                timestamp=timestamp,
+            ),
         }
         try:
             async with httpx.AsyncClient(timeout=self.timeout) as client:
@@ -160,10 +191,17 @@ class TencentCloudProvider:
         if not template_id:
             raise PermanentSmsError(f"模板 {template.name} 未配置短信平台模板编号")
         number = phone if phone.startswith("+") else "+86" + phone
-        data = await self._call("SendSms", {
-            "PhoneNumberSet": [number], "SmsSdkAppId": self.app_id, "SignName": self.sign_name,
-            "TemplateId": template_id, "TemplateParamSet": template.ordered(params), "SessionContext": ref,
-        })
+        data = await self._call(
+            "SendSms",
+            {
+                "PhoneNumberSet": [number],
+                "SmsSdkAppId": self.app_id,
+                "SignName": self.sign_name,
+                "TemplateId": template_id,
+                "TemplateParamSet": template.ordered(params),
+                "SessionContext": ref,
+            },
+        )
         statuses = data.get("SendStatusSet") or []
         if not statuses:
             raise TransientSmsError("短信平台未返回发送结果")
@@ -186,8 +224,14 @@ class TencentCloudProvider:
                 local = datetime.strptime(item["UserReceiveTime"], "%Y-%m-%d %H:%M:%S")
                 at = to_utc(local.replace(tzinfo=SHANGHAI))
             ok = item.get("ReportStatus") == "SUCCESS"
-            reports.append(DeliveryReport(str(item.get("SerialNo")), ok, at,
-                                          None if ok else str(item.get("Description") or item.get("ReportStatus"))))
+            reports.append(
+                DeliveryReport(
+                    str(item.get("SerialNo")),
+                    ok,
+                    at,
+                    None if ok else str(item.get("Description") or item.get("ReportStatus")),
+                )
+            )
         return reports
 
 
@@ -209,13 +253,19 @@ def provider_from_env() -> SmsProvider:
     if kind == "log":
         return LogProvider()
     if kind == "tencent":
-        missing = [k for k in ("ZD_SMS_SECRET_ID", "ZD_SMS_SECRET_KEY", "ZD_SMS_APP_ID", "ZD_SMS_SIGN_NAME")
-                   if not env.get(k)]
+        missing = [
+            k
+            for k in ("ZD_SMS_SECRET_ID", "ZD_SMS_SECRET_KEY", "ZD_SMS_APP_ID", "ZD_SMS_SIGN_NAME")
+            if not env.get(k)
+        ]
         if missing:
             raise RuntimeError("SMS provider tencent needs " + ", ".join(missing))
         return TencentCloudProvider(
-            secret_id=env["ZD_SMS_SECRET_ID"], secret_key=env["ZD_SMS_SECRET_KEY"], app_id=env["ZD_SMS_APP_ID"],
-            sign_name=env["ZD_SMS_SIGN_NAME"], template_ids=_template_ids(env.get("ZD_SMS_TEMPLATE_IDS", "")),
+            secret_id=env["ZD_SMS_SECRET_ID"],
+            secret_key=env["ZD_SMS_SECRET_KEY"],
+            app_id=env["ZD_SMS_APP_ID"],
+            sign_name=env["ZD_SMS_SIGN_NAME"],
+            template_ids=_template_ids(env.get("ZD_SMS_TEMPLATE_IDS", "")),
             endpoint=env.get("ZD_SMS_ENDPOINT") or "https://sms.tencentcloudapi.com",
             region=env.get("ZD_SMS_REGION") or "ap-guangzhou",
         )

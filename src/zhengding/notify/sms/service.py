@@ -39,11 +39,18 @@ def notice_per_day() -> int:
 
 
 async def _count_since(session: AsyncSession, bidx: str, purpose: str, since: Any) -> int:
-    return (await session.execute(
-        select(func.count()).select_from(SmsMessage)
-        .where(SmsMessage.phone_bidx == bidx, SmsMessage.purpose == purpose, SmsMessage.created_at >= since,
-               SmsMessage.status != RATE_LIMITED)
-    )).scalar_one()
+    return (
+        await session.execute(
+            select(func.count())
+            .select_from(SmsMessage)
+            .where(
+                SmsMessage.phone_bidx == bidx,
+                SmsMessage.purpose == purpose,
+                SmsMessage.created_at >= since,
+                SmsMessage.status != RATE_LIMITED,
+            )
+        )
+    ).scalar_one()
 
 
 async def queue_sms(
@@ -75,9 +82,18 @@ async def queue_sms(
     elif await _count_since(session, bidx, tpl.purpose, at - timedelta(days=1)) >= notice_per_day():
         status = RATE_LIMITED
     message = SmsMessage(
-        id=new_id(), user_id=user_id, phone=number, phone_bidx=bidx, phone_last4=number[-4:], purpose=tpl.purpose,
-        template=tpl.name, params={k: str(v) for k, v in params.items()}, status=status,
-        object_type=object_type, object_id=object_id, created_at=at,
+        id=new_id(),
+        user_id=user_id,
+        phone=number,
+        phone_bidx=bidx,
+        phone_last4=number[-4:],
+        purpose=tpl.purpose,
+        template=tpl.name,
+        params={k: str(v) for k, v in params.items()},
+        status=status,
+        object_type=object_type,
+        object_id=object_id,
+        created_at=at,
     )
     session.add(message)
     if status == QUEUED:
@@ -122,9 +138,9 @@ async def apply_reports(session: AsyncSession, reports: list[providers.DeliveryR
     if not reports:
         return 0
     by_id = {r.provider_message_id: r for r in reports}
-    rows = (await session.scalars(
-        select(SmsMessage).where(SmsMessage.provider_message_id.in_(list(by_id)))
-    )).all()
+    rows = (
+        await session.scalars(select(SmsMessage).where(SmsMessage.provider_message_id.in_(list(by_id))))
+    ).all()
     for message in rows:
         report = by_id[message.provider_message_id]  # type: ignore[index]
         if report.delivered:
@@ -134,8 +150,9 @@ async def apply_reports(session: AsyncSession, reports: list[providers.DeliveryR
     return len(rows)
 
 
-async def list_messages(session: AsyncSession, *, status: str | None, limit: int = 100,
-                        before: str | None = None) -> list[SmsMessage]:
+async def list_messages(
+    session: AsyncSession, *, status: str | None, limit: int = 100, before: str | None = None
+) -> list[SmsMessage]:
     stmt = select(SmsMessage)
     if status:
         stmt = stmt.where(SmsMessage.status == status)

@@ -24,10 +24,17 @@ class SmsTemplate:
 TEMPLATES: dict[str, SmsTemplate] = {
     t.name: t
     for t in [
-        SmsTemplate("code", "【政钉】您的验证码为{code}，{minutes}分钟内有效，请勿泄露给他人。", ("code", "minutes"),
-                    purpose="code"),
-        SmsTemplate("ding_unread", "【政钉】{sender}给您发送了一条紧急消息（DING）：{summary}。请尽快登录政钉查看并确认。",
-                    ("sender", "summary")),
+        SmsTemplate(
+            "code",
+            "【政钉】您的验证码为{code}，{minutes}分钟内有效，请勿泄露给他人。",
+            ("code", "minutes"),
+            purpose="code",
+        ),
+        SmsTemplate(
+            "ding_unread",
+            "【政钉】{sender}给您发送了一条紧急消息（DING）：{summary}。请尽快登录政钉查看并确认。",
+            ("sender", "summary"),
+        ),
         SmsTemplate("notice_unread", "【政钉】您有一条未读通知：{title}。请尽快登录政钉查看。", ("title",)),
         SmsTemplate("reminder", "【政钉】催办提醒：{title}，{detail}。", ("title", "detail")),
     ]

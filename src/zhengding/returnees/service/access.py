@@ -26,8 +26,9 @@ from zhengding.returnees.permissions import READ, ROUTE
 from zhengding.returnees.schemas import ReturneeFilter
 
 
-async def access_returnee(session: AsyncSession, actor: Actor, returnee_id: str, permission: str = READ,
-                          *, for_update: bool = False) -> Returnee:
+async def access_returnee(
+    session: AsyncSession, actor: Actor, returnee_id: str, permission: str = READ, *, for_update: bool = False
+) -> Returnee:
     r = await repo.get(session, returnee_id, for_update=for_update)
     if r is None:
         raise NotFound(kind="returnee", target_id=returnee_id)
@@ -35,8 +36,9 @@ async def access_returnee(session: AsyncSession, actor: Actor, returnee_id: str,
     return r
 
 
-async def list_conditions(session: AsyncSession, actor: Actor, f: ReturneeFilter,
-                          permission: str = READ) -> list[ColumnElement[bool]]:
+async def list_conditions(
+    session: AsyncSession, actor: Actor, f: ReturneeFilter, permission: str = READ
+) -> list[ColumnElement[bool]]:
     """The filters as conditions on Returnee (the scope is applied by the caller's statement)."""
     conds: list[ColumnElement[bool]] = []
     if f.unit_id:
@@ -62,13 +64,23 @@ async def list_conditions(session: AsyncSession, actor: Actor, f: ReturneeFilter
         if q.replace("X", "").replace("x", "").isdigit():
             keys.add(blind_index("id_number", normalize(q)))
             keys.add(blind_index("phone", normalize_phone(q)))
-        conds.append(or_(Returnee.name_bidx.in_(keys), Returnee.id_number_bidx.in_(keys),
-                         Returnee.phone_bidx.in_(keys)))
+        conds.append(
+            or_(
+                Returnee.name_bidx.in_(keys), Returnee.id_number_bidx.in_(keys), Returnee.phone_bidx.in_(keys)
+            )
+        )
     return conds
 
 
-async def list_returnees(session: AsyncSession, actor: Actor, f: ReturneeFilter, *, before: str | None = None,
-                         limit: int = 30, page: int | None = None) -> dict[str, Any]:
+async def list_returnees(
+    session: AsyncSession,
+    actor: Actor,
+    f: ReturneeFilter,
+    *,
+    before: str | None = None,
+    limit: int = 30,
+    page: int | None = None,
+) -> dict[str, Any]:
     """Newest first with the number of matches (`total`). Paged by `page` (1-based, `limit` a
     page) or, without it, keyset-paged by id (`before` = the previous answer's `next_before`).
     One audit row per list read (subjects' data, masked)."""
@@ -82,20 +94,34 @@ async def list_returnees(session: AsyncSession, actor: Actor, f: ReturneeFilter,
     more = len(rows) > limit
     rows = rows[:limit]
     total = await repo.count_in_scope(session, actor, READ, conds)
-    audit.record(session, actor, "returnees.list.read", target_type="returnee",
-                 detail={"count": len(rows), **f.detail()})
-    return {"items": [views.list_item(r, name) for r, name in rows], "total": total,
-            "next_before": rows[-1][0].id if more and rows else None}
+    audit.record(
+        session,
+        actor,
+        "returnees.list.read",
+        target_type="returnee",
+        detail={"count": len(rows), **f.detail()},
+    )
+    return {
+        "items": [views.list_item(r, name) for r, name in rows],
+        "total": total,
+        "next_before": rows[-1][0].id if more and rows else None,
+    }
 
 
 async def returnee_detail(session: AsyncSession, actor: Actor, returnee_id: str) -> dict[str, Any]:
     r = await access_returnee(session, actor, returnee_id)
     history = await repo.history(session, r.id)
-    names = await repo.unit_names(session, [r.unit_id] + [h.from_unit_id or "" for h in history]
-                                  + [h.to_unit_id or "" for h in history])
+    names = await repo.unit_names(
+        session, [r.unit_id] + [h.from_unit_id or "" for h in history] + [h.to_unit_id or "" for h in history]
+    )
     audit.record(session, actor, "returnees.returnee.read", target_type="returnee", target_id=r.id)
-    return views.detail(r, names.get(r.unit_id), [views.history_item(h, names) for h in history],
-                        await repo.check_ins(session, r.id), await repo.anomalies_of(session, r.id))
+    return views.detail(
+        r,
+        names.get(r.unit_id),
+        [views.history_item(h, names) for h in history],
+        await repo.check_ins(session, r.id),
+        await repo.anomalies_of(session, r.id),
+    )
 
 
 async def returnee_read(session: AsyncSession, r: Returnee) -> dict[str, Any]:
@@ -116,15 +142,25 @@ async def _reveal(session: AsyncSession, actor: Actor, target_id: str, field: st
 register_revealer("returnee", _reveal)
 
 
-async def routing_queue(session: AsyncSession, actor: Actor, *, page: int = 1, page_size: int = 50) -> dict[str, Any]:
+async def routing_queue(
+    session: AsyncSession, actor: Actor, *, page: int = 1, page_size: int = 50
+) -> dict[str, Any]:
     """The manual-routing queues in the actor's routing scope, newest first, with their total."""
     conds = [Returnee.status == ReturneeStatus.ROUTING]
     stmt = repo.returnees_in_scope(actor, ROUTE).where(*conds)
-    rows = (await session.execute(stmt.order_by(Returnee.id.desc()).offset((page - 1) * page_size)
-                                  .limit(page_size))).all()
+    rows = (
+        await session.execute(
+            stmt.order_by(Returnee.id.desc()).offset((page - 1) * page_size).limit(page_size)
+        )
+    ).all()
     total = await repo.count_in_scope(session, actor, ROUTE, conds)
-    audit.record(session, actor, "returnees.routing_queue.read", target_type="returnee",
-                 detail={"count": len(rows), "page": page})
+    audit.record(
+        session,
+        actor,
+        "returnees.routing_queue.read",
+        target_type="returnee",
+        detail={"count": len(rows), "page": page},
+    )
     return {"items": [views.list_item(r, name) for r, name in rows], "total": total}
 
 

@@ -49,6 +49,7 @@ _RETURNEE_INSERT: dict[str, Any] = {}
 
 # --- destination → org unit ------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Placement:
     unit_id: str
@@ -85,8 +86,13 @@ async def _unit_for_code(session: AsyncSession, code: str) -> tuple[str, str, st
     # Division units neither move nor disappear: a short cache saves a query per arrival.
     global _units_until
     if _units_until <= time.monotonic():
-        rows = (await session.execute(select(OrgUnit.division_code, OrgUnit.id, OrgUnit.path, OrgUnit.name,
-                                             OrgUnit.kind).where(OrgUnit.division_code.is_not(None)))).all()
+        rows = (
+            await session.execute(
+                select(OrgUnit.division_code, OrgUnit.id, OrgUnit.path, OrgUnit.name, OrgUnit.kind).where(
+                    OrgUnit.division_code.is_not(None)
+                )
+            )
+        ).all()
         _units_by_code.clear()
         _units_by_code.update({c: (i, p, n, k == UnitKind.COMMITTEE) for c, i, p, n, k in rows if c})
         _units_until = time.monotonic() + _UNIT_TTL
@@ -141,12 +147,23 @@ async def _announce(session: AsyncSession, r: Returnee, unit_name: str, *, arriv
         link = f"/returnees/{r.id}"
     if not users:
         return
-    await inbox.notify_users(session, users, kind=kind, title=title, body=f"目的地：{item['destination_text']}",
-                             link=link, object_type="returnee", object_id=r.id, source="returnees", push=False)
+    await inbox.notify_users(
+        session,
+        users,
+        kind=kind,
+        title=title,
+        body=f"目的地：{item['destination_text']}",
+        link=link,
+        object_type="returnee",
+        object_id=r.id,
+        source="returnees",
+        push=False,
+    )
     publish_event(session, event, item, users=users)
 
 
 # --- manual routing and reassignment -----------------------------------------------------------
+
 
 async def _target_village(session: AsyncSession, actor: Actor, village_id: str) -> OrgUnit:
     unit = await org_service.access_unit(session, actor, village_id, ROUTE)
@@ -163,21 +180,25 @@ async def _load_for_route(session: AsyncSession, actor: Actor, returnee_id: str)
     return r
 
 
-async def route_returnee(session: AsyncSession, actor: Actor, returnee_id: str, village_id: str,
-                         note: str = "") -> Returnee:
+async def route_returnee(
+    session: AsyncSession, actor: Actor, returnee_id: str, village_id: str, note: str = ""
+) -> Returnee:
     """Staff of a routing queue pick the village."""
     r = await _load_for_route(session, actor, returnee_id)
     if r.status != ReturneeStatus.ROUTING:
         raise Conflict("该人员已分派到村")
     village = await _target_village(session, actor, village_id)
     if not village.path.startswith(r.unit_path):
-        raise ValidationFailed("只能分派到本级管辖的村（社区）", [field_error("village_id", "不在本级管辖范围")])
+        raise ValidationFailed(
+            "只能分派到本级管辖的村（社区）", [field_error("village_id", "不在本级管辖范围")]
+        )
     await _move(session, actor, r, village, kind="routed", note=note)
     return r
 
 
-async def reassign_returnee(session: AsyncSession, actor: Actor, returnee_id: str, village_id: str,
-                            note: str = "") -> Returnee:
+async def reassign_returnee(
+    session: AsyncSession, actor: Actor, returnee_id: str, village_id: str, note: str = ""
+) -> Returnee:
     """Moved house: hand the returnee to another village, keeping the course so far."""
     r = await _load_for_route(session, actor, returnee_id)
     if r.status in (ReturneeStatus.ROUTING, ReturneeStatus.RELEASED):
@@ -189,7 +210,9 @@ async def reassign_returnee(session: AsyncSession, actor: Actor, returnee_id: st
     return r
 
 
-async def _move(session: AsyncSession, actor: Actor, r: Returnee, village: OrgUnit, *, kind: str, note: str) -> None:
+async def _move(
+    session: AsyncSession, actor: Actor, r: Returnee, village: OrgUnit, *, kind: str, note: str
+) -> None:
     old_unit, old_path, old_status = r.unit_id, r.unit_path, r.status
     at = now()
     if old_status == ReturneeStatus.ROUTING:
@@ -205,14 +228,34 @@ async def _move(session: AsyncSession, actor: Actor, r: Returnee, village: OrgUn
             r.dispatched_at = at  # the new village's acknowledgement deadline starts now
     # Open and past anomalies follow the returnee (the new village and its commands track them).
     await session.execute(update(Anomaly).where(Anomaly.returnee_id == r.id).values(unit_path=village.path))
-    session.add(ReturneeHistory(id=new_id(), returnee_id=r.id, kind=kind, actor_id=actor.user_id,
-                                actor_name=actor.name, from_unit_id=old_unit, to_unit_id=village.id,
-                                note=note.strip(), at=at))
+    session.add(
+        ReturneeHistory(
+            id=new_id(),
+            returnee_id=r.id,
+            kind=kind,
+            actor_id=actor.user_id,
+            actor_name=actor.name,
+            from_unit_id=old_unit,
+            to_unit_id=village.id,
+            note=note.strip(),
+            at=at,
+        )
+    )
     await _announce(session, r, village.name, arrival=False)
     if old_status != ReturneeStatus.ROUTING:
         gone = await repo.members_under(session, old_path)
         if gone:
-            publish_event(session, "returnees.returnee.withdrawn",
-                          {"id": r.id, "unit_id": village.id, "from_unit_id": old_unit}, users=gone)
-    audit.record(session, actor, f"returnees.returnee.{kind}", target_type="returnee", target_id=r.id,
-                 detail={"from_unit_id": old_unit, "to_unit_id": village.id})
+            publish_event(
+                session,
+                "returnees.returnee.withdrawn",
+                {"id": r.id, "unit_id": village.id, "from_unit_id": old_unit},
+                users=gone,
+            )
+    audit.record(
+        session,
+        actor,
+        f"returnees.returnee.{kind}",
+        target_type="returnee",
+        target_id=r.id,
+        detail={"from_unit_id": old_unit, "to_unit_id": village.id},
+    )

@@ -53,7 +53,9 @@ class SourceRef:
 
     def model(self) -> InboundSource:
         """A detached InboundSource (for callers that take the model)."""
-        return InboundSource(id=self.id, name=self.name, key_id=self.key_id, secret=self.secret, active=self.active)
+        return InboundSource(
+            id=self.id, name=self.name, key_id=self.key_id, secret=self.secret, active=self.active
+        )
 
 
 _sources: dict[str, tuple[float, SourceRef]] = {}
@@ -87,12 +89,24 @@ async def add_source(session: AsyncSession, name: str) -> tuple[InboundSource, s
     if (await session.execute(select(InboundSource.id).where(InboundSource.name == name))).first():
         raise Conflict(f"来源系统「{name}」已存在")
     secret = secrets.token_urlsafe(32)
-    source = InboundSource(id=new_id(), name=name, key_id="ak_" + secrets.token_hex(10), secret=secret,
-                           active=True, created_at=now())
+    source = InboundSource(
+        id=new_id(),
+        name=name,
+        key_id="ak_" + secrets.token_hex(10),
+        secret=secret,
+        active=True,
+        created_at=now(),
+    )
     session.add(source)
     forget_sources()
-    audit.record(session, None, "returnees.source.created", target_type="inbound_source", target_id=source.id,
-                 detail={"name": name})
+    audit.record(
+        session,
+        None,
+        "returnees.source.created",
+        target_type="inbound_source",
+        target_id=source.id,
+        detail={"name": name},
+    )
     return source, secret
 
 
@@ -100,8 +114,9 @@ def _refuse(reason: str) -> Unauthenticated:
     return Unauthenticated(f"请求签名校验失败：{reason}")
 
 
-async def authenticate_request(session: AsyncSession, headers: Any, method: str, path: str,
-                               body: bytes) -> InboundSource:
+async def authenticate_request(
+    session: AsyncSession, headers: Any, method: str, path: str, body: bytes
+) -> InboundSource:
     """Verify the request and claim its nonce in this session's transaction."""
     source, nonce = await verify_request(headers, method, path, body)
     if (await claim_nonces(session, [(source.id, nonce)]))[0] is None:
@@ -144,12 +159,17 @@ async def claim_nonces(session: AsyncSession, claims: Sequence[tuple[str, str]])
     stmt = _NONCE_INSERT.get(name)
     if stmt is None:
         dialect = postgresql if name == "postgresql" else sqlite
-        stmt = _NONCE_INSERT[name] = dialect.insert(InboundNonce).on_conflict_do_nothing(
-            index_elements=["source_id", "nonce"]).returning(InboundNonce.id)
+        stmt = _NONCE_INSERT[name] = (
+            dialect.insert(InboundNonce)
+            .on_conflict_do_nothing(index_elements=["source_id", "nonce"])
+            .returning(InboundNonce.id)
+        )
     expires = now() + NONCE_TTL
     ids = [new_id() for _ in claims]
-    rows = [{"id": row_id, "source_id": source_id, "nonce": nonce, "expires_at": expires}
-            for row_id, (source_id, nonce) in zip(ids, claims, strict=True)]
+    rows = [
+        {"id": row_id, "source_id": source_id, "nonce": nonce, "expires_at": expires}
+        for row_id, (source_id, nonce) in zip(ids, claims, strict=True)
+    ]
     won = set((await (await session.connection()).execute(stmt, rows)).scalars())
     return [row_id if row_id in won else None for row_id in ids]
 

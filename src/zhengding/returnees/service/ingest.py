@@ -68,7 +68,11 @@ class ItemResult:
     errors: list[dict[str, str]] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"index": self.index, "registration_id": self.registration_id, "status": self.status}
+        out: dict[str, Any] = {
+            "index": self.index,
+            "registration_id": self.registration_id,
+            "status": self.status,
+        }
         if self.result is not None:
             out.update(self.result)
         if self.errors is not None:
@@ -113,8 +117,11 @@ def _returnee_insert(dialect_name: str) -> Any:
     stmt = _RETURNEE_INSERT.get(dialect_name)
     if stmt is None:  # one constant statement per dialect: compiled once, values as parameters
         dialect = postgresql if dialect_name == "postgresql" else sqlite
-        stmt = _RETURNEE_INSERT[dialect_name] = dialect.insert(Returnee).on_conflict_do_nothing(
-            index_elements=["source_id", "registration_id"]).returning(Returnee.id)
+        stmt = _RETURNEE_INSERT[dialect_name] = (
+            dialect.insert(Returnee)
+            .on_conflict_do_nothing(index_elements=["source_id", "registration_id"])
+            .returning(Returnee.id)
+        )
     return stmt
 
 
@@ -122,22 +129,48 @@ async def _row(session: AsyncSession, sub: Submission, reg: Registration, digest
     at = now()
     place = await resolve_destination(session, reg.destination)
     returnee_id = new_id()
-    result = {"id": returnee_id, "dispatch": "village" if place.is_village else "routing",
-              "unit_id": place.unit_id, "unit_name": place.unit_name,
-              "resolved": {"code": place.code, "level": place.level, "path": place.path_names}}
+    result = {
+        "id": returnee_id,
+        "dispatch": "village" if place.is_village else "routing",
+        "unit_id": place.unit_id,
+        "unit_name": place.unit_name,
+        "resolved": {"code": place.code, "level": place.level, "path": place.path_names},
+    }
     status = ReturneeStatus.DISPATCHED if place.is_village else ReturneeStatus.ROUTING
     values = dict(
-        id=returnee_id, source_id=sub.source.id, registration_id=reg.registration_id, body_digest=digest,
-        result=result, name=reg.name, name_bidx=blind_index("name", reg.name),
-        id_number=reg.id_number, id_number_bidx=blind_index("id_number", reg.id_number),
-        phone=reg.phone, phone_bidx=blind_index("phone", reg.phone),
-        origin_province=reg.origin_province, origin_city=reg.origin_city, origin_risk_area=reg.origin_risk_area,
-        port_of_entry=reg.port_of_entry, arrived_at=reg.arrived_at, transport=reg.transport,
-        transport_no=reg.transport_no, destination_text=reg.destination, health_code=reg.health_code,
-        resolved_code=place.code, resolved_level=place.level, resolved_path=place.path_names[:200],
-        status=str(status), unit_id=place.unit_id, unit_path=place.unit_path, day=local_day(reg.arrived_at),
-        received_at=at, dispatched_at=at if place.is_village else None, household_note="", anomaly_count=0,
-        open_anomalies=0, created_at=at,
+        id=returnee_id,
+        source_id=sub.source.id,
+        registration_id=reg.registration_id,
+        body_digest=digest,
+        result=result,
+        name=reg.name,
+        name_bidx=blind_index("name", reg.name),
+        id_number=reg.id_number,
+        id_number_bidx=blind_index("id_number", reg.id_number),
+        phone=reg.phone,
+        phone_bidx=blind_index("phone", reg.phone),
+        origin_province=reg.origin_province,
+        origin_city=reg.origin_city,
+        origin_risk_area=reg.origin_risk_area,
+        port_of_entry=reg.port_of_entry,
+        arrived_at=reg.arrived_at,
+        transport=reg.transport,
+        transport_no=reg.transport_no,
+        destination_text=reg.destination,
+        health_code=reg.health_code,
+        resolved_code=place.code,
+        resolved_level=place.level,
+        resolved_path=place.path_names[:200],
+        status=str(status),
+        unit_id=place.unit_id,
+        unit_path=place.unit_path,
+        day=local_day(reg.arrived_at),
+        received_at=at,
+        dispatched_at=at if place.is_village else None,
+        household_note="",
+        anomaly_count=0,
+        open_anomalies=0,
+        created_at=at,
     )
     return _Fresh(sub, 0, reg, digest, place, values)
 
@@ -153,8 +186,9 @@ async def apply_submissions(session: AsyncSession, subs: list[Submission]) -> No
             reg, errors = parse_registration(item)
             if reg is None:
                 rid = item.get("registration_id") if isinstance(item, dict) else None
-                sub.results.append(ItemResult(index, rid if isinstance(rid, str) else None, "rejected",
-                                              errors=errors))
+                sub.results.append(
+                    ItemResult(index, rid if isinstance(rid, str) else None, "rejected", errors=errors)
+                )
                 continue
             row = await _row(session, sub, reg, _digest(item))
             row.index = index
@@ -190,11 +224,16 @@ async def apply_submissions(session: AsyncSession, subs: list[Submission]) -> No
             else:
                 c.sub.results.append(ItemResult(c.index, c.reg.registration_id, "conflict", errors=_CONFLICT))
     for c in fresh:
-        c.sub.results.append(ItemResult(c.index, c.reg.registration_id, "accepted", result=c.values["result"]))
+        c.sub.results.append(
+            ItemResult(c.index, c.reg.registration_id, "accepted", result=c.values["result"])
+        )
 
     # 4. A single request whose record failed keeps no nonce (its own transaction would have rolled back).
-    failed = [nonce_rows[id(s)] for s in subs if s.single and id(s) in nonce_rows
-              and any(r.status in ("rejected", "conflict") for r in s.results)]
+    failed = [
+        nonce_rows[id(s)]
+        for s in subs
+        if s.single and id(s) in nonce_rows and any(r.status in ("rejected", "conflict") for r in s.results)
+    ]
     await inbound.release_nonces(session, failed)
     for sub in subs:
         sub.results.sort(key=lambda r: r.index)
@@ -204,21 +243,42 @@ async def apply_submissions(session: AsyncSession, subs: list[Submission]) -> No
         await _dispatch(session, fresh)
 
 
-async def _prior(session: AsyncSession, rows: list[_Fresh]) -> dict[tuple[str, str], tuple[str, dict[str, Any]]]:
+async def _prior(
+    session: AsyncSession, rows: list[_Fresh]
+) -> dict[tuple[str, str], tuple[str, dict[str, Any]]]:
     by_source: dict[str, list[str]] = defaultdict(list)
     for c in rows:
         by_source[c.sub.source.id].append(c.reg.registration_id)
     stmt = select(Returnee.source_id, Returnee.registration_id, Returnee.body_digest, Returnee.result).where(
-        or_(*[and_(Returnee.source_id == s, Returnee.registration_id.in_(ids)) for s, ids in by_source.items()]))
+        or_(
+            *[
+                and_(Returnee.source_id == s, Returnee.registration_id.in_(ids))
+                for s, ids in by_source.items()
+            ]
+        )
+    )
     return {(s, rid): (digest, answer) for s, rid, digest, answer in (await session.execute(stmt)).all()}
 
 
 async def _dispatch(session: AsyncSession, fresh: list[_Fresh]) -> None:
     conn = await session.connection()
-    await conn.execute(insert(ReturneeHistory), [
-        {"id": new_id(), "returnee_id": c.values["id"], "kind": "dispatched" if c.place.is_village else "queued",
-         "actor_id": None, "actor_name": "健康码系统", "from_unit_id": None, "to_unit_id": c.place.unit_id,
-         "note": f"目的地解析：{c.place.path_names or '无法解析'}", "at": c.values["received_at"]} for c in fresh])
+    await conn.execute(
+        insert(ReturneeHistory),
+        [
+            {
+                "id": new_id(),
+                "returnee_id": c.values["id"],
+                "kind": "dispatched" if c.place.is_village else "queued",
+                "actor_id": None,
+                "actor_name": "健康码系统",
+                "from_unit_id": None,
+                "to_unit_id": c.place.unit_id,
+                "note": f"目的地解析：{c.place.path_names or '无法解析'}",
+                "at": c.values["received_at"],
+            }
+            for c in fresh
+        ],
+    )
 
     # Read-only views of the new rows, for the counters and the pushed item: not ORM objects,
     # whose ~50 instrumented attribute sets each cost more than the rest of a record's work.
@@ -239,7 +299,7 @@ async def _dispatch(session: AsyncSession, fresh: list[_Fresh]) -> None:
             holders[unit_id].append(user_id)
         end = path.find("/", 1)
         while end != -1:  # the village whose subtree holds the unit is a prefix of its path
-            if (prefix := path[:end + 1]) in village_set:
+            if (prefix := path[: end + 1]) in village_set:
                 holders[prefix].append(user_id)
             end = path.find("/", end + 1)
 
@@ -258,16 +318,38 @@ async def _dispatch(session: AsyncSession, fresh: list[_Fresh]) -> None:
                 kind, event, link = "returnees.arrival", "returnees.returnee.dispatched", f"/returnees/{r.id}"
             if users:
                 # inbox entries as zhengding.notify.service.inbox.notify_users(…, push=False) writes them
-                notes += [{"id": new_id(), "user_id": u, "kind": kind, "title": title,
-                           "body": f"目的地：{item['destination_text']}", "link": link, "object_type": "returnee",
-                           "object_id": r.id, "sender_id": None, "source": "returnees", "read_at": None,
-                           "created_at": r.received_at} for u in users]
+                notes += [
+                    {
+                        "id": new_id(),
+                        "user_id": u,
+                        "kind": kind,
+                        "title": title,
+                        "body": f"目的地：{item['destination_text']}",
+                        "link": link,
+                        "object_type": "returnee",
+                        "object_id": r.id,
+                        "sender_id": None,
+                        "source": "returnees",
+                        "read_at": None,
+                        "created_at": r.received_at,
+                    }
+                    for u in users
+                ]
                 publish_event(session, event, item, users=users)
             if c.sub.request is not None:
                 session.info["request"] = c.sub.request  # the audit row names the request that brought it
-            audit.record(session, None, "returnees.registration.received", target_type="returnee", target_id=r.id,
-                         detail={"source": c.sub.source.name, "dispatch": c.values["result"]["dispatch"],
-                                 "unit_id": c.place.unit_id})
+            audit.record(
+                session,
+                None,
+                "returnees.registration.received",
+                target_type="returnee",
+                target_id=r.id,
+                detail={
+                    "source": c.sub.source.name,
+                    "dispatch": c.values["result"]["dispatch"],
+                    "unit_id": c.place.unit_id,
+                },
+            )
     finally:
         if info is not None:
             session.info["request"] = info
@@ -286,13 +368,16 @@ def _holders_sql(villages: int, queues: bool) -> TextClause:
     conds = [f"(u.path >= :p{i} AND u.path < :q{i})" for i in range(villages)]
     if queues:
         conds.append("m.unit_id IN :queues")
-    stmt = text(f"SELECT m.user_id, m.unit_id, u.path FROM {m} m JOIN {u} u ON u.id = m.unit_id "
-                f"WHERE {' OR '.join(conds) or '1 = 0'}")
+    stmt = text(
+        f"SELECT m.user_id, m.unit_id, u.path FROM {m} m JOIN {u} u ON u.id = m.unit_id "
+        f"WHERE {' OR '.join(conds) or '1 = 0'}"
+    )
     return stmt.bindparams(bindparam("queues", expanding=True)) if queues else stmt
 
 
-async def receive_registrations(session: AsyncSession, source: inbound.SourceRef, items: list[Any],
-                                *, nonce: str | None = None) -> Submission:
+async def receive_registrations(
+    session: AsyncSession, source: inbound.SourceRef, items: list[Any], *, nonce: str | None = None
+) -> Submission:
     """One request's records in the session's transaction (the batch endpoint)."""
     sub = Submission(source, items, nonce=nonce, request=session.info.get("request"))
     await apply_submissions(session, [sub])

@@ -28,8 +28,19 @@ from zhengding.returnees.service.access import access_returnee, returnee_read
 
 
 def _history(session: AsyncSession, r: Returnee, actor: Actor, kind: str, note: str = "") -> None:
-    session.add(ReturneeHistory(id=new_id(), returnee_id=r.id, kind=kind, actor_id=actor.user_id,
-                                actor_name=actor.name, from_unit_id=None, to_unit_id=None, note=note, at=now()))
+    session.add(
+        ReturneeHistory(
+            id=new_id(),
+            returnee_id=r.id,
+            kind=kind,
+            actor_id=actor.user_id,
+            actor_name=actor.name,
+            from_unit_id=None,
+            to_unit_id=None,
+            note=note,
+            at=now(),
+        )
+    )
 
 
 async def _updated(session: AsyncSession, r: Returnee) -> None:
@@ -62,7 +73,9 @@ async def acknowledge_returnee(session: AsyncSession, actor: Actor, returnee_id:
     return r
 
 
-async def enrol_returnee(session: AsyncSession, actor: Actor, returnee_id: str, body: ReturneeEnrol) -> Returnee:
+async def enrol_returnee(
+    session: AsyncSession, actor: Actor, returnee_id: str, body: ReturneeEnrol
+) -> Returnee:
     r = await access_returnee(session, actor, returnee_id, HANDLE, for_update=True)
     if r.status not in (ReturneeStatus.DISPATCHED, ReturneeStatus.ACKNOWLEDGED):
         raise Conflict("该人员已登记或尚未分派")
@@ -92,22 +105,38 @@ async def enrol_returnee(session: AsyncSession, actor: Actor, returnee_id: str, 
     r.monitoring_until = r.arrived_at + timedelta(days=days)
     await stats_table.bump(session, r, {"enrolled": 1})
     _history(session, r, actor, "enrolled", f"监测方式：{body.monitoring_plan}，{days} 天")
-    audit.record(session, actor, "returnees.returnee.enrolled", target_type="returnee", target_id=r.id,
-                 detail={"monitoring_days": days, "plan": body.monitoring_plan})
+    audit.record(
+        session,
+        actor,
+        "returnees.returnee.enrolled",
+        target_type="returnee",
+        target_id=r.id,
+        detail={"monitoring_days": days, "plan": body.monitoring_plan},
+    )
     await _updated(session, r)
     return r
 
 
-async def record_check_in(session: AsyncSession, actor: Actor, returnee_id: str, body: CheckInCreate) -> CheckIn:
+async def record_check_in(
+    session: AsyncSession, actor: Actor, returnee_id: str, body: CheckInCreate
+) -> CheckIn:
     r = await access_returnee(session, actor, returnee_id, HANDLE, for_update=True)
     if r.status != ReturneeStatus.MONITORING:
         raise Conflict("该人员不在健康监测期内")
     day = local_day(now())
     if r.last_check_in_day == day:
         raise Conflict("今日已填报健康监测")
-    check = CheckIn(id=new_id(), returnee_id=r.id, day=day, temperature=round(body.temperature, 1),
-                    symptoms=list(dict.fromkeys(body.symptoms)), note=body.note.strip(), recorded_by=actor.user_id,
-                    recorded_by_name=actor.name, created_at=now())
+    check = CheckIn(
+        id=new_id(),
+        returnee_id=r.id,
+        day=day,
+        temperature=round(body.temperature, 1),
+        symptoms=list(dict.fromkeys(body.symptoms)),
+        note=body.note.strip(),
+        recorded_by=actor.user_id,
+        recorded_by_name=actor.name,
+        created_at=now(),
+    )
     session.add(check)
     r.last_check_in_day = day
     if r.checkin_overdue_at is not None:
@@ -117,8 +146,14 @@ async def record_check_in(session: AsyncSession, actor: Actor, returnee_id: str,
         if before and not stats_table.is_overdue(r):
             await stats_table.bump(session, r, {"overdue": -1})
     _history(session, r, actor, "checked_in", f"体温 {check.temperature}℃")
-    audit.record(session, actor, "returnees.check_in.recorded", target_type="returnee", target_id=r.id,
-                 detail={"day": day})
+    audit.record(
+        session,
+        actor,
+        "returnees.check_in.recorded",
+        target_type="returnee",
+        target_id=r.id,
+        detail={"day": day},
+    )
     await _updated(session, r)
     return check
 

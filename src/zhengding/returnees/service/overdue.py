@@ -43,16 +43,35 @@ class SweepResult:
 
 
 def _note(session: AsyncSession, r: Returnee, kind: str, note: str) -> None:
-    session.add(ReturneeHistory(id=new_id(), returnee_id=r.id, kind=kind, actor_id=None, actor_name="系统",
-                                from_unit_id=None, to_unit_id=None, note=note, at=now()))
+    session.add(
+        ReturneeHistory(
+            id=new_id(),
+            returnee_id=r.id,
+            kind=kind,
+            actor_id=None,
+            actor_name="系统",
+            from_unit_id=None,
+            to_unit_id=None,
+            note=note,
+            at=now(),
+        )
+    )
 
 
 async def _flag(session: AsyncSession, r: Returnee, title: str) -> None:
     users = await repo.members_under(session, r.unit_path)
     if users:
-        await inbox.notify_users(session, users, kind="returnees.overdue", title=title, link=f"/returnees/{r.id}",
-                                 object_type="returnee", object_id=r.id, source="returnees.overdue",
-                                 sms_after=policy.sms_after())
+        await inbox.notify_users(
+            session,
+            users,
+            kind="returnees.overdue",
+            title=title,
+            link=f"/returnees/{r.id}",
+            object_type="returnee",
+            object_id=r.id,
+            source="returnees.overdue",
+            sms_after=policy.sms_after(),
+        )
         publish_event(session, "returnees.returnee.updated", await returnee_read(session, r), users=users)
 
 
@@ -62,29 +81,63 @@ async def _escalate(session: AsyncSession, r: Returnee, what: str) -> None:
     town = command_units(r.unit_path)[:1]
     users = await repo.members_of(session, town)
     if users:
-        await inbox.notify_users(session, users, kind="returnees.escalated", title=title,
-                                 link=f"/returnees/{r.id}", object_type="returnee", object_id=r.id,
-                                 source="returnees.overdue", sms_after=policy.sms_after())
-        publish_event(session, "returnees.returnee.escalated",
-                      {**(await returnee_read(session, r)), "reason": title}, users=users)
+        await inbox.notify_users(
+            session,
+            users,
+            kind="returnees.escalated",
+            title=title,
+            link=f"/returnees/{r.id}",
+            object_type="returnee",
+            object_id=r.id,
+            source="returnees.overdue",
+            sms_after=policy.sms_after(),
+        )
+        publish_event(
+            session,
+            "returnees.returnee.escalated",
+            {**(await returnee_read(session, r)), "reason": title},
+            users=users,
+        )
 
 
 async def _missed_check_ins(session: AsyncSession, at: datetime) -> list[Returnee]:
     yesterday = local_day(at - timedelta(days=1))
-    return list((await session.execute(select(Returnee).where(
-        Returnee.status == ReturneeStatus.MONITORING, Returnee.checkin_overdue_at.is_(None),
-        or_(Returnee.last_check_in_day.is_(None), Returnee.last_check_in_day < yesterday),
-        Returnee.enrolled_at < day_start(yesterday),
-        Returnee.monitoring_until > day_start(yesterday)).limit(BATCH))).scalars())
+    return list(
+        (
+            await session.execute(
+                select(Returnee)
+                .where(
+                    Returnee.status == ReturneeStatus.MONITORING,
+                    Returnee.checkin_overdue_at.is_(None),
+                    or_(Returnee.last_check_in_day.is_(None), Returnee.last_check_in_day < yesterday),
+                    Returnee.enrolled_at < day_start(yesterday),
+                    Returnee.monitoring_until > day_start(yesterday),
+                )
+                .limit(BATCH)
+            )
+        ).scalars()
+    )
 
 
 async def sweep_overdue(session: AsyncSession) -> SweepResult:
     at = now()
     out = SweepResult()
 
-    ack_late = (await session.execute(select(Returnee).where(
-        Returnee.status == ReturneeStatus.DISPATCHED, Returnee.ack_overdue_at.is_(None),
-        Returnee.dispatched_at < at - policy.ack_deadline()).limit(BATCH))).scalars().all()
+    ack_late = (
+        (
+            await session.execute(
+                select(Returnee)
+                .where(
+                    Returnee.status == ReturneeStatus.DISPATCHED,
+                    Returnee.ack_overdue_at.is_(None),
+                    Returnee.dispatched_at < at - policy.ack_deadline(),
+                )
+                .limit(BATCH)
+            )
+        )
+        .scalars()
+        .all()
+    )
     missed_rows = await _missed_check_ins(session, at)
     # the commands above every returnee flagged here, looked up at once (they hear of the counters)
     await oversight.prefetch(session, [stats_table.change_of(r, {}) for r in [*ack_late, *missed_rows]])
@@ -97,9 +150,21 @@ async def sweep_overdue(session: AsyncSession) -> SweepResult:
         await _flag(session, r, f"返乡人员{mask_name(r.name)}超时未签收，请尽快签收并登记")
         out.ack_flagged.append(r.id)
 
-    ack_open = (await session.execute(select(Returnee).where(
-        Returnee.status == ReturneeStatus.DISPATCHED, Returnee.ack_escalated_at.is_(None),
-        Returnee.ack_overdue_at < at - policy.escalate_after()).limit(BATCH))).scalars().all()
+    ack_open = (
+        (
+            await session.execute(
+                select(Returnee)
+                .where(
+                    Returnee.status == ReturneeStatus.DISPATCHED,
+                    Returnee.ack_escalated_at.is_(None),
+                    Returnee.ack_overdue_at < at - policy.escalate_after(),
+                )
+                .limit(BATCH)
+            )
+        )
+        .scalars()
+        .all()
+    )
     for r in ack_open:
         r.ack_escalated_at = at
         _note(session, r, "ack_escalated", "超时未签收，已上报乡镇（街道）")
@@ -116,17 +181,36 @@ async def sweep_overdue(session: AsyncSession) -> SweepResult:
         await _flag(session, r, f"返乡人员{mask_name(r.name)} {yesterday} 未填报健康监测")
         out.check_in_flagged.append(r.id)
 
-    missed_open = (await session.execute(select(Returnee).where(
-        Returnee.status == ReturneeStatus.MONITORING, Returnee.checkin_escalated_at.is_(None),
-        Returnee.checkin_overdue_at < at - policy.escalate_after()).limit(BATCH))).scalars().all()
+    missed_open = (
+        (
+            await session.execute(
+                select(Returnee)
+                .where(
+                    Returnee.status == ReturneeStatus.MONITORING,
+                    Returnee.checkin_escalated_at.is_(None),
+                    Returnee.checkin_overdue_at < at - policy.escalate_after(),
+                )
+                .limit(BATCH)
+            )
+        )
+        .scalars()
+        .all()
+    )
     for r in missed_open:
         r.checkin_escalated_at = at
         _note(session, r, "check_in_escalated", "漏报健康监测，已上报乡镇（街道）")
         await _escalate(session, r, f"漏报健康监测（{r.checkin_overdue_day}）")
         out.check_in_escalated.append(r.id)
     if any((out.ack_flagged, out.ack_escalated, out.check_in_flagged, out.check_in_escalated)):
-        audit.record(session, None, "returnees.overdue.swept", detail={
-            "ack_flagged": len(out.ack_flagged), "ack_escalated": len(out.ack_escalated),
-            "check_in_flagged": len(out.check_in_flagged), "check_in_escalated": len(out.check_in_escalated)})
+        audit.record(
+            session,
+            None,
+            "returnees.overdue.swept",
+            detail={
+                "ack_flagged": len(out.ack_flagged),
+                "ack_escalated": len(out.ack_escalated),
+                "check_in_flagged": len(out.check_in_flagged),
+                "check_in_escalated": len(out.check_in_escalated),
+            },
+        )
     return out
-

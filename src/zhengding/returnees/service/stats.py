@@ -25,8 +25,13 @@ def _shape(values: dict[str, int]) -> dict[str, int]:
     return out
 
 
-async def returnee_stats(session: AsyncSession, actor: Actor, unit_id: str | None = None,
-                         day_from: str | None = None, day_to: str | None = None) -> dict[str, Any]:
+async def returnee_stats(
+    session: AsyncSession,
+    actor: Actor,
+    unit_id: str | None = None,
+    day_from: str | None = None,
+    day_to: str | None = None,
+) -> dict[str, Any]:
     if unit_id is None:
         roots = await org_service.root_units(session, actor, STATS)
         if not roots:
@@ -59,22 +64,43 @@ async def returnee_stats(session: AsyncSession, actor: Actor, unit_id: str | Non
                 child[c] += v
     children = []
     if unit.kind != UnitKind.COMMITTEE:
-        kids = (await session.execute(select(OrgUnit).where(OrgUnit.parent_id == unit.id,
-                                                            OrgUnit.kind.in_([UnitKind.COMMAND, UnitKind.COMMITTEE]))
-                                      .order_by(OrgUnit.sort_key))).scalars().all()
-        children = [{"id": k.id, "name": k.name, "level": k.level, "kind": k.kind,
-                     **per_child.get(k.id, _shape({}))} for k in kids]
+        kids = (
+            (
+                await session.execute(
+                    select(OrgUnit)
+                    .where(
+                        OrgUnit.parent_id == unit.id, OrgUnit.kind.in_([UnitKind.COMMAND, UnitKind.COMMITTEE])
+                    )
+                    .order_by(OrgUnit.sort_key)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        children = [
+            {"id": k.id, "name": k.name, "level": k.level, "kind": k.kind, **per_child.get(k.id, _shape({}))}
+            for k in kids
+        ]
         children.sort(key=lambda c: -int(c["arrivals"]))  # type: ignore[call-overload]
     held_here = next((v for p, v in by_path if p == unit.path), _shape({}))
     return {
-        "unit": {"id": unit.id, "name": unit.name, "level": unit.level, "kind": unit.kind,
-                 "parent_id": unit.parent_id},
+        "unit": {
+            "id": unit.id,
+            "name": unit.name,
+            "level": unit.level,
+            "kind": unit.kind,
+            "parent_id": unit.parent_id,
+        },
         "total": total,
         "held_here": held_here,  # waiting in this unit's own routing queue
         "children": children,
         "by_day": [{"day": d, **v} for d, v in sorted(await grouped(ReturneeStat.day))],
-        "by_port": sorted(({"port_of_entry": p, **v} for p, v in await grouped(ReturneeStat.port_of_entry)),
-                          key=lambda x: -x["arrivals"]),
-        "by_origin": sorted(({"origin_province": o, **v} for o, v in await grouped(ReturneeStat.origin_province)),
-                            key=lambda x: -x["arrivals"]),
+        "by_port": sorted(
+            ({"port_of_entry": p, **v} for p, v in await grouped(ReturneeStat.port_of_entry)),
+            key=lambda x: -x["arrivals"],
+        ),
+        "by_origin": sorted(
+            ({"origin_province": o, **v} for o, v in await grouped(ReturneeStat.origin_province)),
+            key=lambda x: -x["arrivals"],
+        ),
     }

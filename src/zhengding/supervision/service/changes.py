@@ -44,16 +44,23 @@ async def _open_item_as_assigner(session: AsyncSession, actor: Actor, item_id: s
     return item
 
 
-async def change_deadline(session: AsyncSession, actor: Actor, item_id: str, body: DeadlineChange) -> dict[str, Any]:
+async def change_deadline(
+    session: AsyncSession, actor: Actor, item_id: str, body: DeadlineChange
+) -> dict[str, Any]:
     item = await _open_item_as_assigner(session, actor, item_id)
     new = body.deadline
     at = now()
     if new <= at:
-        raise ValidationFailed("办理时限须晚于当前时间", details=[field_error("deadline", "办理时限须晚于当前时间")])
+        raise ValidationFailed(
+            "办理时限须晚于当前时间", details=[field_error("deadline", "办理时限须晚于当前时间")]
+        )
     if item.parent_id:
         parent = await session.get(SupervisionItem, item.parent_id)
         if parent is not None and parent.deadline is not None and new > parent.deadline:
-            raise ValidationFailed("子事项时限不能晚于上级事项时限", details=[field_error("deadline", "子事项时限不能晚于上级事项时限")])
+            raise ValidationFailed(
+                "子事项时限不能晚于上级事项时限",
+                details=[field_error("deadline", "子事项时限不能晚于上级事项时限")],
+            )
     old = item.deadline
     if old == new:
         raise ValidationFailed("新时限与原时限相同", details=[field_error("deadline", "新时限与原时限相同")])
@@ -68,19 +75,40 @@ async def change_deadline(session: AsyncSession, actor: Actor, item_id: str, bod
         o.deadline = new
         o.overdue_at = None  # the new deadline is ahead
         o.reminders_sent = [m for m in o.reminders_sent if new.timestamp() - m * 60 <= at.timestamp()]
-        o.next_remind_at = (common.next_reminder(new, item.remind_before_minutes, o.reminders_sent)
-                            if o.status != OwnerStatus.SUBMITTED else None)
+        o.next_remind_at = (
+            common.next_reminder(new, item.remind_before_minutes, o.reminders_sent)
+            if o.status != OwnerStatus.SUBMITTED
+            else None
+        )
         await common.bump_stats(session, o, due=1)
         moved.append(o)
     text = f"办理时限由 {_fmt(old)} 调整为 {_fmt(new)}" + (f"：{body.reason}" if body.reason.strip() else "")
     common.add_update(session, item, UpdateKind.DEADLINE, actor, text=text)
-    audit.record(session, actor, "supervision.item.deadline_changed", target_type="supervision_item",
-                 target_id=item.id, detail={"old": old.isoformat() if old else None, "new": new.isoformat(),
-                                            "owners": len(moved)})
-    people = await send_notice(session, item, moved, kind="supervision.deadline_changed",
-                               title=f"督办时限调整：{item.title}", body=text, actor=actor, sms=False)
-    await common.publish(session, item, "supervision.item.deadline_changed",
-                         {"deadline": new.isoformat(), "owner_ids": [o.id for o in moved]}, extra_users=people)
+    audit.record(
+        session,
+        actor,
+        "supervision.item.deadline_changed",
+        target_type="supervision_item",
+        target_id=item.id,
+        detail={"old": old.isoformat() if old else None, "new": new.isoformat(), "owners": len(moved)},
+    )
+    people = await send_notice(
+        session,
+        item,
+        moved,
+        kind="supervision.deadline_changed",
+        title=f"督办时限调整：{item.title}",
+        body=text,
+        actor=actor,
+        sms=False,
+    )
+    await common.publish(
+        session,
+        item,
+        "supervision.item.deadline_changed",
+        {"deadline": new.isoformat(), "owner_ids": [o.id for o in moved]},
+        extra_users=people,
+    )
     return {"id": item.id, "deadline": item.deadline, "owners": len(moved), "recipients": len(people)}
 
 
@@ -103,9 +131,16 @@ async def _cancel(session: AsyncSession, actor: Actor, item: SupervisionItem, re
             o.status = OwnerStatus.CANCELLED
         o.next_remind_at = None
     common.add_update(session, item, UpdateKind.CANCELLED, actor, text=f"事项已撤销：{reason}")
-    people = await send_notice(session, item, unfinished, kind="supervision.cancelled",
-                               title=f"督办撤销：{item.title}", body=f"该督办事项已撤销：{reason}", actor=actor,
-                               sms=False)
+    people = await send_notice(
+        session,
+        item,
+        unfinished,
+        kind="supervision.cancelled",
+        title=f"督办撤销：{item.title}",
+        body=f"该督办事项已撤销：{reason}",
+        actor=actor,
+        sms=False,
+    )
     await common.publish(session, item, "supervision.item.cancelled", {"reason": reason}, extra_users=people)
     for child in await repo.children_of(session, item.id):
         if child.status == ItemStatus.OPEN:
@@ -113,7 +148,9 @@ async def _cancel(session: AsyncSession, actor: Actor, item: SupervisionItem, re
     return people
 
 
-async def cancel_item(session: AsyncSession, actor: Actor, item_id: str, body: CancelCreate) -> dict[str, Any]:
+async def cancel_item(
+    session: AsyncSession, actor: Actor, item_id: str, body: CancelCreate
+) -> dict[str, Any]:
     item = await _open_item_as_assigner(session, actor, item_id)
     reason = body.reason.strip()
     if not reason:
@@ -122,7 +159,12 @@ async def cancel_item(session: AsyncSession, actor: Actor, item_id: str, body: C
     await session.flush()
     if item.parent_owner_id:  # the sub-item no longer counts in its parent owner's roll-up
         await common.recompute_progress(session, item)
-    audit.record(session, actor, "supervision.item.cancelled", target_type="supervision_item", target_id=item.id,
-                 detail={"reason": reason[:200]})
+    audit.record(
+        session,
+        actor,
+        "supervision.item.cancelled",
+        target_type="supervision_item",
+        target_id=item.id,
+        detail={"reason": reason[:200]},
+    )
     return {"id": item.id, "status": item.status, "recipients": len(set(people))}
-

@@ -73,16 +73,24 @@ async def recipients(session: AsyncSession, owners: Sequence[SupervisionOwner]) 
 
 async def board_watchers(session: AsyncSession, item: SupervisionItem) -> list[str]:
     """Who follows the item's board live: its creator and the assigning command's staff."""
-    holders = (await session.scalars(
-        select(RoleAssignment.user_id).where(RoleAssignment.unit_id == item.unit_id,
-                                             RoleAssignment.role.in_([r for r, d in ROLES.items()
-                                                                      if ASSIGN in d.permissions]))
-    )).all()
+    holders = (
+        await session.scalars(
+            select(RoleAssignment.user_id).where(
+                RoleAssignment.unit_id == item.unit_id,
+                RoleAssignment.role.in_([r for r, d in ROLES.items() if ASSIGN in d.permissions]),
+            )
+        )
+    ).all()
     return list(dict.fromkeys([item.created_by, *holders]))
 
 
-async def publish(session: AsyncSession, item: SupervisionItem, type_: str, payload: dict[str, Any],
-                  extra_users: Iterable[str] = ()) -> None:
+async def publish(
+    session: AsyncSession,
+    item: SupervisionItem,
+    type_: str,
+    payload: dict[str, Any],
+    extra_users: Iterable[str] = (),
+) -> None:
     """One event to the board watchers (also those of the parent items) and the given users."""
     users = await board_watchers(session, item)
     parent_id = item.parent_id
@@ -92,16 +100,39 @@ async def publish(session: AsyncSession, item: SupervisionItem, type_: str, payl
             break
         users += await board_watchers(session, parent)
         parent_id = parent.parent_id
-    publish_event(session, type_, {"item_id": item.id, "root_id": item.root_id, "title": item.title, **payload},
-                  users=list(dict.fromkeys([*users, *extra_users])))
+    publish_event(
+        session,
+        type_,
+        {"item_id": item.id, "root_id": item.root_id, "title": item.title, **payload},
+        users=list(dict.fromkeys([*users, *extra_users])),
+    )
 
 
-def add_update(session: AsyncSession, item: SupervisionItem, kind: UpdateKind, actor: Actor | None, *,
-               owner_id: str | None = None, text: str = "", percent: int | None = None,
-               stage: str | None = None, file_ids: Sequence[str] = ()) -> SupervisionUpdate:
-    row = SupervisionUpdate(id=new_id(), item_id=item.id, owner_id=owner_id, kind=str(kind),
-                            actor_id=actor.user_id if actor else None, actor_name=actor.name if actor else "系统",
-                            text=text, percent=percent, stage=stage, file_ids=list(file_ids), created_at=now())
+def add_update(
+    session: AsyncSession,
+    item: SupervisionItem,
+    kind: UpdateKind,
+    actor: Actor | None,
+    *,
+    owner_id: str | None = None,
+    text: str = "",
+    percent: int | None = None,
+    stage: str | None = None,
+    file_ids: Sequence[str] = (),
+) -> SupervisionUpdate:
+    row = SupervisionUpdate(
+        id=new_id(),
+        item_id=item.id,
+        owner_id=owner_id,
+        kind=str(kind),
+        actor_id=actor.user_id if actor else None,
+        actor_name=actor.name if actor else "系统",
+        text=text,
+        percent=percent,
+        stage=stage,
+        file_ids=list(file_ids),
+        created_at=now(),
+    )
     session.add(row)
     return row
 
@@ -120,10 +151,14 @@ async def recompute_progress(session: AsyncSession, item: SupervisionItem) -> No
     if item.parent_owner_id:
         parent_owner = await session.get(SupervisionOwner, item.parent_owner_id)
         if parent_owner is not None:
-            siblings = (await session.scalars(
-                select(SupervisionItem.progress).where(SupervisionItem.parent_owner_id == parent_owner.id,
-                                                       SupervisionItem.status != "cancelled")
-            )).all()
+            siblings = (
+                await session.scalars(
+                    select(SupervisionItem.progress).where(
+                        SupervisionItem.parent_owner_id == parent_owner.id,
+                        SupervisionItem.status != "cancelled",
+                    )
+                )
+            ).all()
             parent_owner.sub_percent = round(sum(siblings) / len(siblings)) if siblings else None
             parent = await session.get(SupervisionItem, parent_owner.item_id)
             if parent is not None:
@@ -136,8 +171,17 @@ async def bump_stats(session: AsyncSession, owner: SupervisionOwner, **deltas: i
     if owner.deadline is None:
         return
     day = local_day(owner.deadline)
-    values = {"id": new_id(), "unit_id": owner.stat_unit_id, "unit_path": owner.stat_unit_path, "day": day,
-              "due": 0, "on_time": 0, "late": 0, "overdue": 0, **deltas}
+    values = {
+        "id": new_id(),
+        "unit_id": owner.stat_unit_id,
+        "unit_path": owner.stat_unit_path,
+        "day": day,
+        "due": 0,
+        "on_time": 0,
+        "late": 0,
+        "overdue": 0,
+        **deltas,
+    }
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     table = SupervisionUnitDay.__table__
     stmt = dialect.insert(table).values(values)
@@ -165,12 +209,17 @@ async def close_if_done(session: AsyncSession, item: SupervisionItem) -> bool:
 
 
 def is_overdue(deadline: datetime | None, status: str, at: datetime | None = None) -> bool:
-    return deadline is not None and status in ("assigned", "in_progress", "returned") and deadline < (at or now())
+    return (
+        deadline is not None
+        and status in ("assigned", "in_progress", "returned")
+        and deadline < (at or now())
+    )
 
 
 async def touch_owner_deadlines(session: AsyncSession, item: SupervisionItem) -> None:
-    await session.execute(update(SupervisionOwner).where(SupervisionOwner.item_id == item.id)
-                          .values(deadline=item.deadline))
+    await session.execute(
+        update(SupervisionOwner).where(SupervisionOwner.item_id == item.id).values(deadline=item.deadline)
+    )
 
 
 def next_reminder(deadline: datetime | None, offsets: Sequence[int], sent: Sequence[int]) -> datetime | None:

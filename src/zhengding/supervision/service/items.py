@@ -51,18 +51,24 @@ async def _resolve_owners(session: AsyncSession, actor: Actor, body: ItemCreate)
     if len(set(unit_ids)) != len(unit_ids) or len(set(user_ids)) != len(user_ids):
         raise ValidationFailed("承办对象重复", details=[field_error("owners", "承办对象重复")])
     if sum(1 for o in body.owners if o.lead) > 1:
-        raise ValidationFailed("只能有一个牵头承办对象", details=[field_error("owners", "只能有一个牵头承办对象")])
+        raise ValidationFailed(
+            "只能有一个牵头承办对象", details=[field_error("owners", "只能有一个牵头承办对象")]
+        )
     units = await repo.units_by_ids(session, unit_ids)
     for i, o in enumerate(body.owners):  # the field names the owner's position, never its id
         unit = units.get(o.unit_id) if o.unit_id else None
         if o.unit_id and (unit is None or not in_scope(actor, ASSIGN, path=unit.path)):
-            raise NotFound("承办单位不存在或不在您的管辖范围内",
-                           details=[field_error(f"owners.{i}.unit_id", "承办单位不存在或不在您的管辖范围内")])
+            raise NotFound(
+                "承办单位不存在或不在您的管辖范围内",
+                details=[field_error(f"owners.{i}.unit_id", "承办单位不存在或不在您的管辖范围内")],
+            )
     allowed = await repo.users_in_scope(session, actor, ASSIGN, [u for u in user_ids if u])
     missing = [i for i, o in enumerate(body.owners) if o.user_id and o.user_id not in allowed]
     if missing:
-        raise NotFound("承办人不存在或不在您的管辖范围内",
-                       details=[field_error(f"owners.{i}.user_id", "承办人不存在或不在您的管辖范围内") for i in missing])
+        raise NotFound(
+            "承办人不存在或不在您的管辖范围内",
+            details=[field_error(f"owners.{i}.user_id", "承办人不存在或不在您的管辖范围内") for i in missing],
+        )
     users = await repo.users_by_ids(session, [u for u in user_ids if u])
     primary = await repo.primary_units(session, [u for u in user_ids if u])
     lead_index = next((i for i, o in enumerate(body.owners) if o.lead), 0)
@@ -71,13 +77,31 @@ async def _resolve_owners(session: AsyncSession, actor: Actor, body: ItemCreate)
         role = OwnerRole.LEAD if i == lead_index else OwnerRole.CO
         if o.unit_id:
             unit = units[o.unit_id]
-            out.append({"kind": OwnerKind.UNIT, "role": role, "unit_id": unit.id, "user_id": None,
-                        "name": unit.name, "stat_unit_id": unit.id, "stat_unit_path": unit.path})
+            out.append(
+                {
+                    "kind": OwnerKind.UNIT,
+                    "role": role,
+                    "unit_id": unit.id,
+                    "user_id": None,
+                    "name": unit.name,
+                    "stat_unit_id": unit.id,
+                    "stat_unit_path": unit.path,
+                }
+            )
         else:
             assert o.user_id is not None
             home: OrgUnit = primary[o.user_id]
-            out.append({"kind": OwnerKind.USER, "role": role, "unit_id": None, "user_id": o.user_id,
-                        "name": users[o.user_id].name, "stat_unit_id": home.id, "stat_unit_path": home.path})
+            out.append(
+                {
+                    "kind": OwnerKind.USER,
+                    "role": role,
+                    "unit_id": None,
+                    "user_id": o.user_id,
+                    "name": users[o.user_id].name,
+                    "stat_unit_id": home.id,
+                    "stat_unit_path": home.path,
+                }
+            )
     return out
 
 
@@ -86,42 +110,80 @@ def _check_deadline(body: ItemCreate) -> None:
         if body.deadline is None:
             raise ValidationFailed("请填写办理时限", details=[field_error("deadline", "请填写办理时限")])
         if body.deadline <= now():
-            raise ValidationFailed("办理时限须晚于当前时间", details=[field_error("deadline", "办理时限须晚于当前时间")])
+            raise ValidationFailed(
+                "办理时限须晚于当前时间", details=[field_error("deadline", "办理时限须晚于当前时间")]
+            )
 
 
-async def _insert_item(session: AsyncSession, actor: Actor, body: ItemCreate, *, unit_id: str, unit_path: str,
-                       unit_name: str, owners: list[dict[str, Any]], parent: SupervisionItem | None = None,
-                       parent_owner_id: str | None = None, template: SupervisionItem | None = None,
-                       period_key: str | None = None, deadline: datetime | None = None,
-                       creator_id: str | None = None, creator_name: str | None = None) -> SupervisionItem:
+async def _insert_item(
+    session: AsyncSession,
+    actor: Actor,
+    body: ItemCreate,
+    *,
+    unit_id: str,
+    unit_path: str,
+    unit_name: str,
+    owners: list[dict[str, Any]],
+    parent: SupervisionItem | None = None,
+    parent_owner_id: str | None = None,
+    template: SupervisionItem | None = None,
+    period_key: str | None = None,
+    deadline: datetime | None = None,
+    creator_id: str | None = None,
+    creator_name: str | None = None,
+) -> SupervisionItem:
     item_id = new_id()
     recurring = body.recurrence is not None and template is None
     item = SupervisionItem(
-        id=item_id, parent_id=parent.id if parent else None, parent_owner_id=parent_owner_id,
-        root_id=parent.root_id if parent else item_id, template_id=template.id if template else None,
-        period_key=period_key, title=body.title, content=body.content, source_kind=str(body.source_kind),
-        source_ref=body.source_ref, priority=str(body.priority),
+        id=item_id,
+        parent_id=parent.id if parent else None,
+        parent_owner_id=parent_owner_id,
+        root_id=parent.root_id if parent else item_id,
+        template_id=template.id if template else None,
+        period_key=period_key,
+        title=body.title,
+        content=body.content,
+        source_kind=str(body.source_kind),
+        source_ref=body.source_ref,
+        priority=str(body.priority),
         deadline=None if recurring else (deadline or body.deadline),
         recurrence=str(body.recurrence) if recurring else None,
-        due_time=body.due_time if recurring else None, weekday=body.weekday if recurring else None,
+        due_time=body.due_time if recurring else None,
+        weekday=body.weekday if recurring else None,
         recur_until=body.recur_until if recurring else None,
         requires_review=body.requires_review if body.requires_review is not None else body.recurrence is None,
-        remind_before_minutes=body.remind_before_minutes if body.remind_before_minutes is not None
+        remind_before_minutes=body.remind_before_minutes
+        if body.remind_before_minutes is not None
         else list(common.DEFAULT_REMINDERS),
         sms_after_minutes=body.sms_after_minutes or common.default_sms_after_minutes(),
-        status=ItemStatus.RECURRING if recurring else ItemStatus.OPEN, progress=0,
-        unit_id=unit_id, unit_path=unit_path, unit_name=unit_name,
-        created_by=creator_id or actor.user_id, creator_name=creator_name or actor.name,
-        created_at=now(), updated_at=now(),
+        status=ItemStatus.RECURRING if recurring else ItemStatus.OPEN,
+        progress=0,
+        unit_id=unit_id,
+        unit_path=unit_path,
+        unit_name=unit_name,
+        created_by=creator_id or actor.user_id,
+        creator_name=creator_name or actor.name,
+        created_at=now(),
+        updated_at=now(),
     )
     session.add(item)
     await session.flush()
     rows = []
     next_remind = common.next_reminder(item.deadline, item.remind_before_minutes, [])
     for o in owners:
-        row = SupervisionOwner(id=new_id(), item_id=item.id, deadline=item.deadline, status=OwnerStatus.ASSIGNED,
-                               percent=0, stage="", reminders_sent=[], next_remind_at=next_remind, urge_count=0,
-                               created_at=now(), **o)
+        row = SupervisionOwner(
+            id=new_id(),
+            item_id=item.id,
+            deadline=item.deadline,
+            status=OwnerStatus.ASSIGNED,
+            percent=0,
+            stage="",
+            reminders_sent=[],
+            next_remind_at=next_remind,
+            urge_count=0,
+            created_at=now(),
+            **o,
+        )
         session.add(row)
         rows.append(row)
     for uid in dict.fromkeys(body.copy_user_ids):
@@ -133,24 +195,50 @@ async def _insert_item(session: AsyncSession, actor: Actor, body: ItemCreate, *,
     return item
 
 
-async def _notify_assigned(session: AsyncSession, actor: Actor | None, item: SupervisionItem,
-                           owners: list[SupervisionOwner], copy_ids: list[str]) -> None:
+async def _notify_assigned(
+    session: AsyncSession,
+    actor: Actor | None,
+    item: SupervisionItem,
+    owners: list[SupervisionOwner],
+    copy_ids: list[str],
+) -> None:
     targets = await common.recipients(session, owners)
     people = [u for o in owners for u in targets[o.id] if not actor or u != actor.user_id]
     deadline = local_text(item.deadline, "%m-%d %H:%M") if item.deadline else "按周期报送"
     if people:
-        await inbox.notify_users(session, people, kind="supervision.assigned", title=f"督办交办：{item.title}",
-                                 body=f"办理时限 {deadline}，交办：{item.unit_name}", link=f"/supervision/{item.id}",
-                                 object_type="supervision_item", object_id=item.id,
-                                 sender_id=actor.user_id if actor else None)
+        await inbox.notify_users(
+            session,
+            people,
+            kind="supervision.assigned",
+            title=f"督办交办：{item.title}",
+            body=f"办理时限 {deadline}，交办：{item.unit_name}",
+            link=f"/supervision/{item.id}",
+            object_type="supervision_item",
+            object_id=item.id,
+            sender_id=actor.user_id if actor else None,
+        )
     if copy_ids:
-        await inbox.notify_users(session, copy_ids, kind="supervision.copied", title=f"督办抄送：{item.title}",
-                                 body=f"办理时限 {deadline}", link=f"/supervision/{item.id}",
-                                 object_type="supervision_item", object_id=item.id,
-                                 sender_id=actor.user_id if actor else None)
-    await common.publish(session, item, "supervision.item.assigned",
-                         {"deadline": item.deadline.isoformat() if item.deadline else None,
-                          "owner_ids": [o.id for o in owners]}, extra_users=[*people, *copy_ids])
+        await inbox.notify_users(
+            session,
+            copy_ids,
+            kind="supervision.copied",
+            title=f"督办抄送：{item.title}",
+            body=f"办理时限 {deadline}",
+            link=f"/supervision/{item.id}",
+            object_type="supervision_item",
+            object_id=item.id,
+            sender_id=actor.user_id if actor else None,
+        )
+    await common.publish(
+        session,
+        item,
+        "supervision.item.assigned",
+        {
+            "deadline": item.deadline.isoformat() if item.deadline else None,
+            "owner_ids": [o.id for o in owners],
+        },
+        extra_users=[*people, *copy_ids],
+    )
 
 
 async def create_item(session: AsyncSession, actor: Actor, body: ItemCreate) -> SupervisionItem:
@@ -159,24 +247,39 @@ async def create_item(session: AsyncSession, actor: Actor, body: ItemCreate) -> 
     owners = await _resolve_owners(session, actor, body)
     copies = await repo.users_in_scope(session, actor, "directory.read", body.copy_user_ids)
     if len(copies) != len(set(body.copy_user_ids)):
-        raise NotFound("抄送人不存在或无权查看", details=[field_error("copy_user_ids", "抄送人不存在或无权查看")])
+        raise NotFound(
+            "抄送人不存在或无权查看", details=[field_error("copy_user_ids", "抄送人不存在或无权查看")]
+        )
     unit = (await repo.units_by_ids(session, [unit_id]))[unit_id]
-    item = await _insert_item(session, actor, body, unit_id=unit_id, unit_path=unit_path, unit_name=unit.name,
-                              owners=owners)
+    item = await _insert_item(
+        session, actor, body, unit_id=unit_id, unit_path=unit_path, unit_name=unit.name, owners=owners
+    )
     if body.attachment_ids:
         await files.attach_files(session, actor.user_id, body.attachment_ids, FILE_OWNER, item.id)
-    common.add_update(session, item, UpdateKind.ASSIGNED, actor, text=body.content[:500],
-                      file_ids=body.attachment_ids)
-    audit.record(session, actor, "supervision.item.created", target_type="supervision_item", target_id=item.id,
-                 detail={"owners": len(owners), "recurrence": body.recurrence, "priority": str(body.priority)})
+    common.add_update(
+        session, item, UpdateKind.ASSIGNED, actor, text=body.content[:500], file_ids=body.attachment_ids
+    )
+    audit.record(
+        session,
+        actor,
+        "supervision.item.created",
+        target_type="supervision_item",
+        target_id=item.id,
+        detail={"owners": len(owners), "recurrence": body.recurrence, "priority": str(body.priority)},
+    )
     if item.status == ItemStatus.RECURRING:
         from zhengding.supervision.service import recurring
 
         await recurring.ensure_instances(session, item)
         await common.publish(session, item, "supervision.item.assigned", {"recurring": True})
     else:
-        await _notify_assigned(session, actor, item, await repo.owners_of(session, [item.id]),
-                               list(dict.fromkeys(body.copy_user_ids)))
+        await _notify_assigned(
+            session,
+            actor,
+            item,
+            await repo.owners_of(session, [item.id]),
+            list(dict.fromkeys(body.copy_user_ids)),
+        )
     return item
 
 
@@ -189,32 +292,60 @@ async def split_item(session: AsyncSession, actor: Actor, item_id: str, body: Sp
     if owner.status == OwnerStatus.ACCEPTED or parent.status != ItemStatus.OPEN:
         raise Conflict("该事项已办结，不能再分解")
     if body.recurrence is not None:
-        raise ValidationFailed("子事项不能是周期报送", details=[field_error("recurrence", "子事项不能是周期报送")])
+        raise ValidationFailed(
+            "子事项不能是周期报送", details=[field_error("recurrence", "子事项不能是周期报送")]
+        )
     deadline = body.deadline
     if deadline is not None and parent.deadline is not None and deadline > parent.deadline:
-        raise ValidationFailed("子事项时限不能晚于上级事项时限", details=[field_error("deadline", "子事项时限不能晚于上级事项时限")])
+        raise ValidationFailed(
+            "子事项时限不能晚于上级事项时限",
+            details=[field_error("deadline", "子事项时限不能晚于上级事项时限")],
+        )
     _check_deadline(body)
     grant_unit = owner.unit_id or owner.stat_unit_id
-    unit_id, unit_path = _assigning_grant(actor, grant_unit if any(
-        g.unit_id == grant_unit for g in actor.grants_for(ASSIGN)) else None)
+    unit_id, unit_path = _assigning_grant(
+        actor, grant_unit if any(g.unit_id == grant_unit for g in actor.grants_for(ASSIGN)) else None
+    )
     owners = await _resolve_owners(session, actor, body)
     unit = (await repo.units_by_ids(session, [unit_id]))[unit_id]
-    child = await _insert_item(session, actor, body, unit_id=unit_id, unit_path=unit_path, unit_name=unit.name,
-                               owners=owners, parent=parent, parent_owner_id=owner.id)
+    child = await _insert_item(
+        session,
+        actor,
+        body,
+        unit_id=unit_id,
+        unit_path=unit_path,
+        unit_name=unit.name,
+        owners=owners,
+        parent=parent,
+        parent_owner_id=owner.id,
+    )
     if body.attachment_ids:
         await files.attach_files(session, actor.user_id, body.attachment_ids, FILE_OWNER, child.id)
     if owner.status == OwnerStatus.ASSIGNED:
         owner.status = OwnerStatus.IN_PROGRESS
-    common.add_update(session, child, UpdateKind.ASSIGNED, actor, text=body.content[:500],
-                      file_ids=body.attachment_ids)
-    common.add_update(session, parent, UpdateKind.SPLIT, actor, owner_id=owner.id,
-                      text=f"分解交办子事项：{child.title}")
+    common.add_update(
+        session, child, UpdateKind.ASSIGNED, actor, text=body.content[:500], file_ids=body.attachment_ids
+    )
+    common.add_update(
+        session, parent, UpdateKind.SPLIT, actor, owner_id=owner.id, text=f"分解交办子事项：{child.title}"
+    )
     await session.flush()
     await common.recompute_progress(session, child)
-    audit.record(session, actor, "supervision.item.split", target_type="supervision_item", target_id=child.id,
-                 detail={"parent_id": parent.id, "owners": len(owners)})
-    await _notify_assigned(session, actor, child, await repo.owners_of(session, [child.id]),
-                           list(dict.fromkeys(body.copy_user_ids)))
+    audit.record(
+        session,
+        actor,
+        "supervision.item.split",
+        target_type="supervision_item",
+        target_id=child.id,
+        detail={"parent_id": parent.id, "owners": len(owners)},
+    )
+    await _notify_assigned(
+        session,
+        actor,
+        child,
+        await repo.owners_of(session, [child.id]),
+        list(dict.fromkeys(body.copy_user_ids)),
+    )
     return child
 
 
@@ -225,40 +356,82 @@ async def stop_recurring(session: AsyncSession, actor: Actor, item_id: str) -> S
     if item.status != ItemStatus.RECURRING:
         raise Conflict("该事项不是进行中的周期报送")
     item.status, item.updated_at = ItemStatus.STOPPED, now()
-    audit.record(session, actor, "supervision.item.stopped", target_type="supervision_item", target_id=item.id)
+    audit.record(
+        session, actor, "supervision.item.stopped", target_type="supervision_item", target_id=item.id
+    )
     await common.publish(session, item, "supervision.item.stopped", {})
     return item
 
 
 # --- reads -------------------------------------------------------------------------------------
 
+
 def owner_read(o: SupervisionOwner, actor: Actor | None = None, at: datetime | None = None) -> dict[str, Any]:
     overdue = common.is_overdue(o.deadline, o.status, at)
-    return {"id": o.id, "kind": o.kind, "role": o.role, "unit_id": o.unit_id, "user_id": o.user_id, "name": o.name,
-            "status": o.status, "status_label": LABELS.get(OwnerStatus(o.status), o.status),
-            "percent": common.effective_percent(o), "reported_percent": o.percent, "sub_percent": o.sub_percent,
-            "stage": o.stage, "last_report_at": o.last_report_at, "submitted_at": o.submitted_at,
-            "accepted_at": o.accepted_at, "returned_reason": o.returned_reason, "overdue": overdue,
-            "overdue_at": o.overdue_at, "missed": bool(o.overdue_at) and o.status not in (OwnerStatus.ACCEPTED, OwnerStatus.CANCELLED),
-            "urge_count": o.urge_count, "last_urged_at": o.last_urged_at,
-            "mine": bool(actor and common.acts_for(actor, o))}
+    return {
+        "id": o.id,
+        "kind": o.kind,
+        "role": o.role,
+        "unit_id": o.unit_id,
+        "user_id": o.user_id,
+        "name": o.name,
+        "status": o.status,
+        "status_label": LABELS.get(OwnerStatus(o.status), o.status),
+        "percent": common.effective_percent(o),
+        "reported_percent": o.percent,
+        "sub_percent": o.sub_percent,
+        "stage": o.stage,
+        "last_report_at": o.last_report_at,
+        "submitted_at": o.submitted_at,
+        "accepted_at": o.accepted_at,
+        "returned_reason": o.returned_reason,
+        "overdue": overdue,
+        "overdue_at": o.overdue_at,
+        "missed": bool(o.overdue_at) and o.status not in (OwnerStatus.ACCEPTED, OwnerStatus.CANCELLED),
+        "urge_count": o.urge_count,
+        "last_urged_at": o.last_urged_at,
+        "mine": bool(actor and common.acts_for(actor, o)),
+    }
 
 
-def item_read(item: SupervisionItem, owners: list[SupervisionOwner], actor: Actor | None = None,
-              at: datetime | None = None) -> dict[str, Any]:
+def item_read(
+    item: SupervisionItem,
+    owners: list[SupervisionOwner],
+    actor: Actor | None = None,
+    at: datetime | None = None,
+) -> dict[str, Any]:
     at = at or now()
     reads = [owner_read(o, actor, at) for o in owners]
     counts: dict[str, int] = {}
     for o in owners:
         counts[o.status] = counts.get(o.status, 0) + 1
-    return {"id": item.id, "title": item.title, "priority": item.priority, "source_kind": item.source_kind,
-            "source_ref": item.source_ref, "deadline": item.deadline, "status": item.status,
-            "progress": item.progress, "unit_id": item.unit_id, "unit_name": item.unit_name,
-            "creator_name": item.creator_name, "created_by": item.created_by, "parent_id": item.parent_id,
-            "root_id": item.root_id, "template_id": item.template_id, "period_key": item.period_key,
-            "recurrence": item.recurrence, "due_time": item.due_time, "weekday": item.weekday,
-            "overdue": any(r["overdue"] for r in reads), "owners": reads, "owner_counts": counts,
-            "created_at": item.created_at, "closed_at": item.closed_at, "updated_at": item.updated_at}
+    return {
+        "id": item.id,
+        "title": item.title,
+        "priority": item.priority,
+        "source_kind": item.source_kind,
+        "source_ref": item.source_ref,
+        "deadline": item.deadline,
+        "status": item.status,
+        "progress": item.progress,
+        "unit_id": item.unit_id,
+        "unit_name": item.unit_name,
+        "creator_name": item.creator_name,
+        "created_by": item.created_by,
+        "parent_id": item.parent_id,
+        "root_id": item.root_id,
+        "template_id": item.template_id,
+        "period_key": item.period_key,
+        "recurrence": item.recurrence,
+        "due_time": item.due_time,
+        "weekday": item.weekday,
+        "overdue": any(r["overdue"] for r in reads),
+        "owners": reads,
+        "owner_counts": counts,
+        "created_at": item.created_at,
+        "closed_at": item.closed_at,
+        "updated_at": item.updated_at,
+    }
 
 
 async def item_detail(session: AsyncSession, actor: Actor, item_id: str) -> dict[str, Any]:
@@ -274,20 +447,39 @@ async def item_detail(session: AsyncSession, actor: Actor, item_id: str) -> dict
     instances = await repo.instances_of(session, item.id) if item.recurrence else []
     inst_owners = await repo.owners_of(session, [i.id for i in instances])
     parent = await session.get(SupervisionItem, item.parent_id) if item.parent_id else None
-    out.update({
-        "content": item.content, "requires_review": item.requires_review,
-        "remind_before_minutes": item.remind_before_minutes, "sms_after_minutes": item.sms_after_minutes,
-        "copies": [{"id": i, "name": n} for i, n in await repo.copies_of(session, item.id)],
-        "history": [{"id": u.id, "kind": u.kind, "owner_id": u.owner_id, "actor_name": u.actor_name, "text": u.text,
-                     "percent": u.percent, "stage": u.stage, "created_at": u.created_at,
-                     "attachments": [files.read(attached[f]) for f in u.file_ids if f in attached]}
-                    for u in updates],
-        "children": [item_read(c, [o for o in child_owners if o.item_id == c.id], actor) for c in children],
-        "instances": [item_read(i, [o for o in inst_owners if o.item_id == i.id], actor) for i in instances],
-        "parent": {"id": parent.id, "title": parent.title} if parent else None,
-        "can_assign": assigner, "can_review": assigner and item.requires_review,
-        "can_urge": assigner and item.status == ItemStatus.OPEN,
-        "can_split": actor.can(ASSIGN) and item.status == ItemStatus.OPEN,
-        "can_change": assigner and item.status == ItemStatus.OPEN,
-    })
+    out.update(
+        {
+            "content": item.content,
+            "requires_review": item.requires_review,
+            "remind_before_minutes": item.remind_before_minutes,
+            "sms_after_minutes": item.sms_after_minutes,
+            "copies": [{"id": i, "name": n} for i, n in await repo.copies_of(session, item.id)],
+            "history": [
+                {
+                    "id": u.id,
+                    "kind": u.kind,
+                    "owner_id": u.owner_id,
+                    "actor_name": u.actor_name,
+                    "text": u.text,
+                    "percent": u.percent,
+                    "stage": u.stage,
+                    "created_at": u.created_at,
+                    "attachments": [files.read(attached[f]) for f in u.file_ids if f in attached],
+                }
+                for u in updates
+            ],
+            "children": [
+                item_read(c, [o for o in child_owners if o.item_id == c.id], actor) for c in children
+            ],
+            "instances": [
+                item_read(i, [o for o in inst_owners if o.item_id == i.id], actor) for i in instances
+            ],
+            "parent": {"id": parent.id, "title": parent.title} if parent else None,
+            "can_assign": assigner,
+            "can_review": assigner and item.requires_review,
+            "can_urge": assigner and item.status == ItemStatus.OPEN,
+            "can_split": actor.can(ASSIGN) and item.status == ItemStatus.OPEN,
+            "can_change": assigner and item.status == ItemStatus.OPEN,
+        }
+    )
     return out

@@ -41,13 +41,19 @@ async def _after_accept(session: AsyncSession, actor: Actor | None, item: Superv
         common.add_update(session, item, UpdateKind.ACCEPTED, actor, text="全部承办对象已办结，事项办结")
         owners = await repo.owners_of(session, [item.id])
         people = [u for us in (await common.recipients(session, owners)).values() for u in us]
-        await common.publish(session, item, "supervision.item.closed", {"closed_at": item.closed_at.isoformat()
-                                                                         if item.closed_at else None},
-                             extra_users=people)
+        await common.publish(
+            session,
+            item,
+            "supervision.item.closed",
+            {"closed_at": item.closed_at.isoformat() if item.closed_at else None},
+            extra_users=people,
+        )
     return closed
 
 
-async def report_progress(session: AsyncSession, actor: Actor, item_id: str, body: ProgressCreate) -> dict[str, Any]:
+async def report_progress(
+    session: AsyncSession, actor: Actor, item_id: str, body: ProgressCreate
+) -> dict[str, Any]:
     item = await common.access_item(session, actor, item_id)
     owner = await common.owner_for(session, item, body.owner_id)
     if not common.acts_for(actor, owner):
@@ -69,11 +75,25 @@ async def report_progress(session: AsyncSession, actor: Actor, item_id: str, bod
     if body.attachment_ids:
         await files.attach_files(session, actor.user_id, body.attachment_ids, FILE_OWNER, item.id)
     kind = UpdateKind.COMPLETION if body.final else UpdateKind.PROGRESS
-    update = common.add_update(session, item, kind, actor, owner_id=owner.id, text=body.text,
-                               percent=owner.percent, stage=body.stage or None, file_ids=body.attachment_ids)
-    audit.record(session, actor, f"supervision.owner.{'completed' if body.final else 'reported'}",
-                 target_type="supervision_item", target_id=item.id, detail={"owner_id": owner.id,
-                                                                            "percent": owner.percent})
+    update = common.add_update(
+        session,
+        item,
+        kind,
+        actor,
+        owner_id=owner.id,
+        text=body.text,
+        percent=owner.percent,
+        stage=body.stage or None,
+        file_ids=body.attachment_ids,
+    )
+    audit.record(
+        session,
+        actor,
+        f"supervision.owner.{'completed' if body.final else 'reported'}",
+        target_type="supervision_item",
+        target_id=item.id,
+        detail={"owner_id": owner.id, "percent": owner.percent},
+    )
     if new_status == OwnerStatus.ACCEPTED:  # no review needed (recurring reports)
         await common.mark_accepted(session, owner)
         await _after_accept(session, actor, item)
@@ -81,17 +101,43 @@ async def report_progress(session: AsyncSession, actor: Actor, item_id: str, bod
         await common.recompute_progress(session, item)
     if item.created_by != actor.user_id:
         title = f"{'办结报告' if body.final else '进展报送'}：{item.title}"
-        await inbox.notify_users(session, [item.created_by], kind="supervision.reported", title=title,
-                                 body=f"{owner.name}：{body.text[:100]}", link=f"/supervision/{item.id}",
-                                 object_type="supervision_item", object_id=item.id, sender_id=actor.user_id)
-    await common.publish(session, item, "supervision.owner.reported",
-                         {"owner_id": owner.id, "owner_name": owner.name, "status": owner.status,
-                          "percent": owner.percent, "final": body.final, "update_id": update.id,
-                          "text": body.text[:200], "progress": item.progress})
-    return {"owner_id": owner.id, "status": owner.status, "progress": item.progress, "item_status": item.status}
+        await inbox.notify_users(
+            session,
+            [item.created_by],
+            kind="supervision.reported",
+            title=title,
+            body=f"{owner.name}：{body.text[:100]}",
+            link=f"/supervision/{item.id}",
+            object_type="supervision_item",
+            object_id=item.id,
+            sender_id=actor.user_id,
+        )
+    await common.publish(
+        session,
+        item,
+        "supervision.owner.reported",
+        {
+            "owner_id": owner.id,
+            "owner_name": owner.name,
+            "status": owner.status,
+            "percent": owner.percent,
+            "final": body.final,
+            "update_id": update.id,
+            "text": body.text[:200],
+            "progress": item.progress,
+        },
+    )
+    return {
+        "owner_id": owner.id,
+        "status": owner.status,
+        "progress": item.progress,
+        "item_status": item.status,
+    }
 
 
-async def review_report(session: AsyncSession, actor: Actor, item_id: str, body: ReviewCreate) -> dict[str, Any]:
+async def review_report(
+    session: AsyncSession, actor: Actor, item_id: str, body: ReviewCreate
+) -> dict[str, Any]:
     item = await common.access_item(session, actor, item_id)
     if not common.is_assigner(actor, item):
         raise Forbidden("只有交办方可以审核办结报告")
@@ -109,22 +155,52 @@ async def review_report(session: AsyncSession, actor: Actor, item_id: str, body:
         owner.percent = min(owner.percent, 90)
         common.add_update(session, item, UpdateKind.RETURNED, actor, owner_id=owner.id, text=body.reason)
         await common.recompute_progress(session, item)
-    audit.record(session, actor, f"supervision.owner.{'accepted' if body.decision == 'accept' else 'returned'}",
-                 target_type="supervision_item", target_id=item.id, detail={"owner_id": owner.id})
+    audit.record(
+        session,
+        actor,
+        f"supervision.owner.{'accepted' if body.decision == 'accept' else 'returned'}",
+        target_type="supervision_item",
+        target_id=item.id,
+        detail={"owner_id": owner.id},
+    )
     people = (await common.recipients(session, [owner]))[owner.id]
     verdict = "已通过审核" if body.decision == "accept" else f"被退回：{body.reason[:80]}"
     if people:
-        await inbox.notify_users(session, people, kind="supervision.reviewed", title=f"办结报告{verdict[:5]}：{item.title}",
-                                 body=verdict, link=f"/supervision/{item.id}", object_type="supervision_item",
-                                 object_id=item.id, sender_id=actor.user_id)
-    await common.publish(session, item, "supervision.owner.reviewed",
-                         {"owner_id": owner.id, "decision": body.decision, "status": owner.status,
-                          "closed": closed, "progress": item.progress}, extra_users=people)
-    return {"owner_id": owner.id, "status": owner.status, "item_status": item.status, "progress": item.progress}
+        await inbox.notify_users(
+            session,
+            people,
+            kind="supervision.reviewed",
+            title=f"办结报告{verdict[:5]}：{item.title}",
+            body=verdict,
+            link=f"/supervision/{item.id}",
+            object_type="supervision_item",
+            object_id=item.id,
+            sender_id=actor.user_id,
+        )
+    await common.publish(
+        session,
+        item,
+        "supervision.owner.reviewed",
+        {
+            "owner_id": owner.id,
+            "decision": body.decision,
+            "status": owner.status,
+            "closed": closed,
+            "progress": item.progress,
+        },
+        extra_users=people,
+    )
+    return {
+        "owner_id": owner.id,
+        "status": owner.status,
+        "item_status": item.status,
+        "progress": item.progress,
+    }
 
 
-async def urge_item(session: AsyncSession, actor: Actor, item_id: str, body: UrgeCreate | None = None
-                    ) -> dict[str, Any]:
+async def urge_item(
+    session: AsyncSession, actor: Actor, item_id: str, body: UrgeCreate | None = None
+) -> dict[str, Any]:
     """One action: every unfinished owner (or the chosen ones among them) is urged."""
     item = await common.access_item(session, actor, item_id)
     if not common.is_assigner(actor, item):
@@ -142,26 +218,56 @@ async def urge_item(session: AsyncSession, actor: Actor, item_id: str, body: Urg
     if owners and len(recent) == len(owners):
         raise RateLimited("刚刚催办过，请稍后再试")
     message = (body.message if body else "") or "请抓紧办理并及时报送落实情况"
-    sent = await send_notice(session, item, owners, kind="supervision.urged", title=f"催办：{item.title}",
-                             body=message, actor=actor)
+    sent = await send_notice(
+        session,
+        item,
+        owners,
+        kind="supervision.urged",
+        title=f"催办：{item.title}",
+        body=message,
+        actor=actor,
+    )
     for o in owners:
         o.urge_count += 1
         o.last_urged_at = at
         common.add_update(session, item, UpdateKind.URGED, actor, owner_id=o.id, text=message)
-    audit.record(session, actor, "supervision.item.urged", target_type="supervision_item", target_id=item.id,
-                 detail={"owners": len(owners), "recipients": len(sent)})
+    audit.record(
+        session,
+        actor,
+        "supervision.item.urged",
+        target_type="supervision_item",
+        target_id=item.id,
+        detail={"owners": len(owners), "recipients": len(sent)},
+    )
     await common.publish(session, item, "supervision.item.urged", {"owner_ids": [o.id for o in owners]})
     return {"urged_owner_ids": [o.id for o in owners], "recipients": len(sent)}
 
 
-async def send_notice(session: AsyncSession, item: SupervisionItem, owners: list[SupervisionOwner], *, kind: str,
-                      title: str, body: str, actor: Actor | None = None, sms: bool = True) -> list[str]:
+async def send_notice(
+    session: AsyncSession,
+    item: SupervisionItem,
+    owners: list[SupervisionOwner],
+    *,
+    kind: str,
+    title: str,
+    body: str,
+    actor: Actor | None = None,
+    sms: bool = True,
+) -> list[str]:
     """Inbox entry + live push to the people acting for the owners; SMS when unread after the delay."""
     targets = await common.recipients(session, owners)
     people = list(dict.fromkeys(u for o in owners for u in targets[o.id]))
     if people:
-        await inbox.notify_users(session, people, kind=kind, title=title, body=body, link=f"/supervision/{item.id}",
-                                 object_type="supervision_item", object_id=item.id,
-                                 sender_id=actor.user_id if actor else None,
-                                 sms_after=timedelta(minutes=item.sms_after_minutes) if sms else None)
+        await inbox.notify_users(
+            session,
+            people,
+            kind=kind,
+            title=title,
+            body=body,
+            link=f"/supervision/{item.id}",
+            object_type="supervision_item",
+            object_id=item.id,
+            sender_id=actor.user_id if actor else None,
+            sms_after=timedelta(minutes=item.sms_after_minutes) if sms else None,
+        )
     return people

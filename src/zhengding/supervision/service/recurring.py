@@ -68,45 +68,91 @@ async def ensure_instances(session: AsyncSession, template: SupervisionItem) -> 
     if template.status != ItemStatus.RECURRING:
         return []
     at = now()
-    periods = [(k, d, label) for k, d, label in _periods(template, at)
-               if d > template.created_at and (template.recur_until is None or d <= template.recur_until)]
+    periods = [
+        (k, d, label)
+        for k, d, label in _periods(template, at)
+        if d > template.created_at and (template.recur_until is None or d <= template.recur_until)
+    ]
     if not periods:
         return []
-    existing = set((await session.scalars(select(SupervisionItem.period_key).where(
-        SupervisionItem.template_id == template.id,
-        SupervisionItem.period_key.in_([k for k, _, _ in periods])))).all())
-    return [await _create_instance(session, template, key, deadline, label)
-            for key, deadline, label in periods if key not in existing]
+    existing = set(
+        (
+            await session.scalars(
+                select(SupervisionItem.period_key).where(
+                    SupervisionItem.template_id == template.id,
+                    SupervisionItem.period_key.in_([k for k, _, _ in periods]),
+                )
+            )
+        ).all()
+    )
+    return [
+        await _create_instance(session, template, key, deadline, label)
+        for key, deadline, label in periods
+        if key not in existing
+    ]
 
 
-async def _create_instance(session: AsyncSession, template: SupervisionItem, key: str, deadline: datetime,
-                           label: str) -> SupervisionItem:
+async def _create_instance(
+    session: AsyncSession, template: SupervisionItem, key: str, deadline: datetime, label: str
+) -> SupervisionItem:
     from zhengding.supervision.service import items
 
     owners = await repo.owners_of(session, [template.id])
-    body = ItemCreate(title=f"{template.title}（{label}）", content=template.content,
-                      source_kind=SourceKind(template.source_kind), source_ref=template.source_ref,
-                      priority=Priority(template.priority), deadline=deadline,
-                      owners=[OwnerIn(unit_id=o.unit_id, user_id=o.user_id, lead=o.role == "lead") for o in owners],
-                      remind_before_minutes=template.remind_before_minutes,
-                      sms_after_minutes=template.sms_after_minutes, requires_review=template.requires_review,
-                      weekday=template.weekday or 5)
-    owner_rows = [{"kind": o.kind, "role": o.role, "unit_id": o.unit_id, "user_id": o.user_id, "name": o.name,
-                   "stat_unit_id": o.stat_unit_id, "stat_unit_path": o.stat_unit_path} for o in owners]
-    instance = await items._insert_item(session, None, body, unit_id=template.unit_id,  # type: ignore[arg-type]
-                                        unit_path=template.unit_path, unit_name=template.unit_name,
-                                        owners=owner_rows, template=template, period_key=key, deadline=deadline,
-                                        creator_id=template.created_by, creator_name=template.creator_name)
+    body = ItemCreate(
+        title=f"{template.title}（{label}）",
+        content=template.content,
+        source_kind=SourceKind(template.source_kind),
+        source_ref=template.source_ref,
+        priority=Priority(template.priority),
+        deadline=deadline,
+        owners=[OwnerIn(unit_id=o.unit_id, user_id=o.user_id, lead=o.role == "lead") for o in owners],
+        remind_before_minutes=template.remind_before_minutes,
+        sms_after_minutes=template.sms_after_minutes,
+        requires_review=template.requires_review,
+        weekday=template.weekday or 5,
+    )
+    owner_rows = [
+        {
+            "kind": o.kind,
+            "role": o.role,
+            "unit_id": o.unit_id,
+            "user_id": o.user_id,
+            "name": o.name,
+            "stat_unit_id": o.stat_unit_id,
+            "stat_unit_path": o.stat_unit_path,
+        }
+        for o in owners
+    ]
+    instance = await items._insert_item(
+        session,
+        None,  # type: ignore[arg-type]  # a generated instance has no acting user
+        body,
+        unit_id=template.unit_id,
+        unit_path=template.unit_path,
+        unit_name=template.unit_name,
+        owners=owner_rows,
+        template=template,
+        period_key=key,
+        deadline=deadline,
+        creator_id=template.created_by,
+        creator_name=template.creator_name,
+    )
     late = deadline <= now()
-    common.add_update(session, instance, UpdateKind.ASSIGNED, None,
-                      text=f"周期报送：{label}" + ("（补生成：该期生成时已过报送时限）" if late else ""))
+    common.add_update(
+        session,
+        instance,
+        UpdateKind.ASSIGNED,
+        None,
+        text=f"周期报送：{label}" + ("（补生成：该期生成时已过报送时限）" if late else ""),
+    )
     await items._notify_assigned(session, None, instance, await repo.owners_of(session, [instance.id]), [])
     return instance
 
 
 async def create_due_instances(session: AsyncSession) -> int:
-    templates = (await session.scalars(select(SupervisionItem).where(
-        SupervisionItem.status == ItemStatus.RECURRING))).all()
+    templates = (
+        await session.scalars(select(SupervisionItem).where(SupervisionItem.status == ItemStatus.RECURRING))
+    ).all()
     created = 0
     for template in templates:
         created += len(await ensure_instances(session, template))

@@ -18,9 +18,18 @@ from zhengding.verification.models import TaskEvent, VerificationTask
 CHUNK = 1000
 
 
-def event_row(task: VerificationTask | dict[str, Any], kind: str, actor: Actor | None, *, at: datetime | None = None,
-              from_unit_id: str | None = None, to_unit_id: str | None = None, to_user_id: str | None = None,
-              reason: str | None = None, detail: dict[str, Any] | None = None) -> dict[str, Any]:
+def event_row(
+    task: VerificationTask | dict[str, Any],
+    kind: str,
+    actor: Actor | None,
+    *,
+    at: datetime | None = None,
+    from_unit_id: str | None = None,
+    to_unit_id: str | None = None,
+    to_user_id: str | None = None,
+    reason: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """The next history row of a task (bumps the task's version, which is its last seq)."""
     if isinstance(task, dict):
         task["version"] += 1
@@ -28,16 +37,25 @@ def event_row(task: VerificationTask | dict[str, Any], kind: str, actor: Actor |
     else:
         task.version += 1
         task_id, seq = task.id, task.version
-    return {"task_id": task_id, "seq": seq, "at": at or now(), "kind": kind,
-            "actor_id": actor.user_id if actor and actor.user_id != "system" else None,
-            "actor_name": actor.name if actor else "系统", "from_unit_id": from_unit_id, "to_unit_id": to_unit_id,
-            "to_user_id": to_user_id, "reason": reason, "detail": detail}
+    return {
+        "task_id": task_id,
+        "seq": seq,
+        "at": at or now(),
+        "kind": kind,
+        "actor_id": actor.user_id if actor and actor.user_id != "system" else None,
+        "actor_name": actor.name if actor else "系统",
+        "from_unit_id": from_unit_id,
+        "to_unit_id": to_unit_id,
+        "to_user_id": to_user_id,
+        "reason": reason,
+        "detail": detail,
+    }
 
 
 async def insert_events(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
     table = cast(Table, TaskEvent.__table__)
     for start in range(0, len(rows), CHUNK):
-        await session.execute(table.insert(), rows[start:start + CHUNK])
+        await session.execute(table.insert(), rows[start : start + CHUNK])
 
 
 async def bulk_update_tasks(session: AsyncSession, rows: list[dict[str, Any]], columns: list[str]) -> None:
@@ -45,11 +63,12 @@ async def bulk_update_tasks(session: AsyncSession, rows: list[dict[str, Any]], c
     if not rows:
         return
     table = cast(Table, VerificationTask.__table__)
-    stmt = (update(table).where(table.c.id == bindparam("_id"))
-            .values({c: bindparam("_" + c) for c in columns}))
+    stmt = (
+        update(table).where(table.c.id == bindparam("_id")).values({c: bindparam("_" + c) for c in columns})
+    )
     params = [{"_id": r["id"], **{"_" + c: r[c] for c in columns}} for r in rows]
     for start in range(0, len(params), CHUNK):
-        await session.execute(stmt, params[start:start + CHUNK])
+        await session.execute(stmt, params[start : start + CHUNK])
 
 
 async def bulk_insert(session: AsyncSession, table: Table, rows: list[dict[str, Any]]) -> None:

@@ -44,8 +44,9 @@ DISPATCHABLE = (TaskStatus.PENDING, TaskStatus.DISPATCHED, TaskStatus.IN_PROGRES
 MAX_TASKS = 50_000
 
 
-async def _select_tasks(session: AsyncSession, actor: Actor, task_ids: list[str] | None,
-                        batch_id: str | None) -> list[VerificationTask]:
+async def _select_tasks(
+    session: AsyncSession, actor: Actor, task_ids: list[str] | None, batch_id: str | None
+) -> list[VerificationTask]:
     if task_ids:
         if len(task_ids) > MAX_TASKS:
             raise ValidationFailed(f"一次最多派发 {MAX_TASKS} 条")
@@ -53,18 +54,31 @@ async def _select_tasks(session: AsyncSession, actor: Actor, task_ids: list[str]
     if not batch_id:
         raise ValidationFailed("请选择任务或批次", [field_error("task_ids", "必填")])
     # A whole batch: the tasks waiting at the actor's own units.
-    stmt = (repo.tasks_in_scope(actor, DISPATCH)
-            .where(VerificationTask.batch_id == batch_id,
-                   VerificationTask.owner_unit_id.in_(grant_unit_ids(actor, DISPATCH)),
-                   VerificationTask.status.in_([TaskStatus.PENDING, TaskStatus.DISPATCHED]),
-                   VerificationTask.transfer_id.is_(None))
-            .limit(MAX_TASKS).with_for_update())
+    stmt = (
+        repo.tasks_in_scope(actor, DISPATCH)
+        .where(
+            VerificationTask.batch_id == batch_id,
+            VerificationTask.owner_unit_id.in_(grant_unit_ids(actor, DISPATCH)),
+            VerificationTask.status.in_([TaskStatus.PENDING, TaskStatus.DISPATCHED]),
+            VerificationTask.transfer_id.is_(None),
+        )
+        .limit(MAX_TASKS)
+        .with_for_update()
+    )
     return list((await session.execute(stmt)).scalars())
 
 
-async def dispatch_tasks(session: AsyncSession, actor: Actor, *, task_ids: list[str] | None = None,
-                         batch_id: str | None = None, unit_id: str | None = None, user_id: str | None = None,
-                         by_clue: bool = False, deadline: datetime | None = None) -> dict[str, Any]:
+async def dispatch_tasks(
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    task_ids: list[str] | None = None,
+    batch_id: str | None = None,
+    unit_id: str | None = None,
+    user_id: str | None = None,
+    by_clue: bool = False,
+    deadline: datetime | None = None,
+) -> dict[str, Any]:
     if not by_clue and not unit_id:
         raise ValidationFailed("请选择派发对象（单位、网格员或按线索）", [field_error("unit_id", "必填")])
     target: OrgUnit | None = None
@@ -76,7 +90,9 @@ async def dispatch_tasks(session: AsyncSession, actor: Actor, *, task_ids: list[
             raise ValidationFailed("指定网格员时须同时选择其所在单位", [field_error("unit_id", "必填")])
         worker_unit = await repo.membership_unit(session, user_id, target.path)
         if worker_unit is None:
-            raise ValidationFailed("所选人员不是该单位（含下级）的成员", [field_error("user_id", "不在该单位")])
+            raise ValidationFailed(
+                "所选人员不是该单位（含下级）的成员", [field_error("user_id", "不在该单位")]
+            )
     if deadline is not None and deadline <= now():
         raise ValidationFailed("办理期限应晚于当前时间", [field_error("deadline", "期限已过")])
 
@@ -107,7 +123,9 @@ async def dispatch_tasks(session: AsyncSession, actor: Actor, *, task_ids: list[
         if dest is None:
             skipped.append({"task_id": task.id, "reason": "线索无法定位到具体单位，请手工选择"})
             continue
-        if not dest.path.startswith(task.owner_path) or (dest.path == task.owner_path and worker_unit is None):
+        if not dest.path.startswith(task.owner_path) or (
+            dest.path == task.owner_path and worker_unit is None
+        ):
             skipped.append({"task_id": task.id, "reason": "只能派发给当前承办单位的下级"})
             continue
         if not in_scope(actor, DISPATCH, path=dest.path):
@@ -126,41 +144,91 @@ async def dispatch_tasks(session: AsyncSession, actor: Actor, *, task_ids: list[
         if overdue:
             deltas.add_path(holder.path, task.batch_id, task.stat_day, "overdue", 1)
         kind = EventKind.ASSIGNED if worker_unit else EventKind.DISPATCHED
-        events.append(event_row(task, kind, actor, at=at, from_unit_id=task.owner_unit_id, to_unit_id=holder.id,
-                                to_user_id=user_id, detail={"deadline": deadline.isoformat()} if deadline else None))
-        updates.append({"id": task.id, "owner_unit_id": holder.id, "owner_path": holder.path,
-                        "assignee_id": user_id if worker_unit else None, "chain": chain, "status": str(status),
-                        "deadline": deadline or task.deadline, "overdue": overdue, "version": task.version})
+        events.append(
+            event_row(
+                task,
+                kind,
+                actor,
+                at=at,
+                from_unit_id=task.owner_unit_id,
+                to_unit_id=holder.id,
+                to_user_id=user_id,
+                detail={"deadline": deadline.isoformat()} if deadline else None,
+            )
+        )
+        updates.append(
+            {
+                "id": task.id,
+                "owner_unit_id": holder.id,
+                "owner_path": holder.path,
+                "assignee_id": user_id if worker_unit else None,
+                "chain": chain,
+                "status": str(status),
+                "deadline": deadline or task.deadline,
+                "overdue": overdue,
+                "version": task.version,
+            }
+        )
         unit_counts[holder.id] += 1
-    await bulk_update_tasks(session, updates, ["owner_unit_id", "owner_path", "assignee_id", "chain", "status",
-                                               "deadline", "overdue", "version"])
+    await bulk_update_tasks(
+        session,
+        updates,
+        ["owner_unit_id", "owner_path", "assignee_id", "chain", "status", "deadline", "overdue", "version"],
+    )
     for task in tasks:
         session.expire(task)
     await insert_events(session, events)
     await deltas.apply(session)
     if updates:
         await _notify(session, actor, unit_counts, user_id, len(updates))
-        audit.record(session, actor, "verification.tasks.dispatched", target_type="org_unit",
-                     target_id=target.id if target else None,
-                     detail={"count": len(updates), "skipped": len(skipped), "by_clue": by_clue,
-                             "user_id": user_id, "batch_id": batch_id})
+        audit.record(
+            session,
+            actor,
+            "verification.tasks.dispatched",
+            target_type="org_unit",
+            target_id=target.id if target else None,
+            detail={
+                "count": len(updates),
+                "skipped": len(skipped),
+                "by_clue": by_clue,
+                "user_id": user_id,
+                "batch_id": batch_id,
+            },
+        )
     return {"dispatched": len(updates), "skipped": skipped}
 
 
-async def _notify(session: AsyncSession, actor: Actor, unit_counts: Counter[str], user_id: str | None,
-                  total: int) -> None:
+async def _notify(
+    session: AsyncSession, actor: Actor, unit_counts: Counter[str], user_id: str | None, total: int
+) -> None:
     if user_id:
-        await inbox.notify_users(session, [user_id], kind="verification", title=f"您有 {total} 条新的核查任务",
-                                 body="请尽快核查并回单。", link="/verification", object_type="verification_task",
-                                 sender_id=actor.user_id)
+        await inbox.notify_users(
+            session,
+            [user_id],
+            kind="verification",
+            title=f"您有 {total} 条新的核查任务",
+            body="请尽快核查并回单。",
+            link="/verification",
+            object_type="verification_task",
+            sender_id=actor.user_id,
+        )
         publish_event(session, "verification.task.assigned", {"count": total}, users=[user_id])
         return
     for unit_id, n in unit_counts.items():
         members = await org_service.member_user_ids(session, [unit_id], subtree=False)
-        await inbox.notify_users(session, [m for m in members if m != actor.user_id], kind="verification",
-                                 title=f"收到核查任务 {n} 条", body=f"{actor.name}向本单位派发了 {n} 条核查任务。",
-                                 link="/verification/tasks", object_type="verification_task", sender_id=actor.user_id)
-    publish_event(session, "verification.task.dispatched", {"counts": dict(unit_counts)}, units=list(unit_counts))
+        await inbox.notify_users(
+            session,
+            [m for m in members if m != actor.user_id],
+            kind="verification",
+            title=f"收到核查任务 {n} 条",
+            body=f"{actor.name}向本单位派发了 {n} 条核查任务。",
+            link="/verification/tasks",
+            object_type="verification_task",
+            sender_id=actor.user_id,
+        )
+    publish_event(
+        session, "verification.task.dispatched", {"counts": dict(unit_counts)}, units=list(unit_counts)
+    )
 
 
 async def assignable_people(session: AsyncSession, actor: Actor, unit_id: str) -> list[dict[str, Any]]:
@@ -171,11 +239,17 @@ async def assignable_people(session: AsyncSession, actor: Actor, unit_id: str) -
     from zhengding.orgs.models import Membership
 
     unit = await org_service.access_unit(session, actor, unit_id, DISPATCH)
-    rows = (await session.execute(
-        select(User.id, User.name, OrgUnit.id, OrgUnit.name, Membership.position)
-        .join(Membership, Membership.user_id == User.id).join(OrgUnit, OrgUnit.id == Membership.unit_id)
-        .where(OrgUnit.path.startswith(unit.path, autoescape=True), User.status == UserStatus.ACTIVE)
-        .order_by(OrgUnit.path, User.name).limit(500)
-    )).all()
-    return [{"id": uid, "name": name, "unit_id": u, "unit_name": un, "position": pos}
-            for uid, name, u, un, pos in rows]
+    rows = (
+        await session.execute(
+            select(User.id, User.name, OrgUnit.id, OrgUnit.name, Membership.position)
+            .join(Membership, Membership.user_id == User.id)
+            .join(OrgUnit, OrgUnit.id == Membership.unit_id)
+            .where(OrgUnit.path.startswith(unit.path, autoescape=True), User.status == UserStatus.ACTIVE)
+            .order_by(OrgUnit.path, User.name)
+            .limit(500)
+        )
+    ).all()
+    return [
+        {"id": uid, "name": name, "unit_id": u, "unit_name": un, "position": pos}
+        for uid, name, u, un, pos in rows
+    ]

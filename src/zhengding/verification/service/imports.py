@@ -57,12 +57,32 @@ from zhengding.verification.service.common import CHUNK, bulk_insert
 MAX_ROWS = 200_000
 PROGRESS_EVERY = 5000
 
-COLUMNS = {"姓名": "name", "身份证号": "id_number", "身份证号码": "id_number", "证件号码": "id_number",
-           "身份证": "id_number", "手机号": "phone", "手机号码": "phone", "联系电话": "phone", "电话": "phone",
-           "线索地址": "clue", "线索": "clue", "地址": "clue", "现住址": "clue", "来源": "source", "备注": "note"}
+COLUMNS = {
+    "姓名": "name",
+    "身份证号": "id_number",
+    "身份证号码": "id_number",
+    "证件号码": "id_number",
+    "身份证": "id_number",
+    "手机号": "phone",
+    "手机号码": "phone",
+    "联系电话": "phone",
+    "电话": "phone",
+    "线索地址": "clue",
+    "线索": "clue",
+    "地址": "clue",
+    "现住址": "clue",
+    "来源": "source",
+    "备注": "note",
+}
 REQUIRED = {"name": "姓名", "id_number": "身份证号", "clue": "线索地址"}
-FIELD_LABELS = {"name": "姓名", "id_number": "身份证号", "phone": "手机号", "clue": "线索地址", "source": "来源",
-                "note": "备注"}
+FIELD_LABELS = {
+    "name": "姓名",
+    "id_number": "身份证号",
+    "phone": "手机号",
+    "clue": "线索地址",
+    "source": "来源",
+    "note": "备注",
+}
 NUMERIC = frozenset({"id_number", "phone"})
 ROW_COLUMN, REASON_COLUMN = "行号", "错误原因"
 REPORT_COLUMNS = {ROW_COLUMN, REASON_COLUMN}
@@ -96,7 +116,9 @@ class _Router:
 
     root_path: str
     units: dict[str, tuple[str, str]]
-    by_code: dict[str | None, tuple[str | None, str | None, str | None, str | None]] = field(default_factory=dict)
+    by_code: dict[str | None, tuple[str | None, str | None, str | None, str | None]] = field(
+        default_factory=dict
+    )
 
     def route(self, clue: str) -> tuple[str | None, str | None, str | None, str | None]:
         code = default_resolver().resolve(clue).code if clue else None
@@ -128,6 +150,7 @@ def _parent_code(code: str) -> str | None:
 
 
 # --- cleaning ------------------------------------------------------------------------------
+
 
 def clean_text(value: str) -> str:
     return _SPACES.sub(" ", unicodedata.normalize("NFKC", value)).strip()
@@ -177,6 +200,7 @@ def clean_row(values: dict[str, str], raw: dict[str, Any], number: int) -> tuple
 
 # --- import --------------------------------------------------------------------------------
 
+
 async def _root_unit(session: AsyncSession, actor: Actor) -> OrgUnit:
     grants = sorted(actor.grants_for(IMPORT), key=lambda g: len(g.unit_path))
     if not grants:
@@ -187,14 +211,26 @@ async def _root_unit(session: AsyncSession, actor: Actor) -> OrgUnit:
 def _progress(actor: Actor, token: str | None, processed: int, done: bool = False) -> list[events_mod.Event]:
     if not token:
         return []
-    return [events_mod.Event(type="verification.import.progress",
-                             payload={"token": token, "processed": processed, "done": done},
-                             user_ids=(actor.user_id,))]
+    return [
+        events_mod.Event(
+            type="verification.import.progress",
+            payload={"token": token, "processed": processed, "done": done},
+            user_ids=(actor.user_id,),
+        )
+    ]
 
 
-async def import_batch(session: AsyncSession, actor: Actor, content: bytes, filename: str, *,
-                       name: str | None = None, deadline: datetime | None = None, batch_id: str | None = None,
-                       progress_token: str | None = None) -> ImportResult:
+async def import_batch(
+    session: AsyncSession,
+    actor: Actor,
+    content: bytes,
+    filename: str,
+    *,
+    name: str | None = None,
+    deadline: datetime | None = None,
+    batch_id: str | None = None,
+    progress_token: str | None = None,
+) -> ImportResult:
     """Import an upload as a new batch, or add the rows of a corrected report to `batch_id`."""
     if not actor.grants_for(IMPORT):
         raise NotFound()
@@ -209,9 +245,21 @@ async def import_batch(session: AsyncSession, actor: Actor, content: bytes, file
     else:
         root = await _root_unit(session, actor)
         stem = re.sub(r"\.(xlsx|xls|csv|txt)$", "", filename or "", flags=re.IGNORECASE)
-        batch = VerificationBatch(id=new_id(), name=(name or stem or "核查批次")[:200], filename=(filename or "")[:200],
-                                  created_by=actor.user_id, unit_id=root.id, unit_path=root.path, deadline=deadline,
-                                  total=0, accepted=0, rejected=0, routed=0, unknown_columns=[], created_at=at)
+        batch = VerificationBatch(
+            id=new_id(),
+            name=(name or stem or "核查批次")[:200],
+            filename=(filename or "")[:200],
+            created_by=actor.user_id,
+            unit_id=root.id,
+            unit_path=root.path,
+            deadline=deadline,
+            total=0,
+            accepted=0,
+            rejected=0,
+            routed=0,
+            unknown_columns=[],
+            created_at=at,
+        )
         session.add(batch)
         await session.flush()
     router = _Router(root.path, await repo.units_with_codes(session, root.path))
@@ -244,7 +292,8 @@ async def import_batch(session: AsyncSession, actor: Actor, content: bytes, file
     if missing:
         raise ValidationFailed(
             f"表头缺少必填列：{'、'.join(missing)}（表头应为：姓名、身份证号、线索地址，可选手机号、来源、备注）",
-            [field_error("header", f"缺少列：{h}") for h in missing])
+            [field_error("header", f"缺少列：{h}") for h in missing],
+        )
 
     seen: dict[str, int] = {}  # ID number → the first row holding it
     bad: list[BadRow] = []
@@ -265,7 +314,13 @@ async def import_batch(session: AsyncSession, actor: Actor, content: bytes, file
         for number, cells, v in chunk:
             first_row = seen.setdefault(v["id_number"], number)
             if first_row != number:
-                bad.append(BadRow(number, cells, [field_error("id_number", f"与第 {first_row} 行的身份证号重复", number)]))
+                bad.append(
+                    BadRow(
+                        number,
+                        cells,
+                        [field_error("id_number", f"与第 {first_row} 行的身份证号重复", number)],
+                    )
+                )
             else:
                 fresh.append((number, cells, v))
         chunk.clear()
@@ -275,7 +330,9 @@ async def import_batch(session: AsyncSession, actor: Actor, content: bytes, file
         records: list[dict[str, Any]] = []
         for (number, cells, v), bidx, phone_index in zip(fresh, id_bidx, phone_bidx, strict=True):
             if bidx in open_bidx:
-                bad.append(BadRow(number, cells, [field_error("id_number", "该人员已有未办结的核查任务", number)]))
+                bad.append(
+                    BadRow(number, cells, [field_error("id_number", "该人员已有未办结的核查任务", number)])
+                )
                 continue
             code, clue_unit, clue_path, first = router.route(v["clue"])
             if first is not None:
@@ -286,17 +343,40 @@ async def import_batch(session: AsyncSession, actor: Actor, content: bytes, file
                 receivers[first] += 1
             else:
                 owner_id, owner_path, status, chain = root.id, root.path, TaskStatus.PENDING, [root.id]
-            records.append({
-                "id": new_id(), "batch_id": batch.id, "row_number": number, "name": v["name"],
-                "id_number": v["id_number"], "id_number_bidx": bidx, "phone": v["phone"] or None,
-                "phone_bidx": phone_index, "clue": v["clue"],
-                "source": v["source"], "note": v["note"], "resolved_code": code, "clue_unit_id": clue_unit,
-                "clue_unit_path": clue_path, "status": str(status), "owner_unit_id": owner_id,
-                "owner_path": owner_path, "assignee_id": None, "chain": chain, "review_unit_id": None,
-                "transfer_id": None, "deadline": task_deadline, "overdue": False, "nat_result": None,
-                "nat_sampled_at": None, "stat_day": day, "version": 2 if first else 1, "created_at": at,
-                "replied_at": None, "closed_at": None,
-            })
+            records.append(
+                {
+                    "id": new_id(),
+                    "batch_id": batch.id,
+                    "row_number": number,
+                    "name": v["name"],
+                    "id_number": v["id_number"],
+                    "id_number_bidx": bidx,
+                    "phone": v["phone"] or None,
+                    "phone_bidx": phone_index,
+                    "clue": v["clue"],
+                    "source": v["source"],
+                    "note": v["note"],
+                    "resolved_code": code,
+                    "clue_unit_id": clue_unit,
+                    "clue_unit_path": clue_path,
+                    "status": str(status),
+                    "owner_unit_id": owner_id,
+                    "owner_path": owner_path,
+                    "assignee_id": None,
+                    "chain": chain,
+                    "review_unit_id": None,
+                    "transfer_id": None,
+                    "deadline": task_deadline,
+                    "overdue": False,
+                    "nat_result": None,
+                    "nat_sampled_at": None,
+                    "stat_day": day,
+                    "version": 2 if first else 1,
+                    "created_at": at,
+                    "replied_at": None,
+                    "closed_at": None,
+                }
+            )
             held[(owner_path, str(status))] += 1
         await bulk_insert(session, table, records)
         accepted += len(records)
@@ -341,18 +421,38 @@ async def import_batch(session: AsyncSession, actor: Actor, content: bytes, file
     batch.unknown_columns = unknown
     batch.report = build_report(report_columns, bad) if bad else None
     await _notify_receivers(session, actor, batch, receivers)
-    audit.record(session, actor, "verification.batch.imported", target_type="verification_batch", target_id=batch.id,
-                 detail={"filename": batch.filename, "accepted": accepted, "rejected": len(bad), "routed": routed,
-                         "unknown_columns": unknown, "append": bool(batch_id)})
+    audit.record(
+        session,
+        actor,
+        "verification.batch.imported",
+        target_type="verification_batch",
+        target_id=batch.id,
+        detail={
+            "filename": batch.filename,
+            "accepted": accepted,
+            "rejected": len(bad),
+            "routed": routed,
+            "unknown_columns": unknown,
+            "append": bool(batch_id),
+        },
+    )
     await events_mod.deliver(_progress(actor, progress_token, processed, done=True))
     errors = [e for b in bad for e in b.errors]
-    return ImportResult(batch_id=batch.id, accepted=accepted, rejected=len(bad), routed=routed,
-                        unrouted=accepted - routed, errors=errors[:500], unknown_columns=unknown)
+    return ImportResult(
+        batch_id=batch.id,
+        accepted=accepted,
+        rejected=len(bad),
+        routed=routed,
+        unrouted=accepted - routed,
+        errors=errors[:500],
+        unknown_columns=unknown,
+    )
 
 
-async def _write_import_history(session: AsyncSession, actor: Actor, batch_id: str, root_id: str,
-                                at: datetime) -> None:
-    """"created" (seq 1) for every task of this import, "routed" (seq 2) for the routed ones:
+async def _write_import_history(
+    session: AsyncSession, actor: Actor, batch_id: str, root_id: str, at: datetime
+) -> None:
+    """ "created" (seq 1) for every task of this import, "routed" (seq 2) for the routed ones:
     one INSERT … SELECT over the import's tasks joined to the two seqs, no row travels
     through Python."""
     t = VerificationTask
@@ -364,27 +464,52 @@ async def _write_import_history(session: AsyncSession, actor: Actor, batch_id: s
     def pick(when_routed: Any, when_created: Any) -> Any:
         return case((routed, when_routed), else_=when_created)
 
-    rows = (select(t.id, seqs.c.seq, literal(at, type_=t.created_at.type),
-                   pick(str(EventKind.ROUTED), str(EventKind.CREATED)),
-                   pick(null(), actor.user_id), pick("系统（按线索自动派发）", actor.name),
-                   pick(root_id, null()), pick(t.owner_unit_id, root_id))
-            .select_from(t).join(seqs, true())
-            .where(t.batch_id == batch_id, t.created_at == at, (seqs.c.seq == 1) | (t.status == TaskStatus.DISPATCHED)))
+    rows = (
+        select(
+            t.id,
+            seqs.c.seq,
+            literal(at, type_=t.created_at.type),
+            pick(str(EventKind.ROUTED), str(EventKind.CREATED)),
+            pick(null(), actor.user_id),
+            pick("系统（按线索自动派发）", actor.name),
+            pick(root_id, null()),
+            pick(t.owner_unit_id, root_id),
+        )
+        .select_from(t)
+        .join(seqs, true())
+        .where(
+            t.batch_id == batch_id,
+            t.created_at == at,
+            (seqs.c.seq == 1) | (t.status == TaskStatus.DISPATCHED),
+        )
+    )
     await session.execute(insert(events).from_select(cols, rows))
 
 
-async def _notify_receivers(session: AsyncSession, actor: Actor, batch: VerificationBatch,
-                            receivers: Counter[str]) -> None:
+async def _notify_receivers(
+    session: AsyncSession, actor: Actor, batch: VerificationBatch, receivers: Counter[str]
+) -> None:
     if not receivers:
         return
     for unit_id, n in receivers.items():
         members = await org_service.member_user_ids(session, [unit_id], subtree=False)
-        await inbox.notify_users(session, members, kind="verification", title=f"收到核查任务 {n} 条",
-                                 body=f"批次「{batch.name}」按线索派发到本单位 {n} 条核查任务，请及时下发。",
-                                 link=f"/verification/tasks?batch_id={batch.id}", object_type="verification_batch",
-                                 object_id=batch.id, sender_id=actor.user_id)
-    publish_event(session, "verification.tasks.received", {"batch_id": batch.id, "counts": dict(receivers)},
-                  units=list(receivers))
+        await inbox.notify_users(
+            session,
+            members,
+            kind="verification",
+            title=f"收到核查任务 {n} 条",
+            body=f"批次「{batch.name}」按线索派发到本单位 {n} 条核查任务，请及时下发。",
+            link=f"/verification/tasks?batch_id={batch.id}",
+            object_type="verification_batch",
+            object_id=batch.id,
+            sender_id=actor.user_id,
+        )
+    publish_event(
+        session,
+        "verification.tasks.received",
+        {"batch_id": batch.id, "counts": dict(receivers)},
+        units=list(receivers),
+    )
 
 
 def build_report(columns: list[str], bad: list[BadRow]) -> bytes:
@@ -407,16 +532,29 @@ def build_report(columns: list[str], bad: list[BadRow]) -> bytes:
 
 
 async def batch_report(session: AsyncSession, actor: Actor, batch_id: str) -> tuple[str, bytes]:
-    batch = (await session.execute(select(VerificationBatch).where(VerificationBatch.id == batch_id)
-                                   .execution_options(populate_existing=True)
-                                   .options())).scalar_one_or_none()
+    batch = (
+        await session.execute(
+            select(VerificationBatch)
+            .where(VerificationBatch.id == batch_id)
+            .execution_options(populate_existing=True)
+            .options()
+        )
+    ).scalar_one_or_none()
     if batch is None or not in_scope(actor, IMPORT, path=batch.unit_path):
         raise NotFound(kind="verification_batch", target_id=batch_id, exists=batch is not None)
-    report = (await session.execute(select(VerificationBatch.report).where(VerificationBatch.id == batch_id))).scalar()
+    report = (
+        await session.execute(select(VerificationBatch.report).where(VerificationBatch.id == batch_id))
+    ).scalar()
     if report is None:
         raise NotFound("本批次没有被拒绝的行，无错误报告")
-    audit.record(session, actor, "verification.batch_report.downloaded", target_type="verification_batch",
-                 target_id=batch.id, detail={"rejected": batch.rejected})
+    audit.record(
+        session,
+        actor,
+        "verification.batch_report.downloaded",
+        target_type="verification_batch",
+        target_id=batch.id,
+        detail={"rejected": batch.rejected},
+    )
     return f"{batch.name}-错误行.xlsx", report
 
 
@@ -427,9 +565,18 @@ async def list_batches(session: AsyncSession, actor: Actor) -> list[dict[str, An
 
 
 def batch_read(b: VerificationBatch) -> dict[str, Any]:
-    return {"id": b.id, "name": b.name, "filename": b.filename, "deadline": b.deadline, "total": b.total,
-            "accepted": b.accepted, "rejected": b.rejected, "routed": b.routed, "unknown_columns": b.unknown_columns,
-            "created_at": b.created_at}
+    return {
+        "id": b.id,
+        "name": b.name,
+        "filename": b.filename,
+        "deadline": b.deadline,
+        "total": b.total,
+        "accepted": b.accepted,
+        "rejected": b.rejected,
+        "routed": b.routed,
+        "unknown_columns": b.unknown_columns,
+        "created_at": b.created_at,
+    }
 
 
 async def set_batch_deadline(session: AsyncSession, actor: Actor, batch_id: str, deadline: datetime) -> dict:
@@ -437,9 +584,18 @@ async def set_batch_deadline(session: AsyncSession, actor: Actor, batch_id: str,
     if batch is None or not in_scope(actor, IMPORT, path=batch.unit_path):
         raise NotFound(kind="verification_batch", target_id=batch_id, exists=batch is not None)
     batch.deadline = deadline
-    await session.execute(update(VerificationTask).where(VerificationTask.batch_id == batch_id,
-                                                          VerificationTask.status != TaskStatus.CLOSED)
-                          .values(deadline=deadline).execution_options(synchronize_session=False))
-    audit.record(session, actor, "verification.batch.deadline_set", target_type="verification_batch",
-                 target_id=batch.id, detail={"deadline": deadline.isoformat()})
+    await session.execute(
+        update(VerificationTask)
+        .where(VerificationTask.batch_id == batch_id, VerificationTask.status != TaskStatus.CLOSED)
+        .values(deadline=deadline)
+        .execution_options(synchronize_session=False)
+    )
+    audit.record(
+        session,
+        actor,
+        "verification.batch.deadline_set",
+        target_type="verification_batch",
+        target_id=batch.id,
+        detail={"deadline": deadline.isoformat()},
+    )
     return batch_read(batch)

@@ -62,9 +62,18 @@ class Clean:
         return "p:" + bidx + ":" + str(int(self.sampled_at.timestamp()))
 
     def digest(self) -> str:
-        return sm3_hex(orjson.dumps({"id_number": self.id_number, "sampled_at": self.sampled_at.astimezone(UTC)
-                                     .isoformat(), "result": self.result, "lab": self.lab,
-                                     "sample_id": self.sample_id}, option=orjson.OPT_SORT_KEYS))
+        return sm3_hex(
+            orjson.dumps(
+                {
+                    "id_number": self.id_number,
+                    "sampled_at": self.sampled_at.astimezone(UTC).isoformat(),
+                    "result": self.result,
+                    "lab": self.lab,
+                    "sample_id": self.sample_id,
+                },
+                option=orjson.OPT_SORT_KEYS,
+            )
+        )
 
 
 def parse_item(item: Any) -> tuple[Clean | None, list[dict[str, str]]]:
@@ -104,7 +113,9 @@ def parse_item(item: Any) -> tuple[Clean | None, list[dict[str, str]]]:
         except ValueError:
             sampled = None
         if sampled is None or sampled.tzinfo is None:
-            errors.append({"field": "sampled_at", "reason": "应为带时区的 ISO 8601 时间，如 2022-01-25T08:30:00+08:00"})
+            errors.append(
+                {"field": "sampled_at", "reason": "应为带时区的 ISO 8601 时间，如 2022-01-25T08:30:00+08:00"}
+            )
             sampled = None
         elif sampled > now() + timedelta(minutes=5):
             errors.append({"field": "sampled_at", "reason": "采样时间晚于当前时间"})
@@ -112,8 +123,9 @@ def parse_item(item: Any) -> tuple[Clean | None, list[dict[str, str]]]:
         errors.append({"field": "result", "reason": "应为 negative（阴性）或 positive（阳性）"})
     if errors or sampled is None:
         return None, errors
-    return Clean(clean["id_number"], sampled, str(RESULTS[clean["result"]]), clean["lab"],
-                 clean.get("sample_id")), []
+    return Clean(
+        clean["id_number"], sampled, str(RESULTS[clean["result"]]), clean["lab"], clean.get("sample_id")
+    ), []
 
 
 @dataclass
@@ -143,7 +155,9 @@ async def receive_results(session: AsyncSession, source: InboundSource, items: l
         clean, errors = parse_item(item)
         if clean is None:
             sid = item.get("sample_id") if isinstance(item, dict) else None
-            answers[index] = ItemAnswer(index, sid if isinstance(sid, str) else None, "rejected", errors=errors)
+            answers[index] = ItemAnswer(
+                index, sid if isinstance(sid, str) else None, "rejected", errors=errors
+            )
             continue
         bidx = blind_index("id_number", clean.id_number)
         claims.append((index, clean, bidx, clean.key(bidx), clean.digest()))
@@ -156,12 +170,25 @@ async def receive_results(session: AsyncSession, source: InboundSource, items: l
     for _index, _clean, _bidx, key, digest in claims:
         if key not in first:
             first[key] = (new_id(), digest)
-            rows.append({"id": first[key][0], "source_id": source.id, "item_key": key, "digest": digest,
-                         "result_id": None, "answer": None, "created_at": at})
+            rows.append(
+                {
+                    "id": first[key][0],
+                    "source_id": source.id,
+                    "item_key": key,
+                    "digest": digest,
+                    "result_id": None,
+                    "answer": None,
+                    "created_at": at,
+                }
+            )
     won: set[str] = set()
     for start in range(0, len(rows), 500):
-        stmt = dialect.insert(table).values(rows[start:start + 500]).on_conflict_do_nothing(
-            index_elements=["source_id", "item_key"]).returning(table.c.item_key)
+        stmt = (
+            dialect.insert(table)
+            .values(rows[start : start + 500])
+            .on_conflict_do_nothing(index_elements=["source_id", "item_key"])
+            .returning(table.c.item_key)
+        )
         won |= set((await session.execute(stmt)).scalars())
     prior = await _receipts(session, source.id, [k for k in first if k not in won])
     fresh: list[tuple[int, Clean, str, str]] = []  # index, clean, key, result id
@@ -171,41 +198,84 @@ async def receive_results(session: AsyncSession, source: InboundSource, items: l
             continue
         original = prior.get(key) if key not in won else (first[key][1], None)
         same = original is not None and original[0] == digest
-        answers[index] = ItemAnswer(index, clean.sample_id, "replayed" if same else "conflict",
-                                    result=(original[1] if same and original is not None and original[1] else None),
-                                    errors=None if same else _CONFLICT)
+        answers[index] = ItemAnswer(
+            index,
+            clean.sample_id,
+            "replayed" if same else "conflict",
+            result=(original[1] if same and original is not None and original[1] else None),
+            errors=None if same else _CONFLICT,
+        )
     if fresh:
-        await nat.record_results(session, None, [
-            {"id": rid, "id_number": c.id_number, "name": None, "sampled_at": c.sampled_at, "result": c.result,
-             "lab": c.lab} for _, c, _, rid in fresh], source="api")
-        linked = dict((await session.execute(select(NatTestResult.id, NatTestResult.linked_tasks).where(
-            NatTestResult.id.in_([rid for *_, rid in fresh])))).all())
+        await nat.record_results(
+            session,
+            None,
+            [
+                {
+                    "id": rid,
+                    "id_number": c.id_number,
+                    "name": None,
+                    "sampled_at": c.sampled_at,
+                    "result": c.result,
+                    "lab": c.lab,
+                }
+                for _, c, _, rid in fresh
+            ],
+            source="api",
+        )
+        linked = dict(
+            (
+                await session.execute(
+                    select(NatTestResult.id, NatTestResult.linked_tasks).where(
+                        NatTestResult.id.in_([rid for *_, rid in fresh])
+                    )
+                )
+            ).all()
+        )
         updates: list[dict[str, Any]] = []
         for index, clean, key, rid in fresh:
             stored = rid in linked
-            answer = {"id": rid if stored else None, "result": clean.result, "recorded": stored,
-                      "linked_tasks": linked.get(rid, 0)}
+            answer = {
+                "id": rid if stored else None,
+                "result": clean.result,
+                "recorded": stored,
+                "linked_tasks": linked.get(rid, 0),
+            }
             answers[index] = ItemAnswer(index, clean.sample_id, "accepted", result=answer)
             updates.append({"_key": key, "_rid": rid if stored else None, "_answer": answer})
-        await session.execute(update(table).where(table.c.source_id == source.id, table.c.item_key == bindparam("_key"))
-                              .values(result_id=bindparam("_rid"), answer=bindparam("_answer")), updates)
+        await session.execute(
+            update(table)
+            .where(table.c.source_id == source.id, table.c.item_key == bindparam("_key"))
+            .values(result_id=bindparam("_rid"), answer=bindparam("_answer")),
+            updates,
+        )
         # Replays of an item first seen in this very request answer like it.
         for index, item in list(answers.items()):
             if item.status == "replayed" and item.result is None:
                 key = next(k for i, c, _, k, _ in claims if i == index)
                 item.result = next(u["_answer"] for u in updates if u["_key"] == key)
     out = [answers[i] for i in sorted(answers)]
-    counts = {k: sum(1 for a in out if a.status == k) for k in ("accepted", "replayed", "rejected", "conflict")}
-    audit.record(session, None, "verification.nat.received", target_type="inbound_source", target_id=source.id,
-                 detail={**counts, "positive": sum(1 for _, c, _, _ in fresh if c.result == NatResult.POSITIVE)})
+    counts = {
+        k: sum(1 for a in out if a.status == k) for k in ("accepted", "replayed", "rejected", "conflict")
+    }
+    audit.record(
+        session,
+        None,
+        "verification.nat.received",
+        target_type="inbound_source",
+        target_id=source.id,
+        detail={**counts, "positive": sum(1 for _, c, _, _ in fresh if c.result == NatResult.POSITIVE)},
+    )
     return out
 
 
 async def _receipts(session: AsyncSession, source_id: str, keys: list[str]) -> dict[str, tuple[str, Any]]:
     out: dict[str, tuple[str, Any]] = {}
     for start in range(0, len(keys), 500):
-        rows = await session.execute(select(NatInboundReceipt.item_key, NatInboundReceipt.digest,
-                                            NatInboundReceipt.answer).where(
-            NatInboundReceipt.source_id == source_id, NatInboundReceipt.item_key.in_(keys[start:start + 500])))
+        rows = await session.execute(
+            select(NatInboundReceipt.item_key, NatInboundReceipt.digest, NatInboundReceipt.answer).where(
+                NatInboundReceipt.source_id == source_id,
+                NatInboundReceipt.item_key.in_(keys[start : start + 500]),
+            )
+        )
         out.update({k: (d, a) for k, d, a in rows})
     return out

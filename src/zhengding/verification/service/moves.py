@@ -37,8 +37,11 @@ async def follow_unit_move(session: AsyncSession, moved: UnitMoved) -> None:
                     deltas.add(moved.left, cell["batch_id"], cell["day"], column, -cell[column])
                     deltas.add(moved.joined, cell["batch_id"], cell["day"], column, cell[column])
     for t in await repo.decided_transfers_under(session, moved.new_path):
-        out, in_ = (("transfer_out", "transfer_in") if t.status == TransferStatus.ACCEPTED
-                    else ("transfer_rejected", "transfer_refused"))
+        out, in_ = (
+            ("transfer_out", "transfer_in")
+            if t.status == TransferStatus.ACCEPTED
+            else ("transfer_rejected", "transfer_refused")
+        )
         old_from, old_to = moved.old_of(t.from_path), moved.old_of(t.to_path)
         deltas.add(_exclusive(old_from, old_to), t.batch_id, t.stat_day, out, -1)
         deltas.add(_exclusive(old_to, old_from), t.batch_id, t.stat_day, in_, -1)
@@ -59,7 +62,7 @@ async def _prune_chains(session: AsyncSession, moved: UnitMoved) -> None:
         kept = [u for u in chain if u not in left]
         review = review_unit_id
         if review in left:
-            above = [u for u in chain[:chain.index(review)] if u not in left]
+            above = [u for u in chain[: chain.index(review)] if u not in left]
             review = above[-1] if above else (kept[0] if kept else None)
         updates.append({"id": task_id, "chain": kept, "review_unit_id": review})
     await bulk_update_tasks(session, updates, ["chain", "review_unit_id"])

@@ -67,8 +67,9 @@ _generation = 0
 
 @event.listens_for(Session, "do_orm_execute")
 def _note_cell_write(state: ORMExecuteState) -> None:
-    if (state.is_insert or state.is_update or state.is_delete) and \
-            getattr(getattr(state.statement, "table", None), "name", None) == _CELLS:
+    if (state.is_insert or state.is_update or state.is_delete) and getattr(
+        getattr(state.statement, "table", None), "name", None
+    ) == _CELLS:
         state.session.info["stat_cells_written"] = True
 
 
@@ -93,7 +94,9 @@ async def _shared(session: AsyncSession, key: tuple[Hashable, ...], read: Callab
     if not session.info.get("readonly") or session.info.get("stats_generation", generation) != generation:
         return await read()
     reuse_ms = min(max(get_settings().stats_reuse_ms, 0), _MAX_REUSE_MS)
-    result: T = await _reads.run((session.get_bind().engine.url, generation, *key), read, keep_for=reuse_ms / 1000)
+    result: T = await _reads.run(
+        (session.get_bind().engine.url, generation, *key), read, keep_for=reuse_ms / 1000
+    )
     return result
 
 
@@ -105,7 +108,9 @@ def _row(values: Any) -> dict[str, Any]:
     out["open"] = v["pending"] + v["dispatched"] + v["in_progress"] + v["replied"]
     out["completion_rate"] = round(v["closed"] / v["total"], 4) if v["total"] else 0.0
     out["median_reply_hours"] = round(median / 3600, 2) if median is not None else None
-    out["mean_reply_hours"] = round(v["reply_seconds"] / v["reply_count"] / 3600, 2) if v["reply_count"] else None
+    out["mean_reply_hours"] = (
+        round(v["reply_seconds"] / v["reply_count"] / 3600, 2) if v["reply_count"] else None
+    )
     return out
 
 
@@ -120,8 +125,9 @@ def _conditions(batch_id: str | None, day_from: str | None, day_to: str | None) 
     return out
 
 
-def _filtered(stmt: Select[*tuple[Any, ...]], batch_id: str | None, day_from: str | None,
-              day_to: str | None) -> Select[*tuple[Any, ...]]:
+def _filtered(
+    stmt: Select[*tuple[Any, ...]], batch_id: str | None, day_from: str | None, day_to: str | None
+) -> Select[*tuple[Any, ...]]:
     conditions = _conditions(batch_id, day_from, day_to)
     return stmt.where(*conditions) if conditions else stmt
 
@@ -156,18 +162,43 @@ async def default_unit(session: AsyncSession, actor: Actor) -> str:
     return await _unit_in_scope(session, actor, None)
 
 
-async def unit_stats(session: AsyncSession, actor: Actor, unit_id: str | None = None, *, batch_id: str | None = None,
-                     day_from: str | None = None, day_to: str | None = None) -> dict[str, Any]:
+async def unit_stats(
+    session: AsyncSession,
+    actor: Actor,
+    unit_id: str | None = None,
+    *,
+    batch_id: str | None = None,
+    day_from: str | None = None,
+    day_to: str | None = None,
+) -> dict[str, Any]:
     uid, known_path = _anchor(actor, unit_id)
 
     async def read() -> tuple[str, dict[str, Any], list[dict[str, Any]]] | None:
         on = and_(StatCell.unit_id == OrgUnit.id, *_conditions(batch_id, day_from, day_to))
-        stmt = (select(OrgUnit.id, OrgUnit.parent_id, OrgUnit.path, OrgUnit.name, OrgUnit.level, OrgUnit.kind,
-                       OrgUnit.sort_key, *_SUMS)
-                .select_from(OrgUnit).outerjoin(StatCell, on)
-                .where(or_(OrgUnit.id == uid, OrgUnit.parent_id == uid))
-                .group_by(OrgUnit.id, OrgUnit.parent_id, OrgUnit.path, OrgUnit.name, OrgUnit.level, OrgUnit.kind,
-                          OrgUnit.sort_key))
+        stmt = (
+            select(
+                OrgUnit.id,
+                OrgUnit.parent_id,
+                OrgUnit.path,
+                OrgUnit.name,
+                OrgUnit.level,
+                OrgUnit.kind,
+                OrgUnit.sort_key,
+                *_SUMS,
+            )
+            .select_from(OrgUnit)
+            .outerjoin(StatCell, on)
+            .where(or_(OrgUnit.id == uid, OrgUnit.parent_id == uid))
+            .group_by(
+                OrgUnit.id,
+                OrgUnit.parent_id,
+                OrgUnit.path,
+                OrgUnit.name,
+                OrgUnit.level,
+                OrgUnit.kind,
+                OrgUnit.sort_key,
+            )
+        )
         rows = (await session.execute(stmt)).mappings().all()
         unit = next((r for r in rows if r["id"] == uid), None)
         if unit is None:
@@ -190,30 +221,59 @@ async def unit_stats(session: AsyncSession, actor: Actor, unit_id: str | None = 
     return {"unit": dict(unit), "children": [dict(c) for c in children], "has_parent_in_scope": False}
 
 
-async def batch_stats(session: AsyncSession, actor: Actor, unit_id: str | None = None, *,
-                      day_from: str | None = None, day_to: str | None = None) -> list[dict[str, Any]]:
+async def batch_stats(
+    session: AsyncSession,
+    actor: Actor,
+    unit_id: str | None = None,
+    *,
+    day_from: str | None = None,
+    day_to: str | None = None,
+) -> list[dict[str, Any]]:
     uid = await _unit_in_scope(session, actor, unit_id)
 
     async def read() -> list[dict[str, Any]]:
         b = VerificationBatch
-        stmt = _filtered(select(StatCell.batch_id, b.name, b.created_at, b.deadline, *_SUMS)
-                         .select_from(StatCell).outerjoin(b, b.id == StatCell.batch_id)
-                         .where(StatCell.unit_id == uid), None, day_from, day_to)
+        stmt = _filtered(
+            select(StatCell.batch_id, b.name, b.created_at, b.deadline, *_SUMS)
+            .select_from(StatCell)
+            .outerjoin(b, b.id == StatCell.batch_id)
+            .where(StatCell.unit_id == uid),
+            None,
+            day_from,
+            day_to,
+        )
         result = await session.execute(stmt.group_by(StatCell.batch_id, b.name, b.created_at, b.deadline))
-        rows = [{"batch_id": r["batch_id"], "name": r["name"] if r["name"] is not None else r["batch_id"],
-                 "created_at": r["created_at"], "deadline": r["deadline"], **_row(r)} for r in result.mappings()]
+        rows = [
+            {
+                "batch_id": r["batch_id"],
+                "name": r["name"] if r["name"] is not None else r["batch_id"],
+                "created_at": r["created_at"],
+                "deadline": r["deadline"],
+                **_row(r),
+            }
+            for r in result.mappings()
+        ]
         rows.sort(key=lambda r: str(r["created_at"] or ""), reverse=True)
         return rows
 
     return [dict(r) for r in await _shared(session, ("batch", uid, day_from, day_to), read)]
 
 
-async def daily_stats(session: AsyncSession, actor: Actor, unit_id: str | None = None, *, batch_id: str | None = None,
-                      day_from: str | None = None, day_to: str | None = None) -> list[dict[str, Any]]:
+async def daily_stats(
+    session: AsyncSession,
+    actor: Actor,
+    unit_id: str | None = None,
+    *,
+    batch_id: str | None = None,
+    day_from: str | None = None,
+    day_to: str | None = None,
+) -> list[dict[str, Any]]:
     uid = await _unit_in_scope(session, actor, unit_id)
 
     async def read() -> list[dict[str, Any]]:
-        stmt = _filtered(select(StatCell.day, *_SUMS).where(StatCell.unit_id == uid), batch_id, day_from, day_to)
+        stmt = _filtered(
+            select(StatCell.day, *_SUMS).where(StatCell.unit_id == uid), batch_id, day_from, day_to
+        )
         rows = (await session.execute(stmt.group_by(StatCell.day).order_by(StatCell.day))).mappings()
         return [{"day": r["day"], **_row(r)} for r in rows]
 
