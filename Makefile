@@ -5,7 +5,11 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 ZD := $(VENV)/bin/zhengding
 WEB_DIST := src/zhengding/web_dist
-WEB_SOURCES := $(shell find web -type f -not -path 'web/node_modules/*' 2>/dev/null)
+WEB_SOURCES := $(shell find web -type f -not -path 'web/node_modules/*' -not -path 'web/shared/api/schema.ts' -not -path 'web/shared/api/openapi.json' 2>/dev/null)
+# The web's API types are generated from the OpenAPI document (git-ignored, rebuilt when the
+# Python code that declares the answers changes): `make web` and `make lint` make them first.
+API_SCHEMA := web/shared/api/schema.ts
+API_SOURCES := $(shell find src/zhengding -type f \( -name '*.py' -o -name '*.toml' \) -not -path '*/web_dist/*' -not -path '*/__pycache__/*' 2>/dev/null)
 
 .PHONY: run test bench lint install web clean
 
@@ -19,9 +23,17 @@ $(VENV)/.installed: pyproject.toml
 
 web: $(WEB_DIST)/.built
 
-$(WEB_DIST)/.built: $(WEB_SOURCES)
-	@if [ -f web/package.json ]; then \
-		cd web && npm ci --no-audit --no-fund --loglevel=error && npm run build; \
+web/node_modules/.installed: web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(API_SCHEMA): $(API_SOURCES) web/node_modules/.installed | $(VENV)/.installed
+	$(ZD) openapi > web/shared/api/openapi.json.tmp
+	mv web/shared/api/openapi.json.tmp web/shared/api/openapi.json
+	cd web && npm run -s api:types
+
+$(WEB_DIST)/.built: $(WEB_SOURCES) $(API_SCHEMA)
+	@if [ -f web/package.json ]; then cd web && npm run build; \
 	else echo "web/ not present: skipping the web build"; fi
 	mkdir -p $(WEB_DIST) && touch $@
 
@@ -50,4 +62,4 @@ lint: install web
 	@if [ -f web/package.json ]; then cd web && npm run -s typecheck; fi
 
 clean:
-	rm -rf var $(WEB_DIST) web/node_modules
+	rm -rf var $(WEB_DIST) web/node_modules $(API_SCHEMA) web/shared/api/openapi.json

@@ -211,6 +211,16 @@ def resolve(
     main(list(texts or []))
 
 
+@app.command("openapi")
+def openapi_document() -> None:
+    """输出 OpenAPI 文档（JSON）：make web 由它生成网页端的接口类型（web/shared/api/schema.ts）。"""
+    import json
+
+    from zhengding.app import create_app
+
+    typer.echo(json.dumps(create_app().openapi(), ensure_ascii=False, indent=1))
+
+
 @app.command("serve")
 def serve(
     host: str | None = None,
