@@ -59,6 +59,7 @@ lint: install web
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/ruff format --check src tests bench
 	$(VENV)/bin/mypy src
+	$(VENV)/bin/lint-imports --no-cache
 	@if [ -f web/package.json ]; then cd web && npm run -s typecheck; fi
 
 clean:
