@@ -29,17 +29,19 @@ class TestImportContracts:
 
     # The imports that still break a contract (each contract's `ignore_imports`). A ratchet:
     # lower a number when you remove entries, never raise one.
-    MAX_IGNORED = {"layers": 12, "workflows": 9, "core": 1, "acyclic": 20}
+    MAX_IGNORED = {"layers": 11, "workflows": 8, "core": 1, "acyclic": 19}
 
     def test_contracts_hold(self) -> None:
         lint_imports = Path(sys.executable).with_name("lint-imports")
         result = subprocess.run(
-            [str(lint_imports), "--no-cache", "--config", str(CONTRACTS)],
+            [str(lint_imports), "--no-cache", "--no-logo", str(CONTRACTS)],
             cwd=ROOT,
             capture_output=True,
             text=True,
             timeout=120,
         )
+        # "No matches for ignored import": the import is gone, so delete its entry and lower
+        # MAX_IGNORED below.
         assert result.returncode == 0, result.stdout + result.stderr
         assert "0 broken" in result.stdout
 

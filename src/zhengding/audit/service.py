@@ -21,7 +21,7 @@ from zhengding.authz.actor import Actor
 from zhengding.core import db as core_db
 from zhengding.core.clock import now
 from zhengding.core.errors import Forbidden
-from zhengding.privacy.crypto import sm3_hex
+from zhengding.core.hashing import sm3_hex
 from zhengding.privacy.masking import scrub
 
 GENESIS = "0" * 64

@@ -23,11 +23,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives import hmac as c_hmac
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from zhengding.config import get_settings, parse_data_keys, parse_index_key
+from zhengding.core.hashing import hmac_sm3, hmac_sm3_hex
 
 PREFIX = "v1"
 
@@ -148,20 +148,12 @@ def blind_index_many(kind: str, values: Sequence[str | None]) -> list[str | None
 
 @lru_cache(maxsize=4)
 def _index_mac(key: bytes) -> c_hmac.HMAC:
-    return c_hmac.HMAC(key, hashes.SM3())
-
-
-def sm3_hex(data: bytes) -> str:
-    digest = hashes.Hash(hashes.SM3())
-    digest.update(data)
-    return digest.finalize().hex()
+    return hmac_sm3(key)
 
 
 def keyed_hash(secret: str, value: str) -> str:
     """HMAC-SM3 with the server secret: for high-entropy tokens (sessions, activation codes)."""
-    mac = c_hmac.HMAC(hashlib.sha256(secret.encode()).digest(), hashes.SM3())
-    mac.update(value.encode())
-    return mac.finalize().hex()
+    return hmac_sm3_hex(hashlib.sha256(secret.encode()).digest(), value.encode())
 
 
 def constant_time_equal(a: str, b: str) -> bool:

@@ -13,20 +13,12 @@ import hmac
 import os
 import re
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives import hmac as c_hmac
-
 from zhengding.core.clock import now
+from zhengding.core.hashing import hmac_sm3_hex, sm3_hex
 
 MAX_SKEW_SECONDS = 300
 NONCE_RE = re.compile(r"[A-Za-z0-9_-]{16,64}")
 KEY_ID, TIMESTAMP, NONCE, SIGNATURE = "X-ZD-Key-Id", "X-ZD-Timestamp", "X-ZD-Nonce", "X-ZD-Signature"
-
-
-def sm3_hex(data: bytes) -> str:
-    digest = hashes.Hash(hashes.SM3())
-    digest.update(data)
-    return digest.finalize().hex()
 
 
 def string_to_sign(method: str, path: str, timestamp: str, nonce: str, body: bytes) -> str:
@@ -34,9 +26,7 @@ def string_to_sign(method: str, path: str, timestamp: str, nonce: str, body: byt
 
 
 def sign(secret: str, method: str, path: str, timestamp: str, nonce: str, body: bytes) -> str:
-    mac = c_hmac.HMAC(secret.encode(), hashes.SM3())
-    mac.update(string_to_sign(method, path, timestamp, nonce, body).encode())
-    return mac.finalize().hex()
+    return hmac_sm3_hex(secret.encode(), string_to_sign(method, path, timestamp, nonce, body).encode())
 
 
 def verify(

@@ -39,6 +39,7 @@ from zhengding.audit.service import RequestInfo
 from zhengding.core.clock import local_day, now
 from zhengding.core.db import Database, get_db
 from zhengding.core.events import publish_event
+from zhengding.core.hashing import sm3_hex
 from zhengding.core.ids import new_id
 from zhengding.notify.models import Notification
 from zhengding.orgs.models import Membership, OrgUnit
@@ -50,7 +51,6 @@ from zhengding.returnees.models import Returnee, ReturneeHistory
 from zhengding.returnees.schemas import Registration, parse_registration
 from zhengding.returnees.service import inbound
 from zhengding.returnees.service.dispatch import Placement, resolve_destination
-from zhengding.returnees.signing import sm3_hex
 from zhengding.returnees.views import list_item
 
 log = logging.getLogger("zhengding.returnees.ingest")

@@ -26,12 +26,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from zhengding.audit import service as audit
 from zhengding.core.clock import now
+from zhengding.core.hashing import sm3_hex
 from zhengding.core.hygiene import CONTROL_REASON, has_control_chars
 from zhengding.core.ids import new_id
 from zhengding.privacy import idcard
 from zhengding.privacy.crypto import blind_index
 from zhengding.returnees.models import InboundSource
-from zhengding.returnees.signing import sm3_hex
 from zhengding.verification import nat
 from zhengding.verification.enums import NatResult
 from zhengding.verification.models import NatInboundReceipt, NatTestResult
