@@ -14,6 +14,7 @@ import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pyotp
@@ -126,6 +127,18 @@ def keys():
     yield use
     set_settings(SETTINGS)
     reset_keyring()
+
+
+@pytest.fixture
+def configure():
+    """Change settings for one test (`configure(sms_notice_per_day=2)`), as an operator would
+    with the ZD_* variable; the test settings come back afterwards."""
+
+    def use(**fields: Any) -> None:
+        set_settings(replace(SETTINGS, **fields))
+
+    yield use
+    set_settings(SETTINGS)
 
 
 @pytest.fixture(scope="session")

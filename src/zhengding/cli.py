@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 from typing import Annotated
 
@@ -247,7 +246,7 @@ def serve(
         raise typer.Exit(2)
     require_schema()
     logging.basicConfig(
-        level=os.environ.get("ZD_LOG_LEVEL", "info").upper(),
+        level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
     _ensure_var()
@@ -259,7 +258,7 @@ def serve(
         workers=workers,
         loop="uvloop",
         http="httptools",
-        log_level=os.environ.get("ZD_LOG_LEVEL", "info"),
+        log_level=settings.log_level,
         access_log=False,  # our access log (http/middleware.py) omits query strings: /ws?token=…
         proxy_headers=False,
         server_header=False,  # no "server: uvicorn" banner (http/security_headers.py)

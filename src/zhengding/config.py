@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import ipaddress
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -29,6 +30,9 @@ DATA_KEY_BYTES = 16  # SM4
 MIN_INDEX_KEY_BYTES = 16
 _KEY_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
+
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+SMS_PROVIDERS = ("log", "tencent")
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -109,6 +113,30 @@ class _Reader:
             return default
         return value
 
+    def float(self, name: str, default: float, low: float = 0.0, high: float | None = None) -> float:
+        raw = (self.env.get(name) or "").strip()
+        if not raw:
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            self.problems.append((name, f"应为数值（当前为 {raw[:40]!r}）"))
+            return default
+        if not math.isfinite(value) or value < low or (high is not None and value > high):
+            bound = f"在 {low:g} 至 {high:g} 之间" if high is not None else f"不小于 {low:g}"
+            self.problems.append((name, f"应{bound}（当前为 {raw[:40]}）"))
+            return default
+        return value
+
+    def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
+        raw = (self.env.get(name) or "").strip().lower()
+        if not raw:
+            return default
+        if raw in choices:
+            return raw
+        self.problems.append((name, f"应为 {' / '.join(choices)} 之一（当前为 {raw[:40]!r}）"))
+        return default
+
     def bool(self, name: str, default: bool = False) -> bool:
         raw = (self.env.get(name) or "").strip().lower()
         if not raw:
@@ -177,6 +205,43 @@ class Settings:
     # Reverse proxies whose X-Forwarded-For / X-Real-IP are believed (ZD_TRUSTED_PROXIES):
     # from any other peer those headers are ignored and the peer address is what is audited.
     trusted_proxies: tuple[Network, ...] = ()
+    # Log level of the server and the worker processes (ZD_LOG_LEVEL).
+    log_level: str = "info"
+    # Outbox worker: rows claimed per round, lease of a claim, idle poll, retry backoff base.
+    outbox_batch: int = 50
+    outbox_lease_seconds: float = 60.0
+    outbox_poll_seconds: float = 1.0
+    outbox_backoff_seconds: float = 5.0
+    # SMS: the provider ("log" prints; "tencent" needs the four credentials below), its
+    # template ids ("purpose=id,…"), endpoint and region; notices per phone per day.
+    sms_provider: str = "log"
+    sms_secret_id: str = ""
+    sms_secret_key: str = ""
+    sms_app_id: str = ""
+    sms_sign_name: str = ""
+    sms_template_ids: str = ""
+    sms_endpoint: str = "https://sms.tencentcloudapi.com"
+    sms_region: str = "ap-guangzhou"
+    sms_notice_per_day: int = 20
+    # A DING unread this long goes out by SMS, unless the sender chose another delay.
+    ding_escalate_minutes: int = 10
+    # A supervised item's reminder unread this long goes out by SMS (the item's default).
+    supervision_sms_after_minutes: int = 30
+    # Returnee time rules (returnees/policy.py).
+    returnees_ack_hours: float = 2.0
+    returnees_monitoring_days: int = 14
+    returnees_sms_after_minutes: float = 30.0
+    returnees_escalate_hours: float = 2.0
+    returnees_ding_sms_minutes: int = 10
+    # Refusal audit rows per actor and action per minute in one process (http/refusals.py).
+    audit_refusals_per_minute: int = 30
+    # Real-time gateway: this node's name on the broker (default host:pid), how long the
+    # broker keeps events for resuming clients, and how many it keeps at most.
+    node_id: str | None = None
+    realtime_retention_seconds: float = 3600.0
+    realtime_max_events: int = 1000
+    # Largest attachment (POST /api/files).
+    attachment_max_bytes: int = 10 * 1_048_576
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -215,6 +280,36 @@ class Settings:
             gc_tuning=read.bool("ZD_GC_TUNING", True),
             stats_reuse_ms=read.int("ZD_STATS_REUSE_MS", 500, low=0, high=2000),
             trusted_proxies=read.networks("ZD_TRUSTED_PROXIES"),
+            log_level=read.choice("ZD_LOG_LEVEL", "info", LOG_LEVELS),
+            outbox_batch=read.int("ZD_OUTBOX_BATCH", 50, high=10_000),
+            outbox_lease_seconds=read.float("ZD_OUTBOX_LEASE_SECONDS", 60.0, low=1, high=86_400),
+            outbox_poll_seconds=read.float("ZD_OUTBOX_POLL_SECONDS", 1.0, low=0.01, high=3600),
+            outbox_backoff_seconds=read.float("ZD_OUTBOX_BACKOFF_SECONDS", 5.0, low=0, high=3600),
+            sms_provider=read.choice("ZD_SMS_PROVIDER", "log", SMS_PROVIDERS),
+            sms_secret_id=env.get("ZD_SMS_SECRET_ID") or "",
+            sms_secret_key=env.get("ZD_SMS_SECRET_KEY") or "",
+            sms_app_id=env.get("ZD_SMS_APP_ID") or "",
+            sms_sign_name=env.get("ZD_SMS_SIGN_NAME") or "",
+            sms_template_ids=env.get("ZD_SMS_TEMPLATE_IDS") or "",
+            sms_endpoint=env.get("ZD_SMS_ENDPOINT") or "https://sms.tencentcloudapi.com",
+            sms_region=env.get("ZD_SMS_REGION") or "ap-guangzhou",
+            sms_notice_per_day=read.int("ZD_SMS_NOTICE_PER_DAY", 20, high=1_000_000),
+            ding_escalate_minutes=read.int("ZD_DING_ESCALATE_MINUTES", 10, high=7 * 24 * 60),
+            supervision_sms_after_minutes=read.int("ZD_SUPERVISION_SMS_AFTER_MINUTES", 30, high=7 * 24 * 60),
+            returnees_ack_hours=read.float("ZD_RETURNEES_ACK_HOURS", 2.0, low=0.01, high=24 * 30),
+            returnees_monitoring_days=read.int("ZD_RETURNEES_MONITORING_DAYS", 14, high=365),
+            returnees_sms_after_minutes=read.float(
+                "ZD_RETURNEES_SMS_AFTER_MINUTES", 30.0, low=0.01, high=7 * 24 * 60
+            ),
+            returnees_escalate_hours=read.float("ZD_RETURNEES_ESCALATE_HOURS", 2.0, low=0.01, high=24 * 30),
+            returnees_ding_sms_minutes=read.int("ZD_RETURNEES_DING_SMS_MINUTES", 10, high=7 * 24 * 60),
+            audit_refusals_per_minute=read.int("ZD_AUDIT_REFUSALS_PER_MINUTE", 30, low=0, high=100_000),
+            node_id=(env.get("ZD_NODE_ID") or "").strip() or None,
+            realtime_retention_seconds=read.float(
+                "ZD_REALTIME_RETENTION_SECONDS", 3600.0, low=1, high=7 * 86_400
+            ),
+            realtime_max_events=read.int("ZD_REALTIME_MAX_EVENTS", 1000, high=1_000_000),
+            attachment_max_bytes=read.int("ZD_ATTACHMENT_MAX_BYTES", 10 * 1_048_576),
         )
         if read.problems or settings.key_problems():
             raise ConfigError(read.problems + settings.secret_report())

@@ -147,9 +147,9 @@ class TestRateLimited:
 
 class TestFloodBound:
     async def test_rows_per_minute_are_bounded_and_the_rest_counted(
-        self, client, db, personas: Personas, monkeypatch, clock
+        self, client, db, personas: Personas, configure, clock
     ):
-        monkeypatch.setenv("ZD_AUDIT_REFUSALS_PER_MINUTE", "2")
+        configure(audit_refusals_per_minute=2)
         clock.freeze()
         clock.advance(seconds=61 - clock.now().second)  # the five below fall in one minute
         rids = [_rid() for _ in range(5)]

@@ -147,6 +147,14 @@ MALFORMED = [
     ("ZD_STATS_REUSE_MS", "5000", "应在 0 至 2000 之间"),
     ("ZD_RUN_WORKER", "maybe", "应为 1/0、true/false、yes/no 或 on/off"),
     ("ZD_TRUSTED_PROXIES", "10.0.0.1,proxy.local", "proxy.local 不是 IP 地址或网段"),
+    ("ZD_LOG_LEVEL", "loud", "应为 critical / error / warning / info / debug 之一"),
+    ("ZD_SMS_PROVIDER", "pigeon", "应为 log / tencent 之一"),
+    ("ZD_SMS_NOTICE_PER_DAY", "many", "应为整数"),
+    ("ZD_OUTBOX_POLL_SECONDS", "fast", "应为数值"),
+    ("ZD_OUTBOX_LEASE_SECONDS", "nan", "应在 1 至 86400 之间"),
+    ("ZD_REALTIME_RETENTION_SECONDS", "0", "应在 1 至 604800 之间（当前为 0）"),
+    ("ZD_RETURNEES_MONITORING_DAYS", "0", "应在 1 至 365 之间（当前为 0）"),
+    ("ZD_ATTACHMENT_MAX_BYTES", "-1", "应不小于 1（当前为 -1）"),
 ]
 
 
@@ -227,3 +235,65 @@ def test_serve_with_several_workers_needs_redis(tmp_path):
         "请设置 ZD_REDIS_URL 或以 --workers 1 运行"
     )
     assert not (tmp_path / "zhengding.db").exists()
+
+
+# --- every variable is read here (issue #14, point 5) ----------------------------------------
+
+READ = [
+    ("ZD_LOG_LEVEL", "WARNING", "log_level", "warning"),
+    ("ZD_OUTBOX_BATCH", "20", "outbox_batch", 20),
+    ("ZD_OUTBOX_LEASE_SECONDS", "2", "outbox_lease_seconds", 2.0),
+    ("ZD_OUTBOX_POLL_SECONDS", "0.1", "outbox_poll_seconds", 0.1),
+    ("ZD_OUTBOX_BACKOFF_SECONDS", "0.5", "outbox_backoff_seconds", 0.5),
+    ("ZD_SMS_PROVIDER", "Tencent", "sms_provider", "tencent"),
+    ("ZD_SMS_SECRET_ID", "AKID1", "sms_secret_id", "AKID1"),
+    ("ZD_SMS_SECRET_KEY", "sk", "sms_secret_key", "sk"),
+    ("ZD_SMS_APP_ID", "1400", "sms_app_id", "1400"),
+    ("ZD_SMS_SIGN_NAME", "政钉", "sms_sign_name", "政钉"),
+    ("ZD_SMS_TEMPLATE_IDS", "code=1", "sms_template_ids", "code=1"),
+    ("ZD_SMS_ENDPOINT", "http://127.0.0.1:9", "sms_endpoint", "http://127.0.0.1:9"),
+    ("ZD_SMS_REGION", "ap-beijing", "sms_region", "ap-beijing"),
+    ("ZD_SMS_NOTICE_PER_DAY", "2", "sms_notice_per_day", 2),
+    ("ZD_DING_ESCALATE_MINUTES", "5", "ding_escalate_minutes", 5),
+    ("ZD_SUPERVISION_SMS_AFTER_MINUTES", "45", "supervision_sms_after_minutes", 45),
+    ("ZD_RETURNEES_ACK_HOURS", "1.5", "returnees_ack_hours", 1.5),
+    ("ZD_RETURNEES_MONITORING_DAYS", "7", "returnees_monitoring_days", 7),
+    ("ZD_RETURNEES_SMS_AFTER_MINUTES", "15", "returnees_sms_after_minutes", 15.0),
+    ("ZD_RETURNEES_ESCALATE_HOURS", "3", "returnees_escalate_hours", 3.0),
+    ("ZD_RETURNEES_DING_SMS_MINUTES", "20", "returnees_ding_sms_minutes", 20),
+    ("ZD_AUDIT_REFUSALS_PER_MINUTE", "0", "audit_refusals_per_minute", 0),
+    ("ZD_NODE_ID", " node-a ", "node_id", "node-a"),
+    ("ZD_REALTIME_RETENTION_SECONDS", "60", "realtime_retention_seconds", 60.0),
+    ("ZD_REALTIME_MAX_EVENTS", "50", "realtime_max_events", 50),
+    ("ZD_ATTACHMENT_MAX_BYTES", "1000", "attachment_max_bytes", 1000),
+]
+
+
+@pytest.mark.parametrize(("name", "value", "attribute", "expected"), READ, ids=[r[0] for r in READ])
+def test_each_variable_is_a_setting(monkeypatch, name, value, attribute, expected):
+    default = getattr(_from_env(monkeypatch, **REAL), attribute)
+    assert getattr(_from_env(monkeypatch, **REAL, **{name: value}), attribute) == expected != default
+
+
+def test_settings_are_the_only_reader_of_the_environment():
+    """No module of zhengding but config.py reads os.environ / os.getenv (or imports them): a
+    variable read elsewhere escapes the start-up check and the test settings."""
+    import ast
+
+    import zhengding
+
+    root = Path(zhengding.__file__).parent
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        if path == root / "config.py":
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for node in ast.walk(tree):
+            name = None
+            if isinstance(node, ast.Attribute) and node.attr in {"environ", "environb", "getenv", "getenvb"}:
+                name = node.attr
+            elif isinstance(node, ast.ImportFrom) and node.module == "os":
+                name = next((a.name for a in node.names if a.name in {"environ", "getenv"}), None)
+            if name:
+                found.append(f"{path.relative_to(root)}:{node.lineno} {name}")
+    assert found == []

@@ -16,10 +16,10 @@ from zhengding.notify.sms import providers
 
 
 @pytest.fixture(autouse=True)
-def log_sms(monkeypatch):
+def log_sms(configure):
     provider = providers.LogProvider()
     providers.set_provider(provider)
-    monkeypatch.setenv("ZD_SMS_NOTICE_PER_DAY", "10000")
+    configure(sms_notice_per_day=10000)
     yield provider
     providers.set_provider(None)
 

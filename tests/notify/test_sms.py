@@ -57,8 +57,8 @@ class TestLimits:
         clock.advance(days=1)
         await queue(phone)  # a new day
 
-    async def test_notices_past_the_daily_cap_are_recorded_not_sent(self, db, unique_phone, monkeypatch):
-        monkeypatch.setenv("ZD_SMS_NOTICE_PER_DAY", "2")
+    async def test_notices_past_the_daily_cap_are_recorded_not_sent(self, db, unique_phone, configure):
+        configure(sms_notice_per_day=2)
         phone = unique_phone()
         ids = [await queue(phone, "notice_unread", title="通知") for _ in range(3)]
         assert [(await message(i))["status"] for i in ids] == ["queued", "queued", "rate_limited"]

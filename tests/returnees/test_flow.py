@@ -91,10 +91,8 @@ class TestGridWorkerFlow:
             detail["contact_phone_masked"] == "139****5678" and detail["check_ins"][0]["temperature"] == 36.6
         )
 
-    async def test_monitoring_days_configurable(
-        self, sender: Sender, client, personas: Personas, monkeypatch
-    ):
-        monkeypatch.setenv("ZD_RETURNEES_MONITORING_DAYS", "7")
+    async def test_monitoring_days_configurable(self, sender: Sender, client, personas: Personas, configure):
+        configure(returnees_monitoring_days=7)
         rid = await arrive(sender)
         body = (
             await client.post(f"/api/returnees/{rid}/enrol", headers=personas.grid1.headers, json=ENROL)

@@ -359,8 +359,8 @@ class TestAttachments:
             await client.get(f"/api/files/{photo.json()['id']}", headers=p.haikou.headers)
         ).status_code == 200
 
-    async def test_upload_size_limit(self, client, personas: Personas, monkeypatch):
-        monkeypatch.setenv("ZD_ATTACHMENT_MAX_BYTES", "1000")
+    async def test_upload_size_limit(self, client, personas: Personas, configure):
+        configure(attachment_max_bytes=1000)
         r = await client.post(
             "/api/files",
             headers=personas.grid1.headers,

@@ -33,6 +33,7 @@ from sqlalchemy import BigInteger, Index, String, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from zhengding.config import get_settings
 from zhengding.core.errors import NotFound, PayloadTooLarge, ValidationFailed
 from zhengding.core.models import Base, created_at_column, id_column
 
@@ -40,8 +41,7 @@ DEFAULT_MAX_BYTES = 10 * 1_048_576
 
 
 def max_bytes() -> int:
-    raw = os.environ.get("ZD_ATTACHMENT_MAX_BYTES")
-    return int(raw) if raw else DEFAULT_MAX_BYTES
+    return get_settings().attachment_max_bytes
 
 
 class StoredFile(Base):
@@ -69,8 +69,6 @@ def register_owner(owner_type: str, checker: Checker) -> None:
 
 
 def storage_root() -> Path:
-    from zhengding.config import get_settings
-
     return Path(get_settings().var_dir) / "attachments"
 
 

@@ -37,6 +37,7 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from zhengding.config import get_settings
 from zhengding.core.clock import now
 from zhengding.core.db import Database, get_db
 from zhengding.core.ids import new_id
@@ -46,11 +47,6 @@ log = logging.getLogger("zhengding.outbox")
 
 MAX_ATTEMPTS = 8
 PENDING, RUNNING, DONE, DEAD = "pending", "running", "done", "dead"
-
-
-def _env_float(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    return float(raw) if raw not in (None, "") else default
 
 
 class OutboxRow(Base):
@@ -164,13 +160,14 @@ class WorkerConfig:
     backoff_cap: float = 3600.0
 
     @classmethod
-    def from_env(cls, worker_id: str | None = None) -> WorkerConfig:
+    def from_settings(cls, worker_id: str | None = None) -> WorkerConfig:
+        settings = get_settings()
         return cls(
             worker_id=worker_id or default_worker_id(),
-            batch=int(_env_float("ZD_OUTBOX_BATCH", 50)),
-            lease=timedelta(seconds=_env_float("ZD_OUTBOX_LEASE_SECONDS", 60)),
-            poll_seconds=_env_float("ZD_OUTBOX_POLL_SECONDS", 1.0),
-            backoff_base=_env_float("ZD_OUTBOX_BACKOFF_SECONDS", 5.0),
+            batch=settings.outbox_batch,
+            lease=timedelta(seconds=settings.outbox_lease_seconds),
+            poll_seconds=settings.outbox_poll_seconds,
+            backoff_base=settings.outbox_backoff_seconds,
         )
 
 
@@ -308,7 +305,7 @@ async def run_once(db: Database | None = None, config: WorkerConfig | None = Non
     from zhengding.core import jobs  # jobs enqueue through this module
 
     db = db or get_db()
-    config = config or WorkerConfig.from_env()
+    config = config or WorkerConfig.from_settings()
     await jobs.enqueue_due(db)
     claimed = await claim(db, config)
     for row_id, name, payload, attempts in claimed:
@@ -330,7 +327,7 @@ async def drain(db: Database | None = None, config: WorkerConfig | None = None, 
 async def run_worker(
     stop: asyncio.Event, db: Database | None = None, config: WorkerConfig | None = None
 ) -> None:
-    config = config or WorkerConfig.from_env()
+    config = config or WorkerConfig.from_settings()
     log.info("outbox worker %s started", config.worker_id)
     while not stop.is_set():
         try:

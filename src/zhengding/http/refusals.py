@@ -23,7 +23,6 @@ written carries that count as `suppressed`. Per process, so N nodes write up to 
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +30,7 @@ from fastapi import Request
 
 from zhengding.audit import service as audit
 from zhengding.authz.actor import Actor
+from zhengding.config import get_settings
 from zhengding.core.clock import now
 from zhengding.core.db import get_db
 from zhengding.core.errors import AppError, Forbidden, NotFound, RateLimited
@@ -62,7 +62,7 @@ _TARGET_TYPES = {
 
 
 def _per_minute() -> int:
-    return int(os.environ.get("ZD_AUDIT_REFUSALS_PER_MINUTE") or 30)
+    return get_settings().audit_refusals_per_minute
 
 
 @dataclass

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import signal
 
 from zhengding.config import get_settings
@@ -27,8 +26,8 @@ async def run(worker_id: str | None = None, concurrency: int = 1) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     try:
-        async with publisher_service(settings.redis_url):
-            base = outbox.WorkerConfig.from_env(worker_id)
+        async with publisher_service(settings):
+            base = outbox.WorkerConfig.from_settings(worker_id)
             configs = (
                 [base]
                 if concurrency <= 1
@@ -44,7 +43,7 @@ async def run(worker_id: str | None = None, concurrency: int = 1) -> None:
 
 def main(worker_id: str | None = None, concurrency: int = 1) -> None:
     logging.basicConfig(
-        level=os.environ.get("ZD_LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+        level=get_settings().log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
     try:
         import uvloop

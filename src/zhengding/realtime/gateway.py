@@ -18,12 +18,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import socket
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any
 
 import orjson
 
+from zhengding.config import Settings
 from zhengding.core.broker import Broker, InProcessBroker, frame_seq, make_broker
 from zhengding.core.db import get_db
 from zhengding.core.events import Event
@@ -394,11 +396,6 @@ def set_current(gateway: Gateway | None) -> None:
     _gateway = gateway
 
 
-def node_id_from_env() -> str:
-    import socket
-
-    return os.environ.get("ZD_NODE_ID") or f"{socket.gethostname()}:{os.getpid()}"
-
-
-def retention_from_env() -> float:
-    return float(os.environ.get("ZD_REALTIME_RETENTION_SECONDS") or 3600)
+def node_id_of(settings: Settings) -> str:
+    """ZD_NODE_ID, or this host and process."""
+    return settings.node_id or f"{socket.gethostname()}:{os.getpid()}"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -12,8 +11,6 @@ import typer
 
 
 def _credentials(key_id: str | None, secret: str | None) -> tuple[str, str]:
-    key_id = key_id or os.environ.get("ZD_INBOUND_KEY_ID")
-    secret = secret or os.environ.get("ZD_INBOUND_SECRET")
     if key_id and secret:
         return key_id, secret
     from zhengding.config import get_settings
@@ -54,8 +51,10 @@ def register(app: typer.Typer) -> None:
     def send(
         file: Annotated[Path, typer.Argument(help="JSON Lines 文件，每行一条登记；- 为标准输入")],
         url: Annotated[str, typer.Option(help="政钉服务地址")] = "http://127.0.0.1:8000",
-        key_id: Annotated[str | None, typer.Option(help="来源系统 key id")] = None,
-        secret: Annotated[str | None, typer.Option(help="来源系统密钥")] = None,
+        key_id: Annotated[
+            str | None, typer.Option(help="来源系统 key id", envvar="ZD_INBOUND_KEY_ID")
+        ] = None,
+        secret: Annotated[str | None, typer.Option(help="来源系统密钥", envvar="ZD_INBOUND_SECRET")] = None,
         batch: Annotated[int, typer.Option(min=1, max=500, help="每个请求的条数（>1 用批量接口）")] = 1,
     ) -> None:
         """参考发送端：签名并推送登记记录，逐条报告结果。"""

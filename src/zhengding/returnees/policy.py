@@ -1,35 +1,31 @@
-"""Time rules of the returnee workflow, configurable by environment (read at each use, so
-tests and operators can change them without a restart of the rules)."""
+"""Time rules of the returnee workflow, from the ZD_RETURNEES_* settings (read at each use,
+so settings installed by a test or the CLI apply at once)."""
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 
-
-def _float(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    return float(raw) if raw not in (None, "") else default
+from zhengding.config import get_settings
 
 
 def ack_deadline() -> timedelta:
     """An arrival not acknowledged within this time is overdue (default 2 h)."""
-    return timedelta(hours=_float("ZD_RETURNEES_ACK_HOURS", 2))
+    return timedelta(hours=get_settings().returnees_ack_hours)
 
 
 def monitoring_days() -> int:
-    return int(_float("ZD_RETURNEES_MONITORING_DAYS", 14))
+    return get_settings().returnees_monitoring_days
 
 
 def sms_after() -> timedelta:
     """A reminder still unread after this delay goes out by SMS (default 30 min)."""
-    return timedelta(minutes=_float("ZD_RETURNEES_SMS_AFTER_MINUTES", 30))
+    return timedelta(minutes=get_settings().returnees_sms_after_minutes)
 
 
 def escalate_after() -> timedelta:
     """An overdue flag still open this long after it was raised escalates to the town (default 2 h)."""
-    return timedelta(hours=_float("ZD_RETURNEES_ESCALATE_HOURS", 2))
+    return timedelta(hours=get_settings().returnees_escalate_hours)
 
 
 def ding_escalate_minutes() -> int:
-    return int(_float("ZD_RETURNEES_DING_SMS_MINUTES", 10))
+    return get_settings().returnees_ding_sms_minutes

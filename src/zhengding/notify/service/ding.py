@@ -14,7 +14,6 @@ within the sender's "notify.ding.send" scope; the sender is never a recipient.
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 from typing import Any, cast
 
@@ -27,6 +26,7 @@ from zhengding.accounts.models import User
 from zhengding.audit import service as audit
 from zhengding.authz.actor import Actor
 from zhengding.authz.scope import restrict
+from zhengding.config import get_settings
 from zhengding.core import outbox
 from zhengding.core.clock import now
 from zhengding.core.errors import NotFound, RateLimited, ValidationFailed
@@ -46,7 +46,7 @@ REMIND_INTERVAL = timedelta(minutes=1)
 
 
 def default_escalate_minutes() -> int:
-    return int(os.environ.get("ZD_DING_ESCALATE_MINUTES") or 10)
+    return get_settings().ding_escalate_minutes
 
 
 async def _users_in_scope(session: AsyncSession, actor: Actor, user_ids: list[str]) -> set[str]:

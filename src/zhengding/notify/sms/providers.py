@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import os
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -23,6 +22,7 @@ from typing import Any, Protocol
 import httpx
 import orjson
 
+from zhengding.config import Settings, get_settings
 from zhengding.core.clock import SHANGHAI, to_utc
 from zhengding.notify.sms.templates import SmsTemplate
 
@@ -247,27 +247,29 @@ def _template_ids(raw: str) -> dict[str, str]:
     return out
 
 
-def provider_from_env() -> SmsProvider:
-    env = os.environ
-    kind = (env.get("ZD_SMS_PROVIDER") or "log").lower()
+def provider_from_settings(settings: Settings | None = None) -> SmsProvider:
+    settings = settings or get_settings()
+    kind = settings.sms_provider
     if kind == "log":
         return LogProvider()
     if kind == "tencent":
-        missing = [
-            k
-            for k in ("ZD_SMS_SECRET_ID", "ZD_SMS_SECRET_KEY", "ZD_SMS_APP_ID", "ZD_SMS_SIGN_NAME")
-            if not env.get(k)
-        ]
+        credentials = {
+            "ZD_SMS_SECRET_ID": settings.sms_secret_id,
+            "ZD_SMS_SECRET_KEY": settings.sms_secret_key,
+            "ZD_SMS_APP_ID": settings.sms_app_id,
+            "ZD_SMS_SIGN_NAME": settings.sms_sign_name,
+        }
+        missing = [name for name, value in credentials.items() if not value]
         if missing:
             raise RuntimeError("SMS provider tencent needs " + ", ".join(missing))
         return TencentCloudProvider(
-            secret_id=env["ZD_SMS_SECRET_ID"],
-            secret_key=env["ZD_SMS_SECRET_KEY"],
-            app_id=env["ZD_SMS_APP_ID"],
-            sign_name=env["ZD_SMS_SIGN_NAME"],
-            template_ids=_template_ids(env.get("ZD_SMS_TEMPLATE_IDS", "")),
-            endpoint=env.get("ZD_SMS_ENDPOINT") or "https://sms.tencentcloudapi.com",
-            region=env.get("ZD_SMS_REGION") or "ap-guangzhou",
+            secret_id=settings.sms_secret_id,
+            secret_key=settings.sms_secret_key,
+            app_id=settings.sms_app_id,
+            sign_name=settings.sms_sign_name,
+            template_ids=_template_ids(settings.sms_template_ids),
+            endpoint=settings.sms_endpoint,
+            region=settings.sms_region,
         )
     raise RuntimeError(f"unknown SMS provider {kind!r} (ZD_SMS_PROVIDER: log | tencent)")
 
@@ -275,7 +277,7 @@ def provider_from_env() -> SmsProvider:
 def current() -> SmsProvider:
     global _provider
     if _provider is None:
-        _provider = provider_from_env()
+        _provider = provider_from_settings()
     return _provider
 
 

@@ -9,13 +9,13 @@ past it a notice is recorded as "rate_limited" and not sent, since the inbox sti
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from zhengding.config import get_settings
 from zhengding.core import outbox
 from zhengding.core.clock import now
 from zhengding.core.db import get_db
@@ -35,7 +35,7 @@ CODE_PER_DAY = 10
 
 
 def notice_per_day() -> int:
-    return int(os.environ.get("ZD_SMS_NOTICE_PER_DAY") or 20)
+    return get_settings().sms_notice_per_day
 
 
 async def _count_since(session: AsyncSession, bidx: str, purpose: str, since: Any) -> int:

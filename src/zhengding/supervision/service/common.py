@@ -3,7 +3,6 @@ sees the boards, history rows, progress roll-up, the statistics summary, local d
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,6 +15,7 @@ from zhengding.accounts.models import RoleAssignment
 from zhengding.authz.actor import Actor
 from zhengding.authz.roles import ROLES
 from zhengding.authz.scope import in_scope, not_found
+from zhengding.config import get_settings
 from zhengding.core.clock import local_day, now
 from zhengding.core.errors import NotFound
 from zhengding.core.events import publish_event
@@ -34,7 +34,7 @@ DEFAULT_REMINDERS = [24 * 60, 120]
 
 
 def default_sms_after_minutes() -> int:
-    return int(os.environ.get("ZD_SUPERVISION_SMS_AFTER_MINUTES") or 30)
+    return get_settings().supervision_sms_after_minutes
 
 
 async def access_item(session: AsyncSession, actor: Actor, item_id: str) -> SupervisionItem:
