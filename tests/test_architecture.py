@@ -29,7 +29,7 @@ class TestImportContracts:
 
     # The imports that still break a contract (each contract's `ignore_imports`). A ratchet:
     # lower a number when you remove entries, never raise one.
-    MAX_IGNORED = {"layers": 11, "workflows": 8, "core": 1, "acyclic": 19}
+    MAX_IGNORED = {"layers": 11, "workflows": 8, "core": 1, "acyclic": 18}
 
     def test_contracts_hold(self) -> None:
         lint_imports = Path(sys.executable).with_name("lint-imports")

@@ -25,7 +25,7 @@ from zhengding.supervision import repository as repo
 from zhengding.supervision.enums import ItemStatus, Priority, Recurrence, SourceKind, UpdateKind
 from zhengding.supervision.models import SupervisionItem
 from zhengding.supervision.schemas import ItemCreate, OwnerIn
-from zhengding.supervision.service import common
+from zhengding.supervision.service import assign, common
 
 
 def period_of(template: SupervisionItem, at: datetime) -> tuple[str, datetime, str]:
@@ -95,8 +95,6 @@ async def ensure_instances(session: AsyncSession, template: SupervisionItem) -> 
 async def _create_instance(
     session: AsyncSession, template: SupervisionItem, key: str, deadline: datetime, label: str
 ) -> SupervisionItem:
-    from zhengding.supervision.service import items
-
     owners = await repo.owners_of(session, [template.id])
     body = ItemCreate(
         title=f"{template.title}（{label}）",
@@ -123,7 +121,7 @@ async def _create_instance(
         }
         for o in owners
     ]
-    instance = await items._insert_item(
+    instance = await assign.insert_item(
         session,
         None,  # type: ignore[arg-type]  # a generated instance has no acting user
         body,
@@ -145,7 +143,7 @@ async def _create_instance(
         None,
         text=f"周期报送：{label}" + ("（补生成：该期生成时已过报送时限）" if late else ""),
     )
-    await items._notify_assigned(session, None, instance, await repo.owners_of(session, [instance.id]), [])
+    await assign.notify_assigned(session, None, instance, await repo.owners_of(session, [instance.id]), [])
     return instance
 
 
