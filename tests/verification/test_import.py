@@ -4,8 +4,11 @@ report re-imported into the same batch adds only those rows; nothing lost or dup
 from __future__ import annotations
 
 import io
+import random
+import string
 
 from python_calamine import CalamineWorkbook
+from sqlalchemy import func, select
 
 from tests.verification.support import (
     batch_tasks,
@@ -15,7 +18,9 @@ from tests.verification.support import (
     new_old_id_number,
     xlsx,
 )
+from zhengding.core import events as events_mod
 from zhengding.privacy.idcard import upgrade_15
+from zhengding.verification.models import VerificationBatch, VerificationTask
 
 FULLWIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
 
@@ -128,3 +133,36 @@ class TestMessyImport:
             files={"file": ("x.csv", b"a", "text/csv")},
         )
         assert r.status_code == 403
+
+
+class TestImportProgress:
+    async def test_done_is_heard_only_when_the_tasks_are_visible_from_another_session(
+        self, client, db, personas
+    ):
+        """The importer's progress says "done" only after the commit: a listener that reads
+        the batch from its own session when it hears "done" finds every accepted task."""
+        name = "进度批次-" + "".join(random.choices(string.ascii_lowercase, k=12))  # no digits: no ID number
+        heard: list[tuple[dict, int]] = []
+
+        async def listener(events: list) -> None:
+            for event in events:
+                if event.type == "verification.import.progress" and event.payload.get("token") == name:
+                    async with db.new_session(readonly=True) as other:
+                        visible = (
+                            await other.execute(
+                                select(func.count(VerificationTask.id))
+                                .join(VerificationBatch, VerificationBatch.id == VerificationTask.batch_id)
+                                .where(VerificationBatch.name == name)
+                            )
+                        ).scalar_one()
+                        await other.rollback()
+                    heard.append((event.payload, visible))
+
+        rows = [[f"进度{i}", new_id_number(), "", "海口市秀英区", "", ""] for i in range(3)]
+        events_mod.add_sink(listener)
+        try:
+            result = await import_rows(client, personas.province, rows, name=name, progress_token=name)
+        finally:
+            events_mod.remove_sink(listener)
+        assert result["accepted"] == 3
+        assert heard == [({"token": name, "processed": 3, "done": True}, 3)]

@@ -27,12 +27,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from zhengding.audit import service as audit
 from zhengding.authz.actor import Actor
-from zhengding.core import spreadsheets
+from zhengding.core import spreadsheets, tabular
 from zhengding.core.clock import SHANGHAI, now
-from zhengding.core.errors import NotFound, PayloadTooLarge, ValidationFailed, field_error
+from zhengding.core.errors import NotFound, ValidationFailed, field_error
 from zhengding.core.events import publish_event
 from zhengding.core.ids import new_id
-from zhengding.core.sheetwriter import SheetBook
 from zhengding.notify.service import ding as ding_service
 from zhengding.notify.service import inbox
 from zhengding.orgs import service as org_service
@@ -51,18 +50,6 @@ NatListener = Callable[[AsyncSession, str, dict[str, Any]], Awaitable[None]]
 _listeners: list[NatListener] = []
 
 MAX_ROWS = 200_000
-COLUMNS = {
-    "身份证号": "id_number",
-    "身份证号码": "id_number",
-    "证件号码": "id_number",
-    "姓名": "name",
-    "采样时间": "sampled_at",
-    "检测结果": "result",
-    "结果": "result",
-    "检测机构": "lab",
-    "检测单位": "lab",
-}
-REQUIRED = {"id_number": "身份证号", "sampled_at": "采样时间", "result": "检测结果", "lab": "检测机构"}
 LABELS = {
     "id_number": "身份证号",
     "name": "姓名",
@@ -70,6 +57,28 @@ LABELS = {
     "result": "检测结果",
     "lab": "检测机构",
 }
+# The cells keep their own types (a sampling time may be a date cell; an ID number Excel made
+# a number is recovered by `clean_result`, as for the inbound API's records).
+COLUMNS = tabular.Columns(
+    aliases={
+        "身份证号": "id_number",
+        "身份证号码": "id_number",
+        "证件号码": "id_number",
+        "姓名": "name",
+        "采样时间": "sampled_at",
+        "检测结果": "result",
+        "结果": "result",
+        "检测机构": "lab",
+        "检测单位": "lab",
+    },
+    labels=LABELS,
+    required=("id_number", "sampled_at", "result", "lab"),
+    max_rows=MAX_ROWS,
+    too_many=f"单次导入超过 {MAX_ROWS} 行，请分批导入",
+    no_rows=None,  # a header alone records nothing
+    hint=False,
+    blank="fields",
+)
 
 
 def register_nat_listener(listener: NatListener) -> None:
@@ -306,44 +315,17 @@ async def import_results(
         raise NotFound()
     if not content.strip():
         raise ValidationFailed("上传的文件是空的", [field_error("file", "文件为空")])
-    rows = await spreadsheets.read_rows(content, filename)
-    header: list[str] | None = None
-    line = 0
-    for line, raw in enumerate(rows, start=1):  # noqa: B007
-        texts = [spreadsheets.cell_text(v) for v in raw]
-        if any(texts):
-            header = texts
-            break
-    if header is None:
-        raise ValidationFailed("上传的文件是空的", [field_error("file", "文件为空")])
-    fields: dict[int, str] = {}
-    unknown = []
-    for pos, text in enumerate(header):
-        key = spreadsheets.header_key(text)
-        if key in ("行号", "错误原因") or not key:
-            continue
-        if key in COLUMNS and COLUMNS[key] not in fields.values():
-            fields[pos] = COLUMNS[key]
-        else:
-            unknown.append(text)
-    missing = [label for f, label in REQUIRED.items() if f not in fields.values()]
-    if missing:
-        raise ValidationFailed(
-            f"表头缺少必填列：{'、'.join(missing)}", [field_error("header", f"缺少列：{h}") for h in missing]
-        )
+    table = await tabular.read_table(content, filename, COLUMNS)
     good: list[dict[str, Any]] = []
-    bad: list[tuple[int, list[str], list[dict]]] = []
-    for number, raw in enumerate(rows, start=line + 1):
-        values = {f: raw[p] if p < len(raw) else None for p, f in fields.items()}
-        if not any(spreadsheets.cell_text(v) for v in values.values()):
-            continue
-        if len(good) + len(bad) >= MAX_ROWS:
-            raise PayloadTooLarge(f"单次导入超过 {MAX_ROWS} 行，请分批导入")
-        clean, errors = clean_result(values, number)
+    bad: list[tabular.Rejected] = []
+    for row in table.rows():
+        clean, errors = clean_result({f: row.raw(f) for f in LABELS}, row.number)
         if errors:
-            bad.append((number, [spreadsheets.cell_text(values.get(f)) for f in LABELS], errors))
+            # The report holds the known columns, in a fixed order, not the upload's own.
+            bad.append(tabular.Rejected(row.number, [row.values.get(f, "") for f in LABELS], errors))
         else:
             good.append(clean)
+    unknown = table.unknown_columns
     record = NatImport(
         id=new_id(),
         created_by=actor.user_id,
@@ -369,25 +351,12 @@ async def import_results(
         **counts,
         "rejected": len(bad),
         "unknown_columns": unknown,
-        "errors": [e for _, _, errs in bad for e in errs][:500],
+        "errors": tabular.errors_of(bad, 500),
     }
 
 
-def _report(bad: list[tuple[int, list[str], list[dict]]]) -> bytes:
-    xlsx = SheetBook()
-    sheet = xlsx.sheet("错误行")
-    text = xlsx.style(num_format="@")
-    sheet.row(0, 0, [*LABELS.values(), "行号", "错误原因"])
-    for r, (number, cells, errors) in enumerate(bad, start=1):
-        for c, value in enumerate(cells):
-            sheet.text(r, c, value, text)
-        sheet.cell(r, len(cells), number)
-        sheet.text(
-            r,
-            len(cells) + 1,
-            "；".join(f"{LABELS.get(e['field'], e['field'])}：{e['reason']}" for e in errors),
-        )
-    return xlsx.close()
+def _report(bad: list[tabular.Rejected]) -> bytes:
+    return tabular.error_report(list(LABELS.values()), bad, LABELS)
 
 
 async def import_report(session: AsyncSession, actor: Actor, import_id: str) -> tuple[str, bytes]:

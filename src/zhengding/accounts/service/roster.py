@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import cast
 
 from sqlalchemy import Table, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -24,31 +24,16 @@ from zhengding.accounts.service.users import NewUser, existing_identities, user_
 from zhengding.audit import service as audit
 from zhengding.authz.actor import Actor
 from zhengding.authz.scope import in_scope
-from zhengding.core import spreadsheets
+from zhengding.core import tabular
 from zhengding.core.clock import now
-from zhengding.core.errors import Conflict, NotFound, PayloadTooLarge, ValidationFailed, field_error
+from zhengding.core.errors import Conflict, NotFound, field_error
 from zhengding.core.ids import new_id
-from zhengding.core.sheetwriter import SheetBook
 from zhengding.orgs.models import Membership, OrgUnit
 
 PERMISSION = "accounts.import"
 MAX_ROWS = 50_000
 CHUNK = 1000  # rows per executemany; also the IN-list size of the look-ups
 
-# Header text → field. 身份证号 and 用户名 are optional columns.
-COLUMNS = {
-    "姓名": "name",
-    "手机号": "phone",
-    "机构编码": "org_code",
-    "职务": "position",
-    "身份证号": "id_number",
-    "用户名": "username",
-}
-REQUIRED = ("姓名", "手机号", "机构编码", "职务")
-NUMERIC_FIELDS = frozenset({"phone", "id_number", "org_code"})  # digit strings Excel may turn into numbers
-ROW_COLUMN = "行号"
-REASON_COLUMN = "错误原因"
-REPORT_COLUMNS = {ROW_COLUMN, REASON_COLUMN}  # added by our own report; ignored on re-import
 FIELD_LABELS = {
     "name": "姓名",
     "phone": "手机号",
@@ -57,6 +42,16 @@ FIELD_LABELS = {
     "id_number": "身份证号",
     "username": "用户名",
 }
+# Header text → field. 身份证号 and 用户名 are optional columns.
+COLUMNS = tabular.Columns(
+    aliases={label: name for name, label in FIELD_LABELS.items()},
+    labels=FIELD_LABELS,
+    required=("name", "phone", "org_code", "position"),
+    numeric=frozenset({"phone", "id_number", "org_code"}),  # digit strings Excel may turn into numbers
+    max_rows=MAX_ROWS,
+    too_many=f"名册超过 {MAX_ROWS} 行，请分批导入",
+    no_rows="名册中没有数据行（只有表头）",
+)
 
 USERNAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{2,49}")  # as for a single account (AccountCreate)
 
@@ -65,83 +60,17 @@ USERNAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{2,49}")  # as for a single acc
 
 
 @dataclass
-class RosterRow:
-    number: int  # the row number the user sees in the spreadsheet (header = 1)
-    cells: list[str]  # the original columns, as text
-    values: dict[str, str]  # field → text
-    notes: list[dict] = field(default_factory=list)  # problems found while reading the cells
-
-
-@dataclass
 class Roster:
     columns: list[str]  # the original header texts (report columns excluded)
-    rows: list[RosterRow]
+    rows: list[tabular.Row]
     unknown_columns: list[str]
 
 
-_cell_text = spreadsheets.cell_text
-_header_key = spreadsheets.header_key
-_recover_number = spreadsheets.recover_number
-_too_large_float = spreadsheets.too_large_float
-
-
 async def read_roster(content: bytes, filename: str = "") -> Roster:
-    """Read the first sheet (or the csv), within the upload limits and off the event loop."""
-    if not content.strip():
-        raise ValidationFailed("上传的文件是空的", [field_error("file", "文件为空")])
-    return parse_roster(list(await spreadsheets.read_rows(content, filename)))
-
-
-def parse_roster(raw_rows: list[list[Any]]) -> Roster:
-    """The rows of the upload as a roster; header problems raise a 422 at once."""
-    header_index = next((i for i, r in enumerate(raw_rows) if any(_cell_text(v) for v in r)), None)
-    if header_index is None:
-        raise ValidationFailed("上传的文件是空的", [field_error("file", "文件为空")])
-    header = [_cell_text(v) for v in raw_rows[header_index]]
-    fields: dict[int, str] = {}
-    kept: list[int] = []  # positions of the original columns (report columns dropped)
-    unknown: list[str] = []
-    for pos, text in enumerate(header):
-        key = _header_key(text)
-        if not key or key in REPORT_COLUMNS:
-            continue
-        kept.append(pos)
-        if key in COLUMNS and COLUMNS[key] not in fields.values():
-            fields[pos] = COLUMNS[key]
-        else:
-            unknown.append(text)
-    present = {_header_key(header[p]) for p in fields}
-    missing = [h for h in REQUIRED if h not in present]
-    if missing:
-        raise ValidationFailed(
-            f"表头缺少必填列：{'、'.join(missing)}（表头应为：姓名、手机号、机构编码、职务，可选身份证号、用户名）",
-            [field_error("header", f"缺少列：{h}") for h in missing],
-        )
-
-    rows: list[RosterRow] = []
-    for index in range(header_index + 1, len(raw_rows)):
-        raw = raw_rows[index]
-        width = len(raw)
-        texts = {p: _cell_text(raw[p]) if p < width else "" for p in kept}
-        if not any(texts.values()):
-            continue
-        if len(rows) >= MAX_ROWS:
-            raise PayloadTooLarge(f"名册超过 {MAX_ROWS} 行，请分批导入")
-        row = RosterRow(number=index + 1, cells=list(texts.values()), values={})
-        for pos, name in fields.items():
-            text = texts[pos]
-            value = raw[pos] if pos < width else None
-            if name in NUMERIC_FIELDS and text and (type(value) is not str or not text.isdigit()):
-                problem = _too_large_float(value, FIELD_LABELS[name])
-                if problem is None:
-                    text, problem = _recover_number(text, FIELD_LABELS[name])
-                if problem:
-                    row.notes.append(field_error(name, problem, row.number))
-            row.values[name] = text
-        rows.append(row)
-    if not rows:
-        raise ValidationFailed("名册中没有数据行（只有表头）", [field_error("file", "没有数据行")])
-    return Roster(columns=[header[p] for p in kept], rows=rows, unknown_columns=unknown)
+    """Read the first sheet (or the csv), within the upload limits and off the event loop;
+    header problems raise a 422 at once."""
+    table = await tabular.read_table(content, filename, COLUMNS)
+    return Roster(columns=table.columns, rows=list(table.rows()), unknown_columns=table.unknown_columns)
 
 
 # --- validation ----------------------------------------------------------------------------
@@ -149,7 +78,7 @@ def parse_roster(raw_rows: list[list[Any]]) -> Roster:
 
 @dataclass
 class Checked:
-    row: RosterRow
+    row: tabular.Row
     item: NewUser
     errors: list[dict] = field(default_factory=list)
     values: dict | None = None  # column values for the insert (valid rows only)
@@ -195,8 +124,8 @@ async def validate_roster(session: AsyncSession, actor: Actor, roster: Roster) -
     units = await _units_by_code(session, codes)
     checked: list[Checked] = []
     for row in roster.rows:
-        errors = list(row.notes)
-        noted = {e["field"] for e in row.notes}
+        errors = list(row.problems)
+        noted = {e["field"] for e in row.problems}
         v = row.values
         code = v.get("org_code", "").strip()
         unit = units.get(code)
@@ -342,24 +271,9 @@ async def import_roster(session: AsyncSession, actor: Actor, content: bytes, fil
 
 
 def build_report(columns: list[str], bad: list[Checked]) -> bytes:
-    """The rejected rows as they were given (all cells as text, so phones stay digits),
-    followed by 行号 and 错误原因."""
-    xlsx = SheetBook(constant_memory=True)
-    sheet = xlsx.sheet("错误行")
-    head = xlsx.style(bold=True, bg_color="#F2F2F2")
-    reason_format = xlsx.style(font_color="#C00000")
-    text = xlsx.style(num_format="@")
-    sheet.row(0, 0, [*columns, ROW_COLUMN, REASON_COLUMN], head)  # the upload's own header texts
-    for r, c in enumerate(bad, start=1):
-        for col, value in enumerate(c.row.cells):
-            sheet.text(r, col, value, text)
-        sheet.cell(r, len(columns), c.row.number)
-        reasons = "；".join(f"{FIELD_LABELS.get(e['field'], e['field'])}：{e['reason']}" for e in c.errors)
-        sheet.text(r, len(columns) + 1, reasons, reason_format)
-    sheet.ws.set_column(0, len(columns) - 1, 16, text)
-    sheet.ws.set_column(len(columns) + 1, len(columns) + 1, 60)
-    sheet.ws.freeze_panes(1, 0)
-    return xlsx.close()
+    """The rejected rows as they were given, followed by 行号 and 错误原因."""
+    rejected = [tabular.Rejected(c.row.number, c.row.cells, c.errors) for c in bad]
+    return tabular.error_report(columns, rejected, FIELD_LABELS, width=16)
 
 
 async def import_report(session: AsyncSession, actor: Actor, import_id: str) -> tuple[str, bytes]:

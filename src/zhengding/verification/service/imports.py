@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
@@ -35,12 +36,11 @@ from zhengding.audit import service as audit
 from zhengding.authz.actor import Actor
 from zhengding.authz.scope import in_scope
 from zhengding.core import events as events_mod
-from zhengding.core import spreadsheets
+from zhengding.core import tabular
 from zhengding.core.clock import local_day, now
-from zhengding.core.errors import NotFound, PayloadTooLarge, ValidationFailed, field_error
+from zhengding.core.errors import NotFound, ValidationFailed, field_error
 from zhengding.core.events import publish_event
 from zhengding.core.ids import new_id
-from zhengding.core.sheetwriter import SheetBook
 from zhengding.divisions.resolver import default_resolver
 from zhengding.notify.service import inbox
 from zhengding.orgs import service as org_service
@@ -57,24 +57,6 @@ from zhengding.verification.service.common import CHUNK, bulk_insert
 MAX_ROWS = 200_000
 PROGRESS_EVERY = 5000
 
-COLUMNS = {
-    "姓名": "name",
-    "身份证号": "id_number",
-    "身份证号码": "id_number",
-    "证件号码": "id_number",
-    "身份证": "id_number",
-    "手机号": "phone",
-    "手机号码": "phone",
-    "联系电话": "phone",
-    "电话": "phone",
-    "线索地址": "clue",
-    "线索": "clue",
-    "地址": "clue",
-    "现住址": "clue",
-    "来源": "source",
-    "备注": "note",
-}
-REQUIRED = {"name": "姓名", "id_number": "身份证号", "clue": "线索地址"}
 FIELD_LABELS = {
     "name": "姓名",
     "id_number": "身份证号",
@@ -83,18 +65,33 @@ FIELD_LABELS = {
     "source": "来源",
     "note": "备注",
 }
-NUMERIC = frozenset({"id_number", "phone"})
-ROW_COLUMN, REASON_COLUMN = "行号", "错误原因"
-REPORT_COLUMNS = {ROW_COLUMN, REASON_COLUMN}
+COLUMNS = tabular.Columns(
+    aliases={
+        "姓名": "name",
+        "身份证号": "id_number",
+        "身份证号码": "id_number",
+        "证件号码": "id_number",
+        "身份证": "id_number",
+        "手机号": "phone",
+        "手机号码": "phone",
+        "联系电话": "phone",
+        "电话": "phone",
+        "线索地址": "clue",
+        "线索": "clue",
+        "地址": "clue",
+        "现住址": "clue",
+        "来源": "source",
+        "备注": "note",
+    },
+    labels=FIELD_LABELS,
+    required=("name", "id_number", "clue"),
+    numeric=frozenset({"id_number", "phone"}),
+    max_rows=MAX_ROWS,
+    too_many=f"单个批次超过 {MAX_ROWS} 行，请分批导入",
+    no_rows="表格中没有数据行（只有表头）",
+)
 _SPACES = re.compile(r"[\s\u3000]+")
 _OLD_ID = re.compile(r"\d{15}")
-
-
-@dataclass
-class BadRow:
-    number: int
-    cells: list[str]
-    errors: list[dict[str, Any]]
 
 
 @dataclass
@@ -156,9 +153,14 @@ def clean_text(value: str) -> str:
     return _SPACES.sub(" ", unicodedata.normalize("NFKC", value)).strip()
 
 
-def clean_row(values: dict[str, str], raw: dict[str, Any], number: int) -> tuple[dict[str, str], list[dict]]:
+def clean_row(
+    values: dict[str, str], problems: list[dict[str, Any]], number: int
+) -> tuple[dict[str, str], list[dict]]:
+    """A row's fields by the batch's rules; `problems` are those found reading the cells (a
+    digit string Excel made lossy), which stand in for the field's own checks."""
     errors: list[dict] = []
     out: dict[str, str] = {}
+    lossy = {e["field"]: e["reason"] for e in problems} if problems else {}
     name = _SPACES.sub("", unicodedata.normalize("NFKC", values.get("name", "")))
     if not name:
         errors.append(field_error("name", "姓名不能为空", number))
@@ -166,10 +168,8 @@ def clean_row(values: dict[str, str], raw: dict[str, Any], number: int) -> tuple
         errors.append(field_error("name", "姓名过长（最多50字）", number))
     out["name"] = name
 
-    text = values.get("id_number", "")
-    text, problem = spreadsheets.numeric_cell(raw.get("id_number"), text, "身份证号")
-    id_number = idcard.normalize(text)
-    if problem:
+    id_number = idcard.normalize(values.get("id_number", ""))
+    if problem := lossy.get("id_number"):
         errors.append(field_error("id_number", problem, number))
     elif not id_number:
         errors.append(field_error("id_number", "身份证号不能为空", number))
@@ -181,9 +181,9 @@ def clean_row(values: dict[str, str], raw: dict[str, Any], number: int) -> tuple
             errors.append(field_error("id_number", reason, number))
     out["id_number"] = id_number
 
-    text, problem = spreadsheets.numeric_cell(raw.get("phone"), values.get("phone", ""), "手机号")
+    text = values.get("phone", "")
     phone = idcard.normalize_phone(text) if text else ""
-    if problem:
+    if problem := lossy.get("phone"):
         errors.append(field_error("phone", problem, number))
     elif phone and (reason := idcard.phone_error(phone)):
         errors.append(field_error("phone", reason, number))
@@ -208,16 +208,32 @@ async def _root_unit(session: AsyncSession, actor: Actor) -> OrgUnit:
     return await org_service.access_unit(session, actor, grants[0].unit_id, IMPORT)
 
 
-def _progress(actor: Actor, token: str | None, processed: int, done: bool = False) -> list[events_mod.Event]:
-    if not token:
-        return []
-    return [
-        events_mod.Event(
-            type="verification.import.progress",
-            payload={"token": token, "processed": processed, "done": done},
-            user_ids=(actor.user_id,),
-        )
-    ]
+def _progress(actor: Actor, token: str, processed: int, *, done: bool) -> events_mod.Event:
+    return events_mod.Event(
+        type="verification.import.progress",
+        payload={"token": token, "processed": processed, "done": done},
+        user_ids=(actor.user_id,),
+    )
+
+
+@dataclass
+class _Import:
+    """One import in progress: where its tasks go, and what the stages have counted so far."""
+
+    batch: VerificationBatch
+    root: OrgUnit
+    router: _Router
+    at: datetime
+    day: str
+    deadline: datetime | None
+    appending: bool
+    seen: dict[str, int] = field(default_factory=dict)  # ID number → the first row holding it
+    bad: list[tabular.Rejected] = field(default_factory=list)
+    held: Counter[tuple[str, str]] = field(default_factory=Counter)  # (holder path, status) → tasks
+    receivers: Counter[str] = field(default_factory=Counter)
+    processed: int = 0
+    accepted: int = 0
+    routed: int = 0
 
 
 async def import_batch(
@@ -231,11 +247,44 @@ async def import_batch(
     batch_id: str | None = None,
     progress_token: str | None = None,
 ) -> ImportResult:
-    """Import an upload as a new batch, or add the rows of a corrected report to `batch_id`."""
+    """Import an upload as a new batch, or add the rows of a corrected report to `batch_id`.
+
+    Stages: parse (header, rows cleaned in chunks), route (duplicates, then each clue to its
+    unit), persist (the tasks of each chunk, then history, summary cells and the batch's counts
+    and report), announce (receivers notified, audit row, and the final progress event, which
+    is delivered only after the transaction commits)."""
     if not actor.grants_for(IMPORT):
         raise NotFound()
     if not content.strip():
         raise ValidationFailed("上传的文件是空的", [field_error("file", "文件为空")])
+    run = await _start(session, actor, filename, name=name, deadline=deadline, batch_id=batch_id)
+    table = await tabular.read_table(content, filename, COLUMNS)
+    async for chunk in _parse(run, table, actor, progress_token):
+        await _persist_tasks(session, run, await _route(session, run, chunk))
+    await _persist_batch(session, actor, run, table)
+    await _announce(session, actor, run, table, progress_token)
+    return ImportResult(
+        batch_id=run.batch.id,
+        accepted=run.accepted,
+        rejected=len(run.bad),
+        routed=run.routed,
+        unrouted=run.accepted - run.routed,
+        errors=tabular.errors_of(run.bad, 500),
+        unknown_columns=table.unknown_columns,
+    )
+
+
+async def _start(
+    session: AsyncSession,
+    actor: Actor,
+    filename: str,
+    *,
+    name: str | None,
+    deadline: datetime | None,
+    batch_id: str | None,
+) -> _Import:
+    """The batch the rows go into (the one being corrected, or a new one under the importer's
+    root unit) and the router from its root."""
     at = now()
     if batch_id:
         batch = await session.get(VerificationBatch, batch_id)
@@ -263,164 +312,142 @@ async def import_batch(
         session.add(batch)
         await session.flush()
     router = _Router(root.path, await repo.units_with_codes(session, root.path))
-    day = local_day(at)
-    task_deadline = deadline or batch.deadline
+    return _Import(
+        batch=batch,
+        root=root,
+        router=router,
+        at=at,
+        day=local_day(at),
+        deadline=deadline or batch.deadline,
+        appending=bool(batch_id),
+    )
 
-    rows = await spreadsheets.read_rows(content, filename)
-    header: list[str] | None = None
-    header_line = 0
-    for header_line, raw in enumerate(rows, start=1):  # noqa: B007
-        texts = [spreadsheets.cell_text(v) for v in raw]
-        if any(texts):
-            header = texts
-            break
-    if header is None:
-        raise ValidationFailed("上传的文件是空的", [field_error("file", "文件为空")])
-    fields: dict[int, str] = {}
-    kept: list[int] = []
-    unknown: list[str] = []
-    for pos, text in enumerate(header):
-        key = spreadsheets.header_key(text)
-        if not key or key in REPORT_COLUMNS:
-            continue
-        kept.append(pos)
-        if key in COLUMNS and COLUMNS[key] not in fields.values():
-            fields[pos] = COLUMNS[key]
-        else:
-            unknown.append(text)
-    missing = [label for f, label in REQUIRED.items() if f not in fields.values()]
-    if missing:
-        raise ValidationFailed(
-            f"表头缺少必填列：{'、'.join(missing)}（表头应为：姓名、身份证号、线索地址，可选手机号、来源、备注）",
-            [field_error("header", f"缺少列：{h}") for h in missing],
-        )
 
-    seen: dict[str, int] = {}  # ID number → the first row holding it
-    bad: list[BadRow] = []
-    held: Counter[tuple[str, str]] = Counter()  # (holder path, status) → tasks: the summary cells
-    receivers: Counter[str] = Counter()
-    accepted = routed = processed = 0
-    chunk: list[tuple[int, list[str], dict[str, str]]] = []
-    table = cast(Table, VerificationTask.__table__)
-    slots = [(i, fields[p]) for i, p in enumerate(kept) if p in fields]
-    numeric = [(p, f) for p, f in fields.items() if f in NUMERIC]
-    cell_text = spreadsheets.cell_text
+_Clean = tuple[int, list[str], dict[str, str]]  # row number, the upload's cells, cleaned fields
 
-    async def flush_chunk() -> None:
-        """Rows of a chunk, in order: duplicates in the upload, then open tasks (one query),
-        routing, one bulk insert (personal data encrypted and indexed a column at a time)."""
-        nonlocal accepted, routed
-        fresh: list[tuple[int, list[str], dict[str, str]]] = []
-        for number, cells, v in chunk:
-            first_row = seen.setdefault(v["id_number"], number)
-            if first_row != number:
-                bad.append(
-                    BadRow(
-                        number,
-                        cells,
-                        [field_error("id_number", f"与第 {first_row} 行的身份证号重复", number)],
-                    )
-                )
-            else:
-                fresh.append((number, cells, v))
-        chunk.clear()
-        id_bidx = blind_index_many("id_number", [v["id_number"] for _, _, v in fresh])
-        phone_bidx = blind_index_many("phone", [v["phone"] or None for _, _, v in fresh])
-        open_bidx = await repo.open_task_bidx(session, cast(list[str], id_bidx))
-        records: list[dict[str, Any]] = []
-        for (number, cells, v), bidx, phone_index in zip(fresh, id_bidx, phone_bidx, strict=True):
-            if bidx in open_bidx:
-                bad.append(
-                    BadRow(number, cells, [field_error("id_number", "该人员已有未办结的核查任务", number)])
-                )
-                continue
-            code, clue_unit, clue_path, first = router.route(v["clue"])
-            if first is not None:
-                owner_id, status = first, TaskStatus.DISPATCHED
-                owner_path = root.path + first + "/"
-                chain = [root.id, first]
-                routed += 1
-                receivers[first] += 1
-            else:
-                owner_id, owner_path, status, chain = root.id, root.path, TaskStatus.PENDING, [root.id]
-            records.append(
-                {
-                    "id": new_id(),
-                    "batch_id": batch.id,
-                    "row_number": number,
-                    "name": v["name"],
-                    "id_number": v["id_number"],
-                    "id_number_bidx": bidx,
-                    "phone": v["phone"] or None,
-                    "phone_bidx": phone_index,
-                    "clue": v["clue"],
-                    "source": v["source"],
-                    "note": v["note"],
-                    "resolved_code": code,
-                    "clue_unit_id": clue_unit,
-                    "clue_unit_path": clue_path,
-                    "status": str(status),
-                    "owner_unit_id": owner_id,
-                    "owner_path": owner_path,
-                    "assignee_id": None,
-                    "chain": chain,
-                    "review_unit_id": None,
-                    "transfer_id": None,
-                    "deadline": task_deadline,
-                    "overdue": False,
-                    "nat_result": None,
-                    "nat_sampled_at": None,
-                    "stat_day": day,
-                    "version": 2 if first else 1,
-                    "created_at": at,
-                    "replied_at": None,
-                    "closed_at": None,
-                }
-            )
-            held[(owner_path, str(status))] += 1
-        await bulk_insert(session, table, records)
-        accepted += len(records)
 
-    for number, raw in enumerate(rows, start=header_line + 1):
-        width = len(raw)
-        texts = [cell_text(raw[p]) if p < width else "" for p in kept]
-        if not any(texts):
-            continue
-        processed += 1
-        if processed > MAX_ROWS:
-            raise PayloadTooLarge(f"单个批次超过 {MAX_ROWS} 行，请分批导入")
-        values = {f: texts[i] for i, f in slots}
-        raws = {f: raw[p] if p < width else None for p, f in numeric}
-        cleaned, errors = clean_row(values, raws, number)
+async def _parse(
+    run: _Import, table: tabular.Table, actor: Actor, progress_token: str | None
+) -> AsyncIterator[list[_Clean]]:
+    """The clean rows in chunks (the rejected ones go to `run.bad`); the importer sees the
+    count of rows read every PROGRESS_EVERY rows — never "done", which only the commit may say."""
+    chunk: list[_Clean] = []
+    for row in table.rows():
+        run.processed += 1
+        cleaned, errors = clean_row(row.values, row.problems, row.number)
         if errors:
-            bad.append(BadRow(number, texts, errors))
-            continue
-        chunk.append((number, texts, cleaned))
-        if len(chunk) >= CHUNK * 5:
-            await flush_chunk()
-        if processed % PROGRESS_EVERY == 0:
-            await events_mod.deliver(_progress(actor, progress_token, processed))
+            run.bad.append(tabular.Rejected(row.number, row.cells, errors))
+        else:
+            chunk.append((row.number, row.cells, cleaned))
+            if len(chunk) >= CHUNK * 5:
+                yield chunk
+                chunk = []
+        if progress_token and run.processed % PROGRESS_EVERY == 0:
+            await events_mod.deliver([_progress(actor, progress_token, run.processed, done=False)])
     if chunk:
-        await flush_chunk()
-    if processed == 0:
-        raise ValidationFailed("表格中没有数据行（只有表头）", [field_error("file", "没有数据行")])
-    seen.clear()
+        yield chunk
+    run.seen.clear()
 
+
+async def _route(session: AsyncSession, run: _Import, chunk: list[_Clean]) -> list[dict[str, Any]]:
+    """The task rows of a chunk, in order: duplicates in the upload, then open tasks (one
+    query), then each clue routed; personal data indexed a column at a time."""
+    fresh: list[_Clean] = []
+    for number, cells, v in chunk:
+        first_row = run.seen.setdefault(v["id_number"], number)
+        if first_row != number:
+            errors = [field_error("id_number", f"与第 {first_row} 行的身份证号重复", number)]
+            run.bad.append(tabular.Rejected(number, cells, errors))
+        else:
+            fresh.append((number, cells, v))
+    id_bidx = blind_index_many("id_number", [v["id_number"] for _, _, v in fresh])
+    phone_bidx = blind_index_many("phone", [v["phone"] or None for _, _, v in fresh])
+    open_bidx = await repo.open_task_bidx(session, cast(list[str], id_bidx))
+    root, batch = run.root, run.batch
+    records: list[dict[str, Any]] = []
+    for (number, cells, v), bidx, phone_index in zip(fresh, id_bidx, phone_bidx, strict=True):
+        if bidx in open_bidx:
+            errors = [field_error("id_number", "该人员已有未办结的核查任务", number)]
+            run.bad.append(tabular.Rejected(number, cells, errors))
+            continue
+        code, clue_unit, clue_path, first = run.router.route(v["clue"])
+        if first is not None:
+            owner_id, status = first, TaskStatus.DISPATCHED
+            owner_path = root.path + first + "/"
+            chain = [root.id, first]
+            run.routed += 1
+            run.receivers[first] += 1
+        else:
+            owner_id, owner_path, status, chain = root.id, root.path, TaskStatus.PENDING, [root.id]
+        records.append(
+            {
+                "id": new_id(),
+                "batch_id": batch.id,
+                "row_number": number,
+                "name": v["name"],
+                "id_number": v["id_number"],
+                "id_number_bidx": bidx,
+                "phone": v["phone"] or None,
+                "phone_bidx": phone_index,
+                "clue": v["clue"],
+                "source": v["source"],
+                "note": v["note"],
+                "resolved_code": code,
+                "clue_unit_id": clue_unit,
+                "clue_unit_path": clue_path,
+                "status": str(status),
+                "owner_unit_id": owner_id,
+                "owner_path": owner_path,
+                "assignee_id": None,
+                "chain": chain,
+                "review_unit_id": None,
+                "transfer_id": None,
+                "deadline": run.deadline,
+                "overdue": False,
+                "nat_result": None,
+                "nat_sampled_at": None,
+                "stat_day": run.day,
+                "version": 2 if first else 1,
+                "created_at": run.at,
+                "replied_at": None,
+                "closed_at": None,
+            }
+        )
+        run.held[(owner_path, str(status))] += 1
+    return records
+
+
+async def _persist_tasks(session: AsyncSession, run: _Import, records: list[dict[str, Any]]) -> None:
+    """One bulk insert per chunk (personal data encrypted a column at a time)."""
+    await bulk_insert(session, cast(Table, VerificationTask.__table__), records)
+    run.accepted += len(records)
+
+
+async def _persist_batch(session: AsyncSession, actor: Actor, run: _Import, table: tabular.Table) -> None:
+    """History rows, summary cells, the batch's counts and the report of its rejected rows."""
+    batch = run.batch
     deltas = Deltas()
-    for (owner_path, status), n in held.items():
-        deltas.add_path(owner_path, batch.id, day, "total", n)
-        deltas.add_path(owner_path, batch.id, day, status, n)
-    await _write_import_history(session, actor, batch.id, root.id, at)
+    for (owner_path, status), n in run.held.items():
+        deltas.add_path(owner_path, batch.id, run.day, "total", n)
+        deltas.add_path(owner_path, batch.id, run.day, status, n)
+    await _write_import_history(session, actor, batch.id, run.root.id, run.at)
     await deltas.apply(session)
-    bad.sort(key=lambda b: b.number)
-    report_columns = [header[p] for p in kept]
-    batch.total += accepted + len(bad)
-    batch.accepted += accepted
-    batch.rejected = len(bad) if batch_id is None else len(bad)  # the latest report's rows
-    batch.routed += routed
-    batch.unknown_columns = unknown
-    batch.report = build_report(report_columns, bad) if bad else None
-    await _notify_receivers(session, actor, batch, receivers)
+    run.bad.sort(key=lambda b: b.number)
+    batch.total += run.accepted + len(run.bad)
+    batch.accepted += run.accepted
+    batch.rejected = len(run.bad)  # the latest report's rows
+    batch.routed += run.routed
+    batch.unknown_columns = table.unknown_columns
+    batch.report = build_report(table.columns, run.bad) if run.bad else None
+
+
+async def _announce(
+    session: AsyncSession, actor: Actor, run: _Import, table: tabular.Table, progress_token: str | None
+) -> None:
+    """Receivers notified, the audit row; "done" is published on the session, so the importer
+    hears it after the commit, when the tasks are there to be read (and never on a rollback)."""
+    batch = run.batch
+    await _notify_receivers(session, actor, batch, run.receivers)
     audit.record(
         session,
         actor,
@@ -429,24 +456,16 @@ async def import_batch(
         target_id=batch.id,
         detail={
             "filename": batch.filename,
-            "accepted": accepted,
-            "rejected": len(bad),
-            "routed": routed,
-            "unknown_columns": unknown,
-            "append": bool(batch_id),
+            "accepted": run.accepted,
+            "rejected": len(run.bad),
+            "routed": run.routed,
+            "unknown_columns": table.unknown_columns,
+            "append": run.appending,
         },
     )
-    await events_mod.deliver(_progress(actor, progress_token, processed, done=True))
-    errors = [e for b in bad for e in b.errors]
-    return ImportResult(
-        batch_id=batch.id,
-        accepted=accepted,
-        rejected=len(bad),
-        routed=routed,
-        unrouted=accepted - routed,
-        errors=errors[:500],
-        unknown_columns=unknown,
-    )
+    if progress_token:
+        done = _progress(actor, progress_token, run.processed, done=True)
+        publish_event(session, done.type, done.payload, users=done.user_ids)
 
 
 async def _write_import_history(
@@ -512,23 +531,8 @@ async def _notify_receivers(
     )
 
 
-def build_report(columns: list[str], bad: list[BadRow]) -> bytes:
-    xlsx = SheetBook(constant_memory=True)
-    sheet = xlsx.sheet("错误行")
-    head = xlsx.style(bold=True, bg_color="#F2F2F2")
-    reason_format = xlsx.style(font_color="#C00000")
-    text = xlsx.style(num_format="@")
-    sheet.row(0, 0, [*columns, ROW_COLUMN, REASON_COLUMN], head)  # the upload's own header texts
-    for r, b in enumerate(bad, start=1):
-        for col, value in enumerate(b.cells):
-            sheet.text(r, col, value, text)
-        sheet.cell(r, len(columns), b.number)
-        reasons = "；".join(f"{FIELD_LABELS.get(e['field'], e['field'])}：{e['reason']}" for e in b.errors)
-        sheet.text(r, len(columns) + 1, reasons, reason_format)
-    sheet.ws.set_column(0, max(len(columns) - 1, 0), 18, text)
-    sheet.ws.set_column(len(columns) + 1, len(columns) + 1, 60)
-    sheet.ws.freeze_panes(1, 0)
-    return xlsx.close()
+def build_report(columns: list[str], bad: list[tabular.Rejected]) -> bytes:
+    return tabular.error_report(columns, bad, FIELD_LABELS, width=18)
 
 
 async def batch_report(session: AsyncSession, actor: Actor, batch_id: str) -> tuple[str, bytes]:
