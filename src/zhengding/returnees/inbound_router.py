@@ -17,6 +17,7 @@ from fastapi.routing import APIRoute
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from zhengding.audit.service import RequestInfo
+from zhengding.core import records
 from zhengding.core.errors import AppError, Conflict, ValidationFailed
 from zhengding.core.hygiene import strict_json
 from zhengding.http.deps import get_session
@@ -83,13 +84,7 @@ async def receive_batch(request: Request, session: AsyncSession = Depends(get_se
     source, nonce = await inbound.verify_request(request.headers, "POST", request.url.path, body)
     if not (await inbound.claim_nonces(session, [(source.id, nonce)]))[0]:
         raise inbound.nonce_refused()
-    data = strict_json(body)
-    if not isinstance(data, dict) or set(data) != {"items"} or not isinstance(data["items"], list):
-        raise ValidationFailed('批量请求体应为 {"items": [...]}，不允许其他字段')
-    if not 1 <= len(data["items"]) <= MAX_BATCH:
-        raise ValidationFailed(f"每批 1 至 {MAX_BATCH} 条")
-    results = (await ingest.receive_registrations(session, source, data["items"])).results
-    counts = {
-        k: sum(1 for r in results if r.status == k) for k in ("accepted", "replayed", "rejected", "conflict")
-    }
+    items = records.batch_items(strict_json(body), MAX_BATCH)
+    results = (await ingest.receive_registrations(session, source, items)).results
+    counts = records.status_counts(results)
     return {**counts, "items": [r.to_dict() for r in results]}

@@ -9,8 +9,8 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field
 
+from zhengding.core import records
 from zhengding.core.clock import SHANGHAI, now, to_utc
-from zhengding.core.hygiene import CONTROL_REASON, has_control_chars
 from zhengding.core.schemas import RequestModel
 from zhengding.privacy import idcard
 from zhengding.returnees.enums import AnomalyKind, HealthCode, Transport
@@ -58,31 +58,9 @@ class Registration:
 
 def parse_registration(item: Any) -> tuple[Registration | None, list[dict[str, str]]]:
     """(registration, []) when valid, else (None, [{field, reason}, …])."""
-    if not isinstance(item, dict):
-        return None, [{"field": "", "reason": "每条登记应为一个 JSON 对象"}]
-    errors: list[dict[str, str]] = []
-    for key in item:
-        if key not in REGISTRATION_FIELDS:
-            errors.append({"field": str(key)[:40], "reason": "不允许的字段（只收集必要信息）"})
-    clean: dict[str, Any] = {}
-    for field, (required, limit) in REGISTRATION_FIELDS.items():
-        value = item.get(field)
-        if value is None or (isinstance(value, str) and not value.strip()):
-            if required:
-                errors.append({"field": field, "reason": "必填"})
-            continue
-        if limit is not None:
-            if not isinstance(value, str):
-                errors.append({"field": field, "reason": "应为字符串"})
-                continue
-            if has_control_chars(value):
-                errors.append({"field": field, "reason": CONTROL_REASON})
-                continue
-            value = value.strip()
-            if len(value) > limit:
-                errors.append({"field": field, "reason": f"超过 {limit} 个字符"})
-                continue
-        clean[field] = value
+    clean, errors = records.read_fields(item, REGISTRATION_FIELDS, "登记")
+    if clean is None:
+        return None, errors
     if "id_number" in clean:
         clean["id_number"], reason = idcard.clean_id_number(clean["id_number"])
         if reason:

@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from zhengding.core import records
 from zhengding.core.errors import Conflict, ValidationFailed
 from zhengding.core.hygiene import strict_json
 from zhengding.http.deps import get_session
@@ -30,15 +31,8 @@ async def receive_nat_results(request: Request, session: AsyncSession = Depends(
     source = await authenticate_request(session, request.headers, "POST", request.url.path, body)
     data = strict_json(body)  # duplicate keys refused: the signed bytes have one reading only
     if isinstance(data, dict) and "items" in data:
-        if set(data) != {"items"} or not isinstance(data["items"], list):
-            raise ValidationFailed('批量请求体应为 {"items": [...]}，不允许其他字段')
-        if not 1 <= len(data["items"]) <= MAX_BATCH:
-            raise ValidationFailed(f"每批 1 至 {MAX_BATCH} 条")
-        answers = await receive_results(session, source, data["items"])
-        counts = {
-            k: sum(1 for a in answers if a.status == k)
-            for k in ("accepted", "replayed", "rejected", "conflict")
-        }
+        answers = await receive_results(session, source, records.batch_items(data, MAX_BATCH))
+        counts = records.status_counts(answers)
         return JSONResponse({**counts, "items": [a.to_dict() for a in answers]}, status_code=200)
     (answer,) = await receive_results(session, source, [data])
     if answer.status == "rejected":

@@ -3,7 +3,7 @@
 
 The request is authenticated by `zhengding.returnees.service.inbound.authenticate_request`
 (same sources and keys, HMAC-SM3, ±300 s, nonce once). Each item is validated by hand (field
--level reasons, unknown fields refused), then claimed in `nat_inbound_receipts` under its
+-level reasons, unknown fields refused: `core/records.py`, as for returnee registrations), then claimed in `nat_inbound_receipts` under its
 idempotency key per source — the sender's `sample_id`, else the ID number's blind index and the
 sample time. The claim is INSERT … ON CONFLICT DO NOTHING, so two concurrent posts of one item
 record it once; an item whose key is already claimed answers `replayed` (same cleaned content,
@@ -25,9 +25,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from zhengding.audit import service as audit
+from zhengding.core import records
 from zhengding.core.clock import now
 from zhengding.core.hashing import sm3_hex
-from zhengding.core.hygiene import CONTROL_REASON, has_control_chars
 from zhengding.core.ids import new_id
 from zhengding.privacy import idcard
 from zhengding.privacy.crypto import blind_index
@@ -37,8 +37,7 @@ from zhengding.verification.enums import NatResult
 from zhengding.verification.models import NatInboundReceipt, NatTestResult
 
 MAX_BATCH = 500
-# field → (required, max length)
-FIELDS: dict[str, tuple[bool, int]] = {
+FIELDS: records.Fields = {  # every field is a text
     "id_number": (True, 18),
     "sampled_at": (True, 40),
     "result": (True, 10),
@@ -78,30 +77,9 @@ class Clean:
 
 def parse_item(item: Any) -> tuple[Clean | None, list[dict[str, str]]]:
     """(clean, []) when valid, else (None, [{field, reason}, …])."""
-    if not isinstance(item, dict):
-        return None, [{"field": "", "reason": "每条结果应为一个 JSON 对象"}]
-    errors: list[dict[str, str]] = []
-    for key in item:
-        if key not in FIELDS:
-            errors.append({"field": str(key)[:40], "reason": "不允许的字段（只收集必要信息）"})
-    clean: dict[str, str] = {}
-    for field, (required, limit) in FIELDS.items():
-        value = item.get(field)
-        if value is None or (isinstance(value, str) and not value.strip()):
-            if required:
-                errors.append({"field": field, "reason": "必填"})
-            continue
-        if not isinstance(value, str):
-            errors.append({"field": field, "reason": "应为字符串"})
-            continue
-        if has_control_chars(value):
-            errors.append({"field": field, "reason": CONTROL_REASON})
-            continue
-        value = value.strip()
-        if len(value) > limit:
-            errors.append({"field": field, "reason": f"超过 {limit} 个字符"})
-            continue
-        clean[field] = value
+    clean, errors = records.read_fields(item, FIELDS, "结果")
+    if clean is None:
+        return None, errors
     if "id_number" in clean:
         clean["id_number"], reason = idcard.clean_id_number(clean["id_number"])
         if reason:
@@ -254,9 +232,7 @@ async def receive_results(session: AsyncSession, source: InboundSource, items: l
                 key = next(k for i, c, _, k, _ in claims if i == index)
                 item.result = next(u["_answer"] for u in updates if u["_key"] == key)
     out = [answers[i] for i in sorted(answers)]
-    counts = {
-        k: sum(1 for a in out if a.status == k) for k in ("accepted", "replayed", "rejected", "conflict")
-    }
+    counts = records.status_counts(out)
     audit.record(
         session,
         None,
