@@ -61,7 +61,7 @@ class Columns:
         return f"{text}（表头应为：{'、'.join(required)}，可选{'、'.join(optional)}）"
 
 
-@dataclass
+@dataclass(slots=True)
 class Row:
     """One data row: `cells` the texts of the upload's own columns (report columns dropped),
     `values` field → text (digit strings recovered), `problems` field errors found while reading
@@ -80,7 +80,7 @@ class Row:
         return self._raw[pos] if pos is not None and pos < len(self._raw) else None
 
 
-@dataclass
+@dataclass(slots=True)
 class Rejected:
     number: int
     cells: list[str]
