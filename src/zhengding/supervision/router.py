@@ -17,21 +17,32 @@ from zhengding.supervision import (
     workbench,  # noqa: F401  (app tile, to-do counter, file policy)
 )
 from zhengding.supervision.schemas import (
+    BoardRead,
     CancelCreate,
+    CancelRead,
     DeadlineChange,
+    DeadlineRead,
     ItemCreate,
+    ItemRead,
     LeaderCreate,
+    LeaderRead,
     ProgressCreate,
+    ProgressRead,
     ReviewCreate,
+    ReviewRead,
     SplitCreate,
+    StatsRead,
+    StopRead,
+    TodosRead,
     UrgeCreate,
+    UrgeRead,
 )
 from zhengding.supervision.service import boards, changes, items, progress
 
 router = make_router("/api/supervision", tags=["督办"])
 
 
-@router.post("/items", status_code=201)
+@router.post("/items", status_code=201, response_model=ItemRead)
 async def create_item(
     body: ItemCreate, actor: Actor = Depends(current_actor), session: AsyncSession = Depends(get_session)
 ) -> dict[str, Any]:
@@ -39,7 +50,7 @@ async def create_item(
     return await items.item_detail(session, actor, item.id)
 
 
-@router.get("/items")
+@router.get("/items", response_model=BoardRead)
 async def board(
     status: str | None = Query(None, pattern="^(open|closed|review|cancelled)$"),
     overdue: bool | None = None,
@@ -63,14 +74,14 @@ async def board(
     )
 
 
-@router.get("/todos")
+@router.get("/todos", response_model=TodosRead)
 async def todos(
     done: bool = False, actor: Actor = Depends(current_actor), session: AsyncSession = Depends(get_session)
 ) -> dict[str, Any]:
     return await boards.todo_list(session, actor, done=done)
 
 
-@router.get("/stats")
+@router.get("/stats", response_model=StatsRead)
 async def stats(
     unit_id: str | None = None,
     start: str | None = None,
@@ -81,14 +92,14 @@ async def stats(
     return await boards.statistics(session, actor, unit_id=unit_id, start=start, end=end)
 
 
-@router.get("/items/{item_id}")
+@router.get("/items/{item_id}", response_model=ItemRead)
 async def item_detail(
     item_id: str, actor: Actor = Depends(current_actor), session: AsyncSession = Depends(get_session)
 ) -> dict[str, Any]:
     return await items.item_detail(session, actor, item_id)
 
 
-@router.post("/items/{item_id}/split", status_code=201)
+@router.post("/items/{item_id}/split", status_code=201, response_model=ItemRead)
 async def split_item(
     item_id: str,
     body: SplitCreate,
@@ -99,7 +110,7 @@ async def split_item(
     return await items.item_detail(session, actor, child.id)
 
 
-@router.post("/items/{item_id}/progress")
+@router.post("/items/{item_id}/progress", response_model=ProgressRead)
 async def report_progress(
     item_id: str,
     body: ProgressCreate,
@@ -109,7 +120,7 @@ async def report_progress(
     return await progress.report_progress(session, actor, item_id, body)
 
 
-@router.post("/items/{item_id}/review")
+@router.post("/items/{item_id}/review", response_model=ReviewRead)
 async def review_report(
     item_id: str,
     body: ReviewCreate,
@@ -119,7 +130,7 @@ async def review_report(
     return await progress.review_report(session, actor, item_id, body)
 
 
-@router.post("/items/{item_id}/urge")
+@router.post("/items/{item_id}/urge", response_model=UrgeRead)
 async def urge_item(
     item_id: str,
     body: UrgeCreate | None = Body(None),
@@ -129,7 +140,7 @@ async def urge_item(
     return await progress.urge_item(session, actor, item_id, body)
 
 
-@router.post("/items/{item_id}/deadline")
+@router.post("/items/{item_id}/deadline", response_model=DeadlineRead)
 async def change_deadline(
     item_id: str,
     body: DeadlineChange,
@@ -139,7 +150,7 @@ async def change_deadline(
     return await changes.change_deadline(session, actor, item_id, body)
 
 
-@router.post("/items/{item_id}/cancel")
+@router.post("/items/{item_id}/cancel", response_model=CancelRead)
 async def cancel_item(
     item_id: str,
     body: CancelCreate,
@@ -149,7 +160,7 @@ async def cancel_item(
     return await changes.cancel_item(session, actor, item_id, body)
 
 
-@router.post("/items/{item_id}/stop")
+@router.post("/items/{item_id}/stop", response_model=StopRead)
 async def stop_recurring(
     item_id: str, actor: Actor = Depends(current_actor), session: AsyncSession = Depends(get_session)
 ) -> dict[str, Any]:
@@ -157,21 +168,21 @@ async def stop_recurring(
     return {"id": item.id, "status": item.status}
 
 
-@router.get("/leaders")
+@router.get("/leaders", response_model=list[LeaderRead])
 async def list_leaders(
     unit_id: str, actor: Actor = Depends(current_actor), session: AsyncSession = Depends(get_session)
 ) -> list[dict[str, Any]]:
     return await boards.list_leaders(session, actor, unit_id)
 
 
-@router.post("/leaders", status_code=201)
+@router.post("/leaders", status_code=201, response_model=list[LeaderRead])
 async def add_leader(
     body: LeaderCreate, actor: Actor = Depends(current_actor), session: AsyncSession = Depends(get_session)
 ) -> list[dict[str, Any]]:
     return await boards.add_leader(session, actor, body.unit_id, body.user_id)
 
 
-@router.delete("/leaders/{unit_id}/{user_id}")
+@router.delete("/leaders/{unit_id}/{user_id}", response_model=list[LeaderRead])
 async def remove_leader(
     unit_id: str,
     user_id: str,

@@ -1,13 +1,23 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from zhengding.core.clock import ClientTime
-from zhengding.core.schemas import RequestModel
-from zhengding.supervision.enums import Priority, Recurrence, SourceKind
+from zhengding.core.schemas import ReadModel, RequestModel
+from zhengding.supervision.enums import (
+    ItemStatus,
+    OwnerKind,
+    OwnerRole,
+    OwnerStatus,
+    Priority,
+    Recurrence,
+    SourceKind,
+    UpdateKind,
+)
 
 
 class OwnerIn(RequestModel):
@@ -94,3 +104,208 @@ class CancelCreate(RequestModel):
 class LeaderCreate(RequestModel):
     unit_id: str
     user_id: str
+
+
+# --- answers ---------------------------------------------------------------------------------
+
+
+class AttachmentRead(ReadModel):
+    id: str
+    name: str
+    size: int
+    content_type: str
+    created_at: datetime
+
+
+class OwnerRead(ReadModel):
+    id: str
+    kind: OwnerKind
+    role: OwnerRole
+    unit_id: str | None
+    user_id: str | None
+    name: str
+    status: OwnerStatus
+    status_label: str
+    percent: int  # the effective percent: what the owner reported, or its sub-items' roll-up
+    reported_percent: int
+    sub_percent: int | None
+    stage: str
+    last_report_at: datetime | None
+    submitted_at: datetime | None
+    accepted_at: datetime | None
+    returned_reason: str | None
+    overdue: bool
+    overdue_at: datetime | None
+    missed: bool
+    urge_count: int
+    last_urged_at: datetime | None
+    mine: bool  # the reader acts for this owner (the unit's staff, or the person)
+
+
+class ItemListItem(ReadModel):
+    id: str
+    title: str
+    priority: Priority
+    source_kind: SourceKind
+    source_ref: str
+    deadline: datetime | None
+    status: ItemStatus
+    progress: int
+    unit_id: str
+    unit_name: str
+    creator_name: str
+    created_by: str
+    parent_id: str | None
+    root_id: str
+    template_id: str | None
+    period_key: str | None
+    recurrence: Recurrence | None
+    due_time: str | None
+    weekday: int | None
+    overdue: bool
+    owners: list[OwnerRead]
+    owner_counts: dict[str, int]  # owners by status
+    created_at: datetime
+    closed_at: datetime | None
+    updated_at: datetime
+
+
+class ItemRef(ReadModel):
+    id: str
+    title: str
+
+
+class CopyRead(ReadModel):
+    id: str
+    name: str
+
+
+class HistoryRead(ReadModel):
+    id: str
+    kind: UpdateKind
+    owner_id: str | None
+    actor_name: str
+    text: str
+    percent: int | None
+    stage: str | None
+    created_at: datetime
+    attachments: list[AttachmentRead]
+
+
+class ItemRead(ItemListItem):
+    content: str
+    requires_review: bool
+    remind_before_minutes: list[int]
+    sms_after_minutes: int
+    copies: list[CopyRead]
+    history: list[HistoryRead]
+    children: list[ItemListItem]
+    instances: list[ItemListItem]
+    parent: ItemRef | None
+    can_assign: bool
+    can_review: bool
+    can_urge: bool
+    can_split: bool
+    can_change: bool
+
+
+class BoardCounts(ReadModel):
+    open: int
+    closed: int
+    overdue: int
+    review: int
+    recurring: int
+    cancelled: int
+
+
+class BoardRead(ReadModel):
+    items: list[ItemListItem]
+    total: int
+    counts: BoardCounts
+
+
+class TodoListItem(ItemListItem):
+    my_owner: OwnerRead
+
+
+class CopiedListItem(ReadModel):
+    id: str
+    title: str
+    deadline: datetime | None
+    status: ItemStatus
+    progress: int
+
+
+class TodosRead(ReadModel):
+    items: list[TodoListItem]
+    copied: list[CopiedListItem]
+    open_count: int
+
+
+class StatRead(ReadModel):
+    id: str
+    name: str
+    due: int
+    on_time: int
+    late: int
+    overdue: int
+    on_time_rate: float | None
+
+
+class DayStatRead(ReadModel):
+    day: str
+    due: int
+    on_time: int
+    late: int
+    overdue: int
+
+
+class StatsRead(ReadModel):
+    unit: StatRead
+    children: list[StatRead]
+    days: list[DayStatRead]
+    start: str
+    end: str
+
+
+class ProgressRead(ReadModel):
+    owner_id: str
+    status: OwnerStatus
+    progress: int
+    item_status: ItemStatus
+
+
+class ReviewRead(ReadModel):
+    owner_id: str
+    status: OwnerStatus
+    item_status: ItemStatus
+    progress: int
+
+
+class UrgeRead(ReadModel):
+    urged_owner_ids: list[str]
+    recipients: int
+
+
+class DeadlineRead(ReadModel):
+    id: str
+    deadline: datetime | None
+    owners: int
+    recipients: int
+
+
+class CancelRead(ReadModel):
+    id: str
+    status: ItemStatus
+    recipients: int
+
+
+class StopRead(ReadModel):
+    id: str
+    status: ItemStatus
+
+
+class LeaderRead(ReadModel):
+    unit_id: str
+    user_id: str
+    name: str

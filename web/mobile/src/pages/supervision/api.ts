@@ -1,63 +1,14 @@
 import { http } from '@shared/index'
+import type { Schemas } from '@shared/api/schemas'
 
-export interface Owner {
-  id: string
-  kind: 'unit' | 'user'
-  role: 'lead' | 'co'
-  name: string
-  status: 'assigned' | 'in_progress' | 'submitted' | 'returned' | 'accepted' | 'cancelled'
-  status_label: string
-  percent: number
-  stage: string
-  returned_reason: string | null
-  overdue: boolean
-  missed: boolean
-  mine: boolean
-}
+import type { ItemDetail, ProgressInput, Todos } from '@shared/supervision/types'
 
-export interface Item {
-  id: string
-  title: string
-  priority: 'normal' | 'urgent' | 'critical'
-  deadline: string | null
-  status: string
-  progress: number
-  unit_name: string
-  creator_name: string
-  template_id: string | null
-  overdue: boolean
-  owners: Owner[]
-  my_owner?: Owner
-}
-
-export interface HistoryEntry {
-  id: string
-  kind: string
-  owner_id: string | null
-  actor_name: string
-  text: string
-  percent: number | null
-  created_at: string
-  attachments: { id: string; name: string }[]
-}
-
-export interface ItemDetail extends Item {
-  content: string
-  source_ref: string
-  history: HistoryEntry[]
-  requires_review: boolean
-}
-
-export interface Todos {
-  items: Item[]
-  copied: { id: string; title: string; deadline: string | null; progress: number }[]
-  open_count: number
-}
+export type * from '@shared/supervision/types'
 
 export const getTodos = (done = false) => http.get<Todos>('/supervision/todos', { done })
 export const getItem = (id: string) => http.get<ItemDetail>(`/supervision/items/${id}`)
-export const reportProgress = (id: string, body: { owner_id: string; text: string; percent?: number; stage?: string; final: boolean; attachment_ids: string[] }) =>
-  http.post<{ status: string; progress: number }>(`/supervision/items/${id}/progress`, body)
+export const reportProgress = (id: string, body: ProgressInput) =>
+  http.post<Schemas['ProgressRead']>(`/supervision/items/${id}/progress`, body)
 export function uploadFile(file: File) {
   const form = new FormData()
   form.append('file', file)
