@@ -23,6 +23,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from zhengding import domains
 from zhengding.config import Settings, set_settings
 from zhengding.core import events as events_mod
 from zhengding.core.clock import clock as global_clock
@@ -38,6 +39,9 @@ _TMP = Path(tempfile.mkdtemp(prefix="zd-test-"))
 _ID_RE = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dX](?![0-9A-Za-z])")
 _PHONE_RE = re.compile(r"(?<![0-9A-Za-z])1[3-9]\d{9}(?![0-9A-Za-z])")
 _PII_ALLOWED_PATHS = {"/api/privacy/reveal"}
+
+# The same registries as the app, the worker and the CLI, whatever a test module imports first.
+domains.install(domains.MANIFESTS)
 
 
 def _settings() -> Settings:

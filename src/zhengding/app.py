@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import gc
-import importlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from importlib import resources
 from pathlib import Path
@@ -14,48 +13,14 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from zhengding import domains
 from zhengding.config import Settings, get_settings
 from zhengding.core.db import get_db, init_db, set_db
+from zhengding.core.manifest import Manifest
 from zhengding.http import docs, errors, hygiene, security_headers
 from zhengding.http.middleware import RequestContextMiddleware
 
 log = logging.getLogger("zhengding")
-
-# Domain routers ("module:attribute"). A request is matched against the routes in this order,
-# so the machine-to-machine hot paths (the inbound APIs) come first; the docs group by tag.
-ROUTERS = [
-    "zhengding.http.health:router",
-    "zhengding.returnees.inbound_router:router",
-    "zhengding.verification.inbound_router:router",
-    "zhengding.accounts.router:auth_router",
-    "zhengding.accounts.router:router",
-    "zhengding.accounts.roster_router:router",
-    "zhengding.orgs.router:router",
-    "zhengding.audit.router:router",
-    "zhengding.privacy.router:router",
-    "zhengding.workbench.router:router",
-    "zhengding.notify.router:router",
-    "zhengding.realtime.router:router",
-    "zhengding.realtime.router:ws_router",
-    "zhengding.verification.router:router",
-    "zhengding.http.files:router",
-    "zhengding.supervision.router:router",
-    "zhengding.returnees.router:router",
-]
-
-# Background services started with the app: async context managers taking the settings
-# (the outbox worker, the Redis broker subscriber …). Domains append "module:attribute".
-SERVICES: list[str] = [
-    "zhengding.divisions.service:resolver_service",
-    "zhengding.realtime.service:realtime_service",
-    "zhengding.core.outbox:worker_service",
-    "zhengding.accounts.service.duties:duties_check_service",
-]
-
-
-def _load(ref: str):  # type: ignore[no-untyped-def]
-    module, _, attr = ref.partition(":")
-    return getattr(importlib.import_module(module), attr)
 
 
 def tune_gc() -> None:
@@ -72,17 +37,23 @@ def web_dist() -> Path:
     return Path(str(resources.files("zhengding"))) / "web_dist"
 
 
-def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, manage_db: bool = True, manifests: Sequence[Manifest] | None = None
+) -> FastAPI:
+    """The app of the installed manifests (zhengding/domains.py MANIFESTS unless `manifests`
+    are given, which are installed first)."""
     settings = settings or get_settings()
+    domains.install(domains.MANIFESTS if manifests is None else manifests)
+    plugged = domains.installed() if manifests is None else tuple(manifests)
+    services = domains.services(plugged)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if manage_db:
             init_db(settings.database_url)
         async with AsyncExitStack() as stack:
-            for ref in SERVICES:
-                factory: Callable[[Settings], Awaitable[None]] = _load(ref)
-                await stack.enter_async_context(factory(settings))  # type: ignore[arg-type]
+            for factory in services:
+                await stack.enter_async_context(factory(settings))
             if settings.gc_tuning:
                 tune_gc()
             yield
@@ -100,8 +71,10 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> F
         telemetry=None if settings.opentelemetry else {"tracing": False, "metrics": False, "logs": False},
     )
     errors.install(app)
-    for ref in ROUTERS:
-        app.include_router(_load(ref), dependencies=[Depends(hygiene.check_parameters)])
+    # A request is matched against the routes in this order: the manifests give the
+    # machine-to-machine hot paths (the inbound APIs) the lowest order; the docs group by tag.
+    for router in domains.routers(plugged):
+        app.include_router(router, dependencies=[Depends(hygiene.check_parameters)])
     docs.install(app, settings, web_dist() / "console" / "api-docs")
     _mount_web(app)
     app.add_middleware(

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from zhengding import domains
 from zhengding.config import get_settings
 
 app = typer.Typer(
@@ -270,16 +271,10 @@ def serve(
     )
 
 
-def _register_domain_commands() -> None:
-    for module in ("zhengding.notify.cli", "zhengding.verification.cli", "zhengding.returnees.cli"):
-        try:
-            register = __import__(module, fromlist=["register"]).register
-        except ModuleNotFoundError:
-            continue
-        register(app)
-
-
-_register_domain_commands()
+# Every command runs with the same registries as the app and the worker (roles with their
+# domains' permissions, outbox handlers …); each manifest's `cli` adds its commands.
+domains.install(domains.MANIFESTS)
+domains.register_commands(app)
 
 if __name__ == "__main__":
     sys.exit(app())

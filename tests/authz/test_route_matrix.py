@@ -1,5 +1,5 @@
 """The route → permission matrix (authz/routes.toml) is complete, and every route it does not
-declare public refuses a request without a token. Routers added to zhengding.app.ROUTERS later
+declare public refuses a request without a token. Routers a domain manifest adds later
 are covered without changing this file."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from fastapi import APIRouter
 from fastapi.routing import APIRoute
 from starlette.routing import WebSocketRoute
 
-from zhengding.app import ROUTERS, _load
+from zhengding import domains
 from zhengding.authz.matrix import PUBLIC, SPECIAL, matrix, permission_for
 from zhengding.authz.roles import ROLES
 
@@ -32,8 +32,8 @@ def _walk(router: APIRouter, prefix: str = "") -> list[tuple[str, str]]:
 
 def api_routes() -> list[tuple[str, str]]:
     routes: list[tuple[str, str]] = []
-    for ref in ROUTERS:
-        routes += _walk(_load(ref))
+    for router in domains.routers():
+        routes += _walk(router)
     return routes
 
 

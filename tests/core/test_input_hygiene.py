@@ -23,7 +23,7 @@ from pydantic import BaseModel, ValidationError
 
 from tests.conftest import Personas
 from tests.verification.support import new_id_number
-from zhengding.app import ROUTERS, _load
+from zhengding import domains
 from zhengding.core import spreadsheets
 from zhengding.core.errors import ValidationFailed
 from zhengding.core.hygiene import CONTROL_REASON, has_control_chars
@@ -124,7 +124,7 @@ def _routes(router: APIRouter) -> list[APIRoute]:
     return found
 
 
-ROUTES = [route for ref in ROUTERS for route in _routes(_load(ref))]
+ROUTES = [route for router in domains.routers() for route in _routes(router)]
 
 
 def _models(annotation: Any) -> set[type[BaseModel]]:

@@ -55,7 +55,7 @@ def worker_env(cloud: FakeSmsCloud) -> dict[str, str]:
 
 def start_worker(env: dict[str, str]) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "zhengding.notify.worker_main"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL
+        [sys.executable, "-m", "zhengding.worker"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL
     )
 
 

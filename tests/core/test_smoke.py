@@ -15,6 +15,8 @@ async def test_personas_can_read_me(client, personas: Personas):
 
 
 def test_each_router_is_registered_once():
-    from zhengding.app import ROUTERS
+    from zhengding import domains
+
+    ROUTERS = domains.router_refs()
 
     assert len(ROUTERS) == len(set(ROUTERS)), [r for r in ROUTERS if ROUTERS.count(r) > 1]

@@ -1,4 +1,5 @@
-"""The route → permission matrix (routes.toml). A route missing from it cannot be served."""
+"""The route → permission matrix: routes.toml, plus the `routes` a domain manifest declares
+(zhengding.domains.install). A route missing from it cannot be served."""
 
 from __future__ import annotations
 
@@ -10,10 +11,24 @@ PUBLIC = "public"
 SPECIAL = {PUBLIC, "authenticated", "mfa_pending"}
 
 
+_declared: dict[str, str] = {}
+
+
+def declare_routes(entries: dict[str, str]) -> None:
+    """Add a manifest's "METHOD /path" → permission entries; one already in the matrix with
+    another value is refused (a domain cannot loosen a route it does not own)."""
+    current = matrix()
+    clash = {k: v for k, v in entries.items() if k in current and current[k] != v}
+    if clash:
+        raise ValueError(f"routes declared twice with different permissions: {clash}")
+    _declared.update(entries)
+    matrix.cache_clear()
+
+
 @lru_cache(maxsize=1)
 def matrix() -> dict[str, str]:
     text = resources.files("zhengding.authz").joinpath("routes.toml").read_text(encoding="utf-8")
-    return dict(tomllib.loads(text)["routes"])
+    return {**tomllib.loads(text)["routes"], **_declared}
 
 
 def permission_for(method: str, path: str) -> str:

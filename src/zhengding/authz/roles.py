@@ -111,8 +111,17 @@ def role_label(role: str) -> str:
     return ROLES[role].label if role in ROLES else "已停用的角色"
 
 
+# Every permission in words: the platform's (Perm) and those the domain manifests declare.
+PERMISSION_LABELS: dict[str, str] = {}
+
+
+def declare_permission(name: str, label: str) -> None:
+    """A permission a domain manifest brings (zhengding.domains.install)."""
+    PERMISSION_LABELS[name] = label
+
+
 def extend_role(role: str, *permissions: str) -> None:
-    """Later domains add their permissions to the built-in roles at import time."""
+    """A domain's manifest adds its permissions to a built-in role (zhengding.domains.install)."""
     current = ROLES[role]
     ROLES[role] = RoleDef(
         current.name,

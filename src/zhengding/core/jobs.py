@@ -7,14 +7,12 @@ many nodes race, one row per slot exists, and the ordinary claim/retry/dead-lett
 it once. A slot missed while no worker ran is not replayed (the next slot runs): jobs are
 sweeps ("find overdue items"), not per-slot obligations.
 
-Domains declare their handlers and schedules in `<domain>/jobs.py`; `load_job_modules()`
-imports every such module so a separate worker process knows them all.
+Domains declare their handlers and schedules in their manifests; every process (app, worker,
+CLI) installs the same list (zhengding/domains.py), so a separate worker knows them all.
 """
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -93,24 +91,3 @@ async def enqueue_due(db: Database) -> int:
     for row in rows:
         _attempted[str(row["handler"])] = datetime.fromisoformat(cast(dict[str, str], row["payload"])["slot"])
     return max(cast(CursorResult[Any], result).rowcount or 0, 0)
-
-
-_loaded = False
-
-
-def load_job_modules() -> None:
-    """Import `zhengding.<domain>.jobs` for every domain that has one (handlers register at import)."""
-    global _loaded
-    if _loaded:
-        return
-    import zhengding
-
-    for info in pkgutil.iter_modules(zhengding.__path__):
-        if not info.ispkg or info.name == "core":
-            continue
-        try:
-            importlib.import_module(f"zhengding.{info.name}.jobs")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"zhengding.{info.name}.jobs":
-                raise
-    _loaded = True

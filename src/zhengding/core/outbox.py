@@ -347,13 +347,11 @@ async def run_worker(
 
 @asynccontextmanager
 async def worker_service(settings: Any) -> AsyncIterator[None]:
-    """App lifespan service: the worker loop inside the server unless ZD_RUN_WORKER=0."""
-    from zhengding.core import jobs
-
+    """App lifespan service: the worker loop inside the server unless ZD_RUN_WORKER=0. The app
+    installed the domain manifests (handlers and schedules) before its lifespan starts."""
     if not getattr(settings, "run_worker", True):
         yield
         return
-    jobs.load_job_modules()
     stop = asyncio.Event()
     task = asyncio.create_task(run_worker(stop), name="outbox-worker")
     try:

@@ -1,4 +1,4 @@
-"""Outbox handlers and schedules of the notify domain (imported by every worker).
+"""Outbox handlers of the notify domain (declared with their schedules in notify/manifest.py).
 
 - "notify.deliver": inbox entries for users (jobs of other domains fan out through it);
 - "notify.notification.escalate": SMS to those still unread after a delay;
@@ -15,8 +15,6 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from zhengding.core import jobs, outbox
-from zhengding.notify import permissions  # noqa: F401  (roles get their permissions in workers too)
 from zhengding.notify.models import Notification
 from zhengding.notify.service import ding as ding_service
 from zhengding.notify.service import inbox
@@ -24,7 +22,6 @@ from zhengding.notify.sms import providers
 from zhengding.notify.sms import service as sms_service
 
 
-@outbox.handler("notify.deliver")
 async def deliver(session: AsyncSession, payload: dict[str, Any]) -> None:
     sms_after = payload.get("sms_after_minutes")
     await inbox.notify_users(
@@ -43,7 +40,6 @@ async def deliver(session: AsyncSession, payload: dict[str, Any]) -> None:
     )
 
 
-@outbox.handler(inbox.ESCALATE_HANDLER)
 async def escalate_notifications(session: AsyncSession, payload: dict[str, Any]) -> None:
     from zhengding.accounts.service import users as user_service
 
@@ -69,25 +65,19 @@ async def escalate_notifications(session: AsyncSession, payload: dict[str, Any])
             )
 
 
-@outbox.handler(sms_service.SEND_HANDLER, prepare=sms_service.send_queued)
 async def send_sms(session: AsyncSession, payload: dict[str, Any], result: dict[str, Any]) -> None:
     await sms_service.record_result(session, payload, result)
 
 
-async def _pull_reports(_: dict[str, Any]) -> list[providers.DeliveryReport]:
+async def pull_reports(_: dict[str, Any]) -> list[providers.DeliveryReport]:
     return await providers.current().pull_reports()
 
 
-@outbox.handler("notify.sms.poll_status", prepare=_pull_reports)
 async def poll_status(
     session: AsyncSession, _: dict[str, Any], reports: list[providers.DeliveryReport]
 ) -> None:
     await sms_service.apply_reports(session, reports)
 
 
-@outbox.handler(ding_service.ESCALATE_HANDLER)
 async def escalate_ding(session: AsyncSession, payload: dict[str, Any]) -> None:
     await ding_service.escalate_ding(session, payload["ding_id"])
-
-
-jobs.schedule("notify.sms.poll_status", every=timedelta(minutes=1))

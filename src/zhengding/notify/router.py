@@ -14,7 +14,6 @@ from zhengding.core.errors import NotFound
 from zhengding.http.deps import current_actor, get_session
 from zhengding.http.paging import Keyset, keyset
 from zhengding.http.routing import make_router
-from zhengding.notify import permissions  # noqa: F401  (extends the roles)
 from zhengding.notify.schemas import DingCreate, DingRemind, NotificationsRead, NotificationsReadAll
 from zhengding.notify.service import ding as ding_service
 from zhengding.notify.service import inbox

@@ -1,4 +1,5 @@
-"""`python -m zhengding.notify.worker_main` (= `zhengding worker`): outbox worker processes.
+"""Outbox worker processes, started by `zhengding worker` or `python -m zhengding.worker`
+(both install the domain manifests first: the handlers and schedules the loop runs).
 
 Runs the claim/process loop until SIGTERM/SIGINT (finishing the current row). With
 ZD_REDIS_URL set, events raised by handlers reach WebSocket clients on every node.
@@ -11,14 +12,13 @@ import logging
 import signal
 
 from zhengding.config import get_settings
-from zhengding.core import jobs, outbox
+from zhengding.core import outbox
 from zhengding.core.db import init_db
 
 
 async def run(worker_id: str | None = None, concurrency: int = 1) -> None:
     settings = get_settings()
     db = init_db(settings.database_url)
-    jobs.load_job_modules()
     from zhengding.realtime.service import publisher_service
 
     stop = asyncio.Event()
@@ -52,7 +52,3 @@ def main(worker_id: str | None = None, concurrency: int = 1) -> None:
     except ImportError:
         pass
     asyncio.run(run(worker_id, concurrency))
-
-
-if __name__ == "__main__":
-    main()

@@ -3,8 +3,8 @@ that a domain keeps on its rows (the scope filter and the summary tables read th
 never the tree), rewritten in the move's transaction, and each domain's own follow-up for
 what a path rewrite cannot carry (summary cells kept per ancestor, review chains).
 
-Both lists are explicit and assembled here, in one place: `path_columns()` and
-`move_followers()`. Issue #14 moves each entry into the owning domain's manifest. A test
+Each domain declares both in its manifest (`path_columns`, `move_followers`); installing the
+manifests fills `path_columns()` and `move_followers()` here. A test
 checks that every mapped column named like "*path" is either registered or listed in
 `NOT_UNIT_PATHS` with the reason, so a new domain cannot forget its copy.
 """
@@ -77,25 +77,25 @@ NOT_UNIT_PATHS = {
 }
 
 
+# Filled from the domain manifests (zhengding.domains.install): each domain's function listing
+# its path columns, and its follow-ups, in manifest order.
+_path_column_sources: list[Callable[[], list[PathColumn]]] = []
+_move_followers: list[MoveFollower] = []
+
+
+def register_path_columns(source: Callable[[], list[PathColumn]]) -> None:
+    if source not in _path_column_sources:
+        _path_column_sources.append(source)
+
+
+def register_move_follower(follower: MoveFollower) -> None:
+    if follower not in _move_followers:
+        _move_followers.append(follower)
+
+
 def path_columns() -> list[PathColumn]:
     """Every copy of a unit path kept outside the tree."""
-    from zhengding.returnees.models import Anomaly, Returnee, ReturneeStat
-    from zhengding.supervision.models import SupervisionItem, SupervisionOwner, SupervisionUnitDay
-    from zhengding.verification.models import TaskTransfer, VerificationBatch, VerificationTask
-
-    return [
-        PathColumn(VerificationBatch.unit_path, VerificationBatch.unit_id),
-        PathColumn(VerificationTask.owner_path, VerificationTask.owner_unit_id),
-        PathColumn(VerificationTask.clue_unit_path, VerificationTask.clue_unit_id),
-        PathColumn(TaskTransfer.from_path, TaskTransfer.from_unit_id),
-        PathColumn(TaskTransfer.to_path, TaskTransfer.to_unit_id),
-        PathColumn(Returnee.unit_path, Returnee.unit_id),
-        PathColumn(Anomaly.unit_path),  # the returnee's holding unit when reported
-        PathColumn(ReturneeStat.unit_path, ReturneeStat.unit_id),
-        PathColumn(SupervisionItem.unit_path, SupervisionItem.unit_id),
-        PathColumn(SupervisionOwner.stat_unit_path, SupervisionOwner.stat_unit_id),
-        PathColumn(SupervisionUnitDay.unit_path, SupervisionUnitDay.unit_id),
-    ]
+    return [column for source in _path_column_sources for column in source()]
 
 
 def move_followers() -> list[MoveFollower]:
@@ -103,9 +103,7 @@ def move_followers() -> list[MoveFollower]:
 
     Returnee and supervision summaries need none: their rows are keyed by the holding unit and
     summed by path prefix, so the rewritten `unit_path` carries them."""
-    import zhengding.verification.service.moves as verification_moves
-
-    return [verification_moves.follow_unit_move]
+    return list(_move_followers)
 
 
 def under(column: Any, prefix: str) -> Any:

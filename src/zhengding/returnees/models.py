@@ -10,6 +10,7 @@ from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text, Un
 from sqlalchemy.orm import Mapped, mapped_column
 
 from zhengding.core.models import Base, UTCDateTime, created_at_column, id_column
+from zhengding.orgs.moves import PathColumn
 from zhengding.privacy.types import Encrypted
 
 
@@ -179,3 +180,12 @@ class ReturneeStat(Base):
     anomalies: Mapped[int] = mapped_column(Integer, default=0)
     open_anomalies: Mapped[int] = mapped_column(Integer, default=0)
     overdue: Mapped[int] = mapped_column(Integer, default=0)
+
+
+def path_columns() -> list[PathColumn]:
+    """The copies of unit paths this domain keeps (rewritten when a unit moves)."""
+    return [
+        PathColumn(Returnee.unit_path, Returnee.unit_id),
+        PathColumn(Anomaly.unit_path),  # the returnee's holding unit when reported
+        PathColumn(ReturneeStat.unit_path, ReturneeStat.unit_id),
+    ]

@@ -1,6 +1,6 @@
-"""Nucleic-acid results → returnees: the listener registered with the verification domain's
-`nat.register_nat_listener` (called once per newly recorded result, inside the recording
-transaction — an import by a user or the signed inbound API, which has no user).
+"""Nucleic-acid results → returnees: the NAT listener declared in returnees/manifest.py (called
+once per newly recorded result, inside the recording transaction — an import by a user or the
+signed inbound API, which has no user).
 
 For every returnee registered with the same ID number (blind index) it stores the result in
 `returnee_nat_results`, adds a "nat_result" history row and an audit row (no personal data).
@@ -34,7 +34,6 @@ from zhengding.returnees import repository as repo
 from zhengding.returnees.enums import ReturneeStatus
 from zhengding.returnees.models import Returnee, ReturneeHistory
 from zhengding.returnees.models_nat import ReturneeNatResult
-from zhengding.verification import nat
 from zhengding.verification.enums import NatResult
 
 ALERT_KIND = "alert"
@@ -133,6 +132,3 @@ async def _alert(session: AsyncSession, r: Returnee, row: dict[str, Any], sample
         },
         users=users,
     )
-
-
-nat.register_nat_listener(link_nat_result)

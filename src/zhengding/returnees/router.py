@@ -13,12 +13,7 @@ from zhengding.authz.actor import Actor
 from zhengding.http.deps import current_actor, get_session
 from zhengding.http.paging import Days, Keyset, Page, days, keyset, paging
 from zhengding.http.routing import make_router
-from zhengding.returnees import nat_link as _nat_link  # noqa: F401  (links NAT results to returnees)
-from zhengding.returnees import (
-    permissions,  # noqa: F401  (extends the roles)
-    views,
-)
-from zhengding.returnees import workbench as _workbench  # noqa: F401  (registers app and to-dos)
+from zhengding.returnees import views
 from zhengding.returnees.schemas import (
     AnomalyCreate,
     AnomalyResolve,

@@ -6,6 +6,7 @@ from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueCon
 from sqlalchemy.orm import Mapped, mapped_column
 
 from zhengding.core.models import Base, UTCDateTime, created_at_column, id_column
+from zhengding.orgs.moves import PathColumn
 
 
 class SupervisionItem(Base):
@@ -149,3 +150,12 @@ class SupervisionUnitDay(Base):
     on_time: Mapped[int] = mapped_column(Integer, default=0)
     late: Mapped[int] = mapped_column(Integer, default=0)
     overdue: Mapped[int] = mapped_column(Integer, default=0)
+
+
+def path_columns() -> list[PathColumn]:
+    """The copies of unit paths this domain keeps (rewritten when a unit moves)."""
+    return [
+        PathColumn(SupervisionItem.unit_path, SupervisionItem.unit_id),
+        PathColumn(SupervisionOwner.stat_unit_path, SupervisionOwner.stat_unit_id),
+        PathColumn(SupervisionUnitDay.unit_path, SupervisionUnitDay.unit_id),
+    ]

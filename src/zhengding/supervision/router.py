@@ -12,10 +12,6 @@ from zhengding.authz.actor import Actor
 from zhengding.http.deps import current_actor, get_session
 from zhengding.http.paging import Page, paging
 from zhengding.http.routing import make_router
-from zhengding.supervision import (
-    permissions,  # noqa: F401  (extends the roles)
-    workbench,  # noqa: F401  (app tile, to-do counter, file policy)
-)
 from zhengding.supervision.schemas import (
     BoardRead,
     CancelCreate,

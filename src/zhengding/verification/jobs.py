@@ -6,13 +6,11 @@ flagged once; the set-based UPDATE repeats nothing when rerun."""
 from __future__ import annotations
 
 from collections import Counter
-from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from zhengding.core import jobs, outbox
 from zhengding.core.clock import now
 from zhengding.notify.service import inbox
 from zhengding.orgs import service as org_service
@@ -75,9 +73,5 @@ async def mark_overdue(session: AsyncSession) -> int:
     return len(late)
 
 
-@outbox.handler(OVERDUE_JOB)
-async def _overdue_job(session: AsyncSession, payload: dict[str, Any]) -> None:
+async def overdue_job(session: AsyncSession, payload: dict[str, Any]) -> None:
     await mark_overdue(session)
-
-
-jobs.schedule(OVERDUE_JOB, every=timedelta(minutes=1))

@@ -20,6 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from zhengding.core.models import Base, created_at_column, id_column
+from zhengding.orgs.moves import PathColumn
 from zhengding.privacy.types import Encrypted, EncryptedBlob
 
 
@@ -237,3 +238,14 @@ class NatInboundReceipt(Base):
     result_id: Mapped[str | None] = mapped_column(String(26))
     answer: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = created_at_column()
+
+
+def path_columns() -> list[PathColumn]:
+    """The copies of unit paths this domain keeps (rewritten when a unit moves)."""
+    return [
+        PathColumn(VerificationBatch.unit_path, VerificationBatch.unit_id),
+        PathColumn(VerificationTask.owner_path, VerificationTask.owner_unit_id),
+        PathColumn(VerificationTask.clue_unit_path, VerificationTask.clue_unit_id),
+        PathColumn(TaskTransfer.from_path, TaskTransfer.from_unit_id),
+        PathColumn(TaskTransfer.to_path, TaskTransfer.to_unit_id),
+    ]

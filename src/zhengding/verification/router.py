@@ -16,8 +16,7 @@ from zhengding.core.errors import PayloadTooLarge
 from zhengding.http.deps import current_actor, get_session
 from zhengding.http.paging import Days, Page, days, paging
 from zhengding.http.routing import make_router
-from zhengding.verification import nat, workbench  # noqa: F401  (workbench registers tiles)
-from zhengding.verification import permissions as _permissions  # noqa: F401
+from zhengding.verification import nat
 from zhengding.verification.schemas import (
     BatchDeadline,
     DispatchRequest,

@@ -1,6 +1,7 @@
 """The workbench (工作台): app tiles and to-do counts for the user's units and roles.
 
-Domains register their apps and to-do counters here at import time; a tile is shown only to
+Domains declare their apps and to-do counters in their manifests, installed here in the order
+of zhengding/domains.py; a tile is shown only to
 holders of its permission, and a to-do only when its count is above zero."""
 
 from __future__ import annotations
@@ -38,12 +39,8 @@ class Todo:
     count: Counter
 
 
-APPS: list[App] = [
-    App("directory", "通讯录", "contacts", "/directory", "directory.read"),
-    App("activation", "激活统计", "chart", "/activation", "activation.stats"),
-    App("accounts", "账号管理", "user", "/accounts", "accounts.read"),
-    App("audit", "审计日志", "shield", "/audit", "audit.read"),
-]
+# Filled from the domain manifests (zhengding.domains.install), in manifest order.
+APPS: list[App] = []
 TODOS: list[Todo] = []
 
 
@@ -55,12 +52,9 @@ def register_todo(todo: Todo) -> None:
     TODOS.append(todo)
 
 
-async def _pending_accounts(session: AsyncSession, actor: Actor) -> int:
+async def pending_accounts(session: AsyncSession, actor: Actor) -> int:
     stmt = org_repo.people_in_scope(actor, "activation.stats").where(User.status == UserStatus.PENDING)
     return (await session.execute(select(func.count()).select_from(stmt.subquery()))).scalar_one()
-
-
-register_todo(Todo("pending_activation", "待激活账号", "/activation", "activation.stats", _pending_accounts))
 
 
 async def workbench(session: AsyncSession, actor: Actor) -> dict:

@@ -33,7 +33,6 @@ from zhengding.orgs import service as org_service
 from zhengding.orgs.models import Membership, OrgUnit
 from zhengding.privacy import idcard
 from zhengding.privacy.crypto import blind_index, constant_time_equal, keyed_hash
-from zhengding.privacy.service import register_revealer
 
 ACTIVATION_CODE_LENGTH = 8
 
@@ -486,13 +485,10 @@ async def activate(
     return user
 
 
-async def _reveal_user_field(
+async def reveal_user_field(
     session: AsyncSession, actor: Actor, target_id: str, field_name: str
 ) -> str | None:
     if field_name not in ("phone", "id_number"):
         raise ValidationFailed("不支持查看该字段", [field_error("field", "只能查看手机号或身份证号")])
     user = await org_service.access_person(session, actor, target_id, "personal_data.reveal")
     return getattr(user, field_name)
-
-
-register_revealer("user", _reveal_user_field)

@@ -17,7 +17,6 @@ from zhengding.core.errors import NotFound
 from zhengding.orgs import service as org_service
 from zhengding.privacy.crypto import blind_index
 from zhengding.privacy.idcard import normalize, normalize_phone
-from zhengding.privacy.service import register_revealer
 from zhengding.returnees import repository as repo
 from zhengding.returnees import views
 from zhengding.returnees.enums import ReturneeStatus
@@ -132,14 +131,11 @@ async def returnee_read(session: AsyncSession, r: Returnee) -> dict[str, Any]:
 _REVEALABLE = {"name", "phone", "id_number", "contact_phone"}
 
 
-async def _reveal(session: AsyncSession, actor: Actor, target_id: str, field: str) -> str | None:
+async def reveal_field(session: AsyncSession, actor: Actor, target_id: str, field: str) -> str | None:
     if field not in _REVEALABLE:
         return None
     r = await access_returnee(session, actor, target_id)
     return getattr(r, field)
-
-
-register_revealer("returnee", _reveal)
 
 
 async def routing_queue(

@@ -15,7 +15,6 @@ from zhengding.authz.actor import Actor
 from zhengding.authz.scope import restrict
 from zhengding.core.clock import now
 from zhengding.privacy.masking import mask_id_number, mask_name, mask_phone
-from zhengding.privacy.service import register_revealer
 from zhengding.verification import repository as repo
 from zhengding.verification.cells import path_units
 from zhengding.verification.enums import OPEN_STATUSES, TaskStatus
@@ -225,11 +224,8 @@ async def task_detail(session: AsyncSession, actor: Actor, task_id: str) -> dict
     return item
 
 
-async def _reveal(session: AsyncSession, actor: Actor, task_id: str, field: str) -> str | None:
+async def reveal_field(session: AsyncSession, actor: Actor, task_id: str, field: str) -> str | None:
     task = await repo.access_task(session, actor, task_id, READ)
     if field in ("name", "id_number", "phone"):
         return getattr(task, field)
     return None
-
-
-register_revealer("verification_task", _reveal)
